@@ -1,0 +1,188 @@
+"""``NetworkSpec``: a design as an immutable value, saved as versioned JSON.
+
+A spec is an ordered list of catalog layers applied to a 1x28x28 image. Edits return new specs,
+which keeps undo simple (store the before and after) and lets a training run hold a snapshot.
+Loading checks everything and raises :class:`DesignError`, whose message names the file, the layer
+(1-based, as the designer numbers them) and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from playground.core.atomic import atomic_write_text
+from playground.core.layers import CATALOG, Fix, LayerSpec, Shape
+
+FORMAT_VERSION = 1
+INPUT_SHAPE: Shape = (1, 28, 28)
+NUM_CLASSES = 10
+
+
+class DesignError(ValueError):
+    """A design file or design data is malformed; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    layers: tuple[LayerSpec, ...] = ()
+    name: str = "untitled"
+    description: str = ""
+    input_shape: Shape = INPUT_SHAPE
+    num_classes: int = NUM_CLASSES
+
+    # -- edits (each returns a new spec) -----------------------------------------------------------
+
+    def insert(self, index: int, layer: LayerSpec) -> "NetworkSpec":
+        layers = list(self.layers)
+        layers.insert(index, layer)
+        return replace(self, layers=tuple(layers))
+
+    def remove(self, index: int) -> "NetworkSpec":
+        layers = list(self.layers)
+        del layers[index]
+        return replace(self, layers=tuple(layers))
+
+    def move(self, source: int, destination: int) -> "NetworkSpec":
+        """Move the layer at ``source`` so that it ends up at index ``destination``."""
+        layers = list(self.layers)
+        layer = layers.pop(source)
+        layers.insert(destination, layer)
+        return replace(self, layers=tuple(layers))
+
+    def replace_layer(self, index: int, layer: LayerSpec) -> "NetworkSpec":
+        layers = list(self.layers)
+        layers[index] = layer
+        return replace(self, layers=tuple(layers))
+
+    def set_param(self, index: int, name: str, value: Any) -> "NetworkSpec":
+        """Set one parameter, checked against the catalog (``ValueError`` if out of range)."""
+        layer = self.layers[index]
+        value = CATALOG[layer.type].param(name).check(value)
+        return self.replace_layer(index, layer.with_param(name, value))
+
+    def renamed(self, name: str) -> "NetworkSpec":
+        return replace(self, name=name)
+
+    # -- JSON --------------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "layers": [
+                {"type": layer.type,
+                 "params": {p.name: layer.params[p.name] for p in CATALOG[layer.type].params}}
+                for layer in self.layers
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "design") -> "NetworkSpec":
+        return _parse(data, source)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "design") -> "NetworkSpec":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DesignError(
+                f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            ) from None
+        return _parse(data, source)
+
+    def save(self, path: str | Path) -> None:
+        """Write the design atomically: a failed write leaves any previous file intact."""
+        atomic_write_text(Path(path), self.to_json())
+
+
+def load_design(path: str | Path) -> NetworkSpec:
+    """Read a design file, raising :class:`DesignError` for anything wrong with it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DesignError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise DesignError(f"{path}: not a text file (a design is a JSON file)") from None
+    except OSError as exc:
+        raise DesignError(f"{path}: cannot be read ({exc.strerror})") from None
+    return NetworkSpec.from_json(text, str(path))
+
+
+def _parse(data: Any, source: str) -> NetworkSpec:
+    if not isinstance(data, dict):
+        raise DesignError(f"{source}: a design is a JSON object, not {type(data).__name__}")
+    if "format_version" not in data:
+        raise DesignError(f"{source}: missing 'format_version' (is this a design file?)")
+    version = data["format_version"]
+    if version != FORMAT_VERSION:
+        raise DesignError(
+            f"{source}: unknown format_version {version!r}; this version of the app reads "
+            f"format_version {FORMAT_VERSION} (a newer app may have written it)"
+        )
+    name = data.get("name", "untitled")
+    description = data.get("description", "")
+    if not isinstance(name, str) or not isinstance(description, str):
+        raise DesignError(f"{source}: 'name' and 'description' must be text")
+    input_shape = data.get("input_shape", list(INPUT_SHAPE))
+    if input_shape != list(INPUT_SHAPE):
+        raise DesignError(f"{source}: input_shape must be {list(INPUT_SHAPE)} (MNIST images); "
+                          f"got {input_shape!r}")
+    num_classes = data.get("num_classes", NUM_CLASSES)
+    if num_classes != NUM_CLASSES:
+        raise DesignError(f"{source}: num_classes must be {NUM_CLASSES}; got {num_classes!r}")
+    raw_layers = data.get("layers")
+    if not isinstance(raw_layers, list):
+        raise DesignError(f"{source}: 'layers' must be a list of layers")
+    layers = tuple(_parse_layer(raw, i, source) for i, raw in enumerate(raw_layers))
+    return NetworkSpec(layers, name, description)
+
+
+def _parse_layer(raw: Any, index: int, source: str) -> LayerSpec:
+    where = f"{source}: layer {index + 1}"
+    if not isinstance(raw, dict):
+        raise DesignError(f"{where}: must be an object with 'type' and 'params'")
+    type_name = raw.get("type")
+    if type_name not in CATALOG:
+        known = ", ".join(CATALOG)
+        raise DesignError(f"{where}: unknown layer type {type_name!r}; known types: {known}")
+    layer_type = CATALOG[type_name]
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise DesignError(f"{where} ({type_name}): 'params' must be an object")
+    unknown = set(params) - {p.name for p in layer_type.params}
+    if unknown:
+        raise DesignError(f"{where} ({type_name}): unknown parameter {sorted(unknown)[0]!r}; "
+                          f"{type_name} takes {', '.join(p.name for p in layer_type.params) or 'none'}")
+    checked = {}
+    for p in layer_type.params:
+        if p.name not in params:
+            raise DesignError(f"{where} ({type_name}), field '{p.name}': missing "
+                              f"(for example {json.dumps(p.default)})")
+        try:
+            checked[p.name] = p.check(params[p.name])
+        except ValueError as exc:
+            raise DesignError(f"{where} ({type_name}), field '{p.name}': {exc}") from None
+    return LayerSpec(type_name, checked)
+
+
+def apply_fix(spec: NetworkSpec, fix: Fix) -> NetworkSpec:
+    """Return the spec with a suggested fix applied."""
+    if fix.action == "insert":
+        assert fix.layer is not None
+        return spec.insert(fix.index, fix.layer)
+    if fix.action == "remove":
+        return spec.remove(fix.index)
+    if fix.action == "set":
+        assert fix.param is not None
+        return spec.set_param(fix.index, fix.param, fix.value)
+    raise ValueError(f"unknown fix action {fix.action!r}")

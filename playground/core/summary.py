@@ -1,0 +1,57 @@
+"""A design's summary as text (a table for terminals and the window) and as plain data (JSON)."""
+
+from __future__ import annotations
+
+from playground.core.layers import format_shape
+from playground.core.shapes import ShapeReport
+from playground.core.spec import NetworkSpec
+
+
+def report_dict(spec: NetworkSpec, report: ShapeReport) -> dict:
+    return {
+        "name": spec.name,
+        "valid": report.valid,
+        "input_shape": list(spec.input_shape),
+        "output_shape": list(report.output_shape) if report.output_shape else None,
+        "total_parameters": report.total_parameters,
+        "total_macs": report.total_macs,
+        "layers": [
+            {"index": row.index + 1, "type": row.type, "description": spec.layers[row.index].describe(),
+             "params": dict(spec.layers[row.index].params),
+             "output_shape": list(row.out_shape) if row.out_shape else None,
+             "parameters": row.parameters, "macs": row.macs}
+            for row in report.rows
+        ],
+        "problems": [
+            {"layer": p.layer + 1 if p.layer >= 0 else None, "message": p.message,
+             "fix": p.fix.label if p.fix else None}
+            for p in report.problems
+        ],
+    }
+
+
+def format_report(spec: NetworkSpec, report: ShapeReport) -> str:
+    header = ("#", "layer", "output", "parameters", "multiply-adds")
+    rows = [("", "input", format_shape(spec.input_shape), "", "")]
+    for row in report.rows:
+        rows.append((str(row.index + 1), spec.layers[row.index].describe(),
+                     format_shape(row.out_shape), f"{row.parameters:,}", f"{row.macs:,}"))
+    rows.append(("", "total", format_shape(report.output_shape),
+                 f"{report.total_parameters:,}", f"{report.total_macs:,}"))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    align = ("rjust", "ljust", "ljust", "rjust", "rjust")
+
+    def line(r):
+        return "  ".join(getattr(cell, a)(w) for cell, a, w in zip(r, align, widths)).rstrip()
+
+    out = [f"{spec.name}" + (f": {spec.description}" if spec.description else ""), "",
+           line(header), line(tuple("-" * w for w in widths))]
+    out += [line(r) for r in rows[:-1]]
+    out += [line(tuple("-" * w for w in widths)), line(rows[-1])]
+    if report.problems:
+        out += ["", f"{len(report.problems)} problem(s):"]
+        for p in report.problems:
+            out.append(f"  - {p.message}" + (f"\n    fix: {p.fix.label}" if p.fix else ""))
+    else:
+        out += ["", "No problems: the design is ready to train."]
+    return "\n".join(out)
