@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_presets)
 
+    from playground import cli_train
+
+    cli_train.add_commands(sub)
+
     p = sub.add_parser("gui", help="open the window (the same as no subcommand)")
     p.set_defaults(func=cmd_gui)
     return parser

@@ -74,3 +74,79 @@ def test_presets_lists_all():
     result = run("presets", "--json")
     names = [p["name"] for p in json.loads(result.stdout)]
     assert names == ["mlp-300", "tutorial-cnn", "lenet5", "fast-cnn", "lstm-rows"]
+
+
+def test_train_json_and_evaluate(tmp_path):
+    out = tmp_path / "run"
+    result = run("train", "--preset", "fast-cnn", "--epochs", "1", "--limit", "600", "--seed", "3",
+                 "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and "progress" in kinds and kinds[-2:] == ["epoch", "finished"]
+    final = events[-1]
+    for key in ("test_accuracy", "train_seconds", "samples_per_second", "epochs", "run_dir"):
+        assert final[key] is not None, key
+    assert final["epochs"] == 1 and final["run_dir"] == str(out) and final["test_accuracy"] > 0.6
+    for name in ("design.json", "config.json", "run.json", "metrics.jsonl", "weights_best.safetensors",
+                 "weights_last.safetensors", "optimizer.safetensors", "evaluation.json"):
+        assert (out / name).is_file(), name
+
+    evaluated = run("evaluate", str(out), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    data = json.loads(evaluated.stdout)
+    assert data["accuracy"] == final["test_accuracy"] and data["count"] == 600
+    assert len(data["per_class"]) == 10 and len(data["confusion"]) == 10
+    text = run("evaluate", str(out)).stdout
+    assert "precision  recall" in text and "confusion matrix" in text
+
+    again = run("train", "--preset", "fast-cnn", "--out", str(out))
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+
+
+def test_train_human_output(tmp_path):
+    result = run("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "500", "--out",
+                 str(tmp_path / "r"))
+    assert result.returncode == 0, result.stderr
+    assert "training on cpu: 450 images, 50 for validation" in result.stderr
+    assert "epoch 1/1" in result.stderr
+    assert "completed: Training finished." in result.stdout and "test accuracy" in result.stdout
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--lr", "-1"], "learning rate must be above 0"),
+    (["--epochs", "0"], "epochs must be 1 to 10000"),
+    (["--batch-size", "many"], "invalid int value: 'many'"),
+    (["--device", "cuda:7"], "device 'cuda:7' is not available here"),
+    (["--optimizer", "sgd", "--nesterov", "--momentum", "0"], "Nesterov momentum needs"),
+])
+def test_train_bad_arguments_exit_2(args, fragment, tmp_path):
+    result = run("train", "--preset", "mlp-300", "--out", str(tmp_path / "r"), *args)
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_a_folder_that_is_not_a_run(tmp_path):
+    result = run("evaluate", str(tmp_path))
+    assert result.returncode == 2 and "not a run folder" in result.stderr
+
+
+def test_ctrl_c_stops_and_keeps_the_weights(tmp_path):
+    import signal
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "playground", "train", "--preset", "fast-cnn",
+                             "--epochs", "20", "--limit", "2000", "--out", str(out), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    kinds = []
+    for line in proc.stdout:
+        kinds.append(json.loads(line)["type"])
+        if kinds[-1] == "epoch":
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = [json.loads(line) for line in proc.stdout]
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert [e["type"] for e in rest][-2:] == ["stopped", "finished"]
+    assert rest[-1]["status"] == "stopped" and rest[-1]["test_accuracy"] > 0.5
+    assert (out / "weights_last.safetensors").is_file()

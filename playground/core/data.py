@@ -135,7 +135,7 @@ def split_validation(split: Split, fraction: float, seed: int) -> tuple[Split, S
             Split(split.images[val_idx], split.labels[val_idx]))
 
 
-def load_dataset(name: str = "mnist", val_fraction: float = 1 / 12, seed: int = 0,
+def load_dataset(name: str = "mnist", val_fraction: float = 0.1, seed: int = 0,
                  limit: int = 0) -> DataSplits:
     """Training, validation and test splits of ``name``.
 

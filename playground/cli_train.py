@@ -1,0 +1,195 @@
+"""``playground train`` and ``playground evaluate``: the training engine on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from playground.core.config import DATASET_NAMES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+
+
+def add_commands(sub) -> None:
+    from playground.cli import _add_design_source
+
+    p = sub.add_parser(
+        "train", help="train a design on MNIST and save the run",
+        description="Train a design (its preset's settings, then your options on top). Writes a run "
+                    "folder with the design, config, metrics, weights and test evaluation. Ctrl+C stops "
+                    "the run and keeps its weights.")
+    _add_design_source(p)
+    g = p.add_argument_group("training settings (defaults: the preset's, else TrainConfig's)")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--optimizer", choices=list(OPTIMIZERS))
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--momentum", type=float, help="momentum (sgd, rmsprop)")
+    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)")
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--loss", choices=list(LOSSES))
+    g.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule")
+    g.add_argument("--augment", action="store_true", default=None,
+                   help="random small shifts, rotations and scaling of training images")
+    g.add_argument("--val-fraction", type=float, help="share of the training set kept for validation")
+    g.add_argument("--dataset", choices=list(DATASET_NAMES))
+    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--limit", type=int, help="train on the first N images only (and test on N)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: a new folder "
+                   "under the user data folder)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per event")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a run's model on the test set",
+                       description="Accuracy, per-class precision, recall and F1 and the confusion "
+                                   "matrix of a run's best (or last) weights on its test set.")
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+
+_OPTION_FIELDS = {
+    "epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
+    "momentum": "momentum", "nesterov": "nesterov", "weight_decay": "weight_decay", "loss": "loss",
+    "schedule": "schedule", "augment": "augment", "val_fraction": "val_fraction", "dataset": "dataset",
+    "device": "device", "seed": "seed", "limit": "limit",
+}
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from playground.cli import UsageError
+    from playground.core.presets import get_preset
+
+    base: dict[str, Any] = dict(get_preset(args.preset).train) if args.preset else {}
+    for attr, name in _OPTION_FIELDS.items():
+        value = getattr(args, attr)
+        if value is not None:
+            base[name] = value
+    try:
+        return TrainConfig.from_dict(base, "options")
+    except ConfigError as exc:
+        raise UsageError(str(exc).removeprefix("options: ")) from None
+
+
+def _format_eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class ProgressPrinter:
+    """A one-line progress bar with ETA on a terminal; one line per epoch elsewhere."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.epochs = 0
+
+    def __call__(self, e: dict[str, Any]) -> None:
+        kind = e["type"]
+        if kind == "start":
+            self.epochs = e["epochs"]
+            print(f"training on {e['device']}: {e['train_size']:,} images, {e['val_size']:,} for validation, "
+                  f"{e['parameters']:,} parameters, {e['epochs']} epoch(s)", file=self.stream)
+        elif kind == "progress" and self.tty:
+            frac = e["step"] / e["total_steps"]
+            bar = "#" * int(frac * 30)
+            line = (f"\repoch {e['epoch']}/{self.epochs} [{bar:<30}] {frac:4.0%}  "
+                    f"{e['samples_per_second']:,.0f} img/s  ETA {_format_eta(e['eta_seconds'])}  "
+                    f"loss {e['train_loss']:.4f}  acc {e['train_accuracy']:.2%}")
+            self.stream.write(line)
+            self.stream.flush()
+        elif kind == "epoch":
+            val = (f"  val loss {e['val_loss']:.4f}  val acc {e['val_accuracy']:.2%}"
+                   if e["val_accuracy"] is not None else "")
+            if self.tty:
+                self.stream.write("\r\x1b[K")
+            print(f"epoch {e['epoch']}/{self.epochs}  train loss {e['train_loss']:.4f}  "
+                  f"train acc {e['train_accuracy']:.2%}{val}  ({e['seconds']:.1f} s)", file=self.stream)
+        elif kind in ("paused", "resumed", "stopped"):
+            if self.tty:
+                self.stream.write("\r\x1b[K")
+            print(kind, file=self.stream)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from playground.cli import UsageError, resolve_design
+    from playground.core.data import DataError
+    from playground.core.paths import runs_dir
+    from playground.core.runs import new_run_dir
+    from playground.core.spec import DesignError
+    from playground.core.train import Trainer
+
+    spec = resolve_design(args)
+    config = config_from_args(args)
+    if args.out is not None:
+        if (args.out / "design.json").exists():
+            raise UsageError(f"{args.out} already holds a run; choose another --out folder")
+        if args.out.exists() and not args.out.is_dir():
+            raise UsageError(f"{args.out} is a file; --out takes a folder")
+    try:
+        trainer = Trainer(spec, config)
+    except (DesignError, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run folder: {exc}") from None
+
+    # First Ctrl+C: stop between steps and keep the weights; a second one aborts.
+    def on_interrupt(signum, frame):
+        if trainer.control.stop_requested:
+            raise KeyboardInterrupt
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    show = ProgressPrinter()
+    final: dict[str, Any] = {}
+    try:
+        for event in trainer.run():
+            if args.json:
+                print(json.dumps(event), flush=True)
+            else:
+                show(event)
+            if event["type"] == "finished":
+                final = event
+    except DataError as exc:
+        print(f"playground: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    if not args.json:
+        acc = final["test_accuracy"]
+        print(f"{final['status']}: {final['message']}")
+        if acc is not None:
+            print(f"test accuracy {acc:.2%}  ({final['train_seconds']:.1f} s of training, "
+                  f"{final['samples_per_second']:,.0f} images/s)")
+        print(f"run folder: {final['run_dir']}")
+    return {"completed": 0, "stopped": 0}.get(final["status"], 1)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from playground.cli import UsageError
+    from playground.core.data import CLASS_NAMES, DataError, load_dataset
+    from playground.core.metrics import evaluate
+    from playground.core.runs import RunError, load_run
+
+    try:
+        run = load_run(args.run_dir)
+        model = run.load_model(args.weights)
+        cfg = run.config
+        data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
+    except (RunError, DataError) as exc:
+        raise UsageError(str(exc)) from None
+    result = evaluate(model, data.test.images, data.test.labels, loss=cfg.loss)
+    if args.json:
+        print(json.dumps({"run_dir": str(run.path), "weights": args.weights, **result.to_dict()}))
+    else:
+        print(f"{run.spec.name}, {args.weights} weights, {run.path}")
+        print(result.format(CLASS_NAMES[cfg.dataset]))
+    return 0

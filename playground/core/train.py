@@ -1,0 +1,426 @@
+"""The trainer: a generator that trains a design and yields plain-number events.
+
+The whole data set lives on the training device as one tensor and is batched by index (no
+per-sample DataLoader). Events are dicts of numbers and strings, yielded at most every
+``report_interval`` seconds during an epoch, plus one at each epoch end and one at the end:
+
+``start``     epochs, steps_per_epoch, total_steps, train_size, val_size, device, parameters
+``progress``  epoch, step, total_steps, samples_per_second, eta_seconds, train_loss, train_accuracy, lr
+``epoch``     epoch, step, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds, best
+``paused`` / ``resumed`` / ``stopped``
+``finished``  status (completed, stopped or failed), message, epochs_completed, train_seconds,
+              samples_per_second, test_accuracy, test_loss, best_epoch, best_val_accuracy, run_dir
+
+Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps. A
+non-finite or exploding loss, or running out of GPU memory, ends the run as ``failed`` with
+advice; the weights of the last good epoch are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from playground.core.augment import random_affine
+from playground.core.build import build_model, count_parameters
+from playground.core.config import ConfigError, TrainConfig, resolve_device
+from playground.core.data import DataSplits, load_dataset
+from playground.core.metrics import Evaluation, evaluate
+from playground.core.runs import RunWriter
+from playground.core.shapes import infer_shapes
+from playground.core.spec import DesignError, NetworkSpec
+
+# A loss this large has diverged: cross-entropy starts near ln(10) = 2.3 and MSE on one-hot targets
+# near 0.1, so only runaway weights get here (they often overflow to inf or NaN soon after).
+DIVERGED_LOSS = 1e4
+
+
+def to_input(images: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1] on ``device``."""
+    return images.to(device, non_blocking=True).unsqueeze(1).float().div_(255)
+
+
+def batch_loss(out: torch.Tensor, y: torch.Tensor, loss: str, num_classes: int = 10) -> torch.Tensor:
+    if loss == "mse":
+        return F.mse_loss(out, F.one_hot(y, num_classes).to(out.dtype))
+    return F.cross_entropy(out, y)
+
+
+def check_compatible(spec: NetworkSpec, config: TrainConfig) -> None:
+    """Raise ``DesignError`` / ``ConfigError`` if this design cannot be trained with this config."""
+    report = infer_shapes(spec)
+    if report.output_shape is not None and report.output_shape != (spec.num_classes,):
+        what = ("MSE compares the outputs with one-hot targets" if config.loss == "mse"
+                else "cross-entropy needs one score per class")
+        raise ConfigError(f"{what}, so the network must output {spec.num_classes} values, but it "
+                          f"outputs {'x'.join(map(str, report.output_shape))}; make the last layer "
+                          f"Linear {spec.num_classes}")
+    if not report.valid:
+        raise DesignError("the design cannot be trained: " + "; ".join(p.message for p in report.problems))
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    c = config
+    if c.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov,
+                               weight_decay=c.weight_decay)
+    if c.optimizer in ("adam", "adamw"):
+        cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
+        return cls(params, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps, weight_decay=c.weight_decay)
+    if c.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=c.lr, alpha=c.alpha, eps=c.eps, momentum=c.momentum,
+                                   weight_decay=c.weight_decay)
+    if c.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=c.lr, eps=c.eps, weight_decay=c.weight_decay)
+    raise ConfigError(f"unknown optimizer {c.optimizer!r}")
+
+
+def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
+    """A per-step learning-rate schedule, or ``None`` for a constant rate."""
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "constant":
+        return None
+    if config.schedule == "one-cycle":
+        # Momentum is left as the user set it rather than cycled.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
+                                                   cycle_momentum=False)
+    if config.schedule == "step":
+        period = steps_per_epoch * config.step_epochs
+        factor = lambda s: config.gamma ** (s // period)
+    else:  # cosine
+        factor = lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class TrainingControl:
+    """Pause, resume and stop, from any thread; the trainer looks between steps."""
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()  # wake a paused run so that it can stop
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.05):
+            pass
+
+
+class _Window:
+    """Sums of loss, correct predictions and samples; kept as tensors on the training device so
+    that a step never waits for the GPU, and read (``flush``) only when reporting."""
+
+    def __init__(self):
+        self.loss: float | torch.Tensor = 0.0
+        self.correct: int | torch.Tensor = 0
+        self.seen = 0
+
+    def add(self, loss, correct, seen: int) -> None:
+        self.loss = self.loss + loss
+        self.correct = self.correct + correct
+        self.seen += seen
+
+    def flush(self) -> tuple[float, int, int]:
+        out = (float(self.loss), int(self.correct), self.seen)
+        self.loss, self.correct, self.seen = 0.0, 0, 0
+        return out
+
+
+def _cpu_state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+
+
+class Trainer:
+    """Trains ``spec`` with ``config``; iterate :meth:`run` for the events.
+
+    ``data`` defaults to the config's data set; ``run_dir`` (optional) receives the run folder's
+    files as the run goes; ``initial_state`` / ``optimizer_state`` continue an earlier run.
+    """
+
+    def __init__(self, spec: NetworkSpec, config: TrainConfig, data: DataSplits | None = None,
+                 run_dir: str | Path | None = None, initial_state: dict | None = None,
+                 optimizer_state: dict | None = None, report_interval: float = 0.1):
+        check_compatible(spec, config)
+        self.spec = spec
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.data = data
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.initial_state = initial_state
+        self.optimizer_state = optimizer_state
+        self.report_interval = report_interval
+        self.control = TrainingControl()
+        self.model: torch.nn.Module | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.evaluation: Evaluation | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self._latest_state: dict[str, torch.Tensor] | None = None
+        self._lock = threading.Lock()
+
+    # Control, from any thread.
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def stop(self) -> None:
+        self.control.stop()
+
+    def latest_weights(self) -> dict[str, torch.Tensor] | None:
+        """A CPU copy of the weights at the newest epoch end (never the ones being updated)."""
+        with self._lock:
+            return self._latest_state
+
+    def run(self) -> Iterator[dict[str, Any]]:
+        writer = RunWriter(self.run_dir, self.spec, self.config) if self.run_dir else None
+        try:
+            yield from self._run(writer)
+        except BaseException as exc:
+            if writer:
+                writer.write_summary(status="failed", message=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            if writer:
+                writer.close()
+
+    def _emit(self, writer: RunWriter | None, event: dict[str, Any]) -> dict[str, Any]:
+        if writer:
+            writer.log(event)
+        return event
+
+    def _run(self, writer: RunWriter | None) -> Iterator[dict[str, Any]]:
+        cfg, device, control = self.config, self.device, self.control
+        torch.manual_seed(cfg.seed)
+        data = self.data or load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
+        model = build_model(self.spec)
+        if self.initial_state is not None:
+            model.load_state_dict(self.initial_state)
+        model = model.to(device)
+        # Channels-last makes pooling and normalisation much faster on CPUs (and suits GPUs).
+        channels_last = any(layer.type == "Conv2d" for layer in self.spec.layers) and device != "mps"
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model.train()
+        self.model = model
+
+        X = to_input(data.train.images, device)
+        Y = data.train.labels.to(device)
+        n, bs = len(Y), cfg.batch_size
+        if n == 0:
+            raise ConfigError("there are no training images (is limit too small?)")
+        steps_per_epoch = math.ceil(n / bs)
+        if n % bs == 1 and steps_per_epoch > 1:
+            steps_per_epoch -= 1  # a batch of one breaks batch normalisation; drop it
+        total_steps = steps_per_epoch * cfg.epochs
+        optimizer = make_optimizer(model.parameters(), cfg)
+        if self.optimizer_state is not None:
+            optimizer.load_state_dict(self.optimizer_state)
+        self.optimizer = optimizer
+        scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
+        generator = torch.Generator(device=device).manual_seed(cfg.seed)
+
+        yield self._emit(writer, {
+            "type": "start", "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch,
+            "total_steps": total_steps, "batch_size": bs, "train_size": n, "val_size": len(data.val),
+            "test_size": len(data.test), "device": device, "parameters": count_parameters(model),
+        })
+
+        step = 0
+        step_seconds = 0.0  # time spent in training steps (no validation, no pauses)
+        loop_seconds = 0.0  # training loop wall time, validation included, pauses excluded
+        samples_done = 0
+        best_val, best_epoch, epochs_done = -1.0, 0, 0
+        status, message = "completed", ""
+        val_seconds_per_epoch = 0.0
+        lr_used = cfg.lr
+
+        for epoch in range(1, cfg.epochs + 1):
+            epoch_start = time.perf_counter()
+            perm = torch.randperm(n, generator=generator, device=device)
+            window = _Window()  # loss and accuracy since the last report
+            epoch_totals = _Window()
+            mark = time.perf_counter()
+            last_report = mark
+
+            stopped = failed = False
+            for b in range(steps_per_epoch):
+                if control.stop_requested:
+                    stopped = True
+                    break
+                if control.paused:
+                    paused_at = time.perf_counter()
+                    step_seconds += paused_at - mark
+                    yield self._emit(writer, {"type": "paused", "epoch": epoch, "step": step})
+                    control.wait_while_paused()
+                    resumed_at = time.perf_counter()
+                    epoch_start += resumed_at - paused_at  # paused time does not count
+                    mark = last_report = resumed_at
+                    yield self._emit(writer, {"type": "resumed", "epoch": epoch, "step": step})
+                    if control.stop_requested:
+                        stopped = True
+                        break
+                idx = perm[b * bs:(b + 1) * bs]
+                xb = X.index_select(0, idx)
+                yb = Y.index_select(0, idx)
+                if cfg.augment:
+                    xb = random_affine(xb, generator, cfg.max_shift, cfg.max_rotation, cfg.max_scale)
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                try:
+                    out = model(xb)
+                    loss = batch_loss(out, yb, cfg.loss, self.spec.num_classes)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                except torch.OutOfMemoryError:
+                    failed, status = True, "failed"
+                    message = (f"The {device} ran out of memory at batch size {bs}. Try a smaller batch "
+                               f"size (for example {max(1, bs // 2)}) or a smaller network.")
+                    del xb, yb
+                    out = loss = None
+                    optimizer.zero_grad(set_to_none=True)
+                    if device.startswith("cuda"):
+                        torch.cuda.empty_cache()
+                    break
+                lr_used = optimizer.param_groups[0]["lr"]
+                if scheduler is not None:
+                    scheduler.step()
+                window.add(loss.detach() * len(yb), (out.argmax(1) == yb).sum(), len(yb))
+                step += 1
+                samples_done += len(yb)
+                now = time.perf_counter()
+                if now - last_report >= self.report_interval or b == steps_per_epoch - 1:
+                    step_seconds += now - mark
+                    loss_sum, correct, seen = window.flush()
+                    epoch_totals.add(loss_sum, correct, seen)
+                    mark = last_report = time.perf_counter()
+                    if seen:
+                        eta = (step_seconds / step) * (total_steps - step)
+                        eta += val_seconds_per_epoch * (cfg.epochs - epoch + 1)
+                        event = {
+                            "type": "progress", "epoch": epoch, "step": step,
+                            "epoch_step": step - (epoch - 1) * steps_per_epoch,
+                            "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
+                            "samples_per_second": samples_done / step_seconds if step_seconds > 0 else 0.0,
+                            "eta_seconds": eta, "elapsed_seconds": loop_seconds + now - epoch_start,
+                            "train_loss": loss_sum / seen, "train_accuracy": correct / seen, "lr": lr_used,
+                        }
+                        value = event["train_loss"]
+                        if not math.isfinite(value) or value > DIVERGED_LOSS:
+                            failed, status = True, "failed"
+                            what = (f"became {value}" if not math.isfinite(value)
+                                    else f"exploded to {value:.3g}")
+                            message = (f"The loss {what} at epoch {epoch}, step {step}: the learning rate "
+                                       f"({cfg.lr:g}) is probably too high. Try a learning rate ten "
+                                       f"times smaller.")
+                            break
+                        yield self._emit(writer, event)
+
+            step_seconds += time.perf_counter() - mark
+            if stopped or failed:
+                loop_seconds += time.perf_counter() - epoch_start
+                break
+
+            # End of epoch: validate, keep the weights.
+            val_start = time.perf_counter()
+            val = (evaluate(model, data.val.images, data.val.labels, device, loss=cfg.loss,
+                            should_stop=lambda: control.stop_requested) if len(data.val) else None)
+            if control.stop_requested:
+                loop_seconds += time.perf_counter() - epoch_start
+                stopped = True
+                break
+            val_seconds_per_epoch = time.perf_counter() - val_start
+            epochs_done = epoch
+            state = _cpu_state(model)
+            with self._lock:
+                self._latest_state = state
+            val_acc = val.accuracy if val else None
+            is_best = val is None or val.accuracy > best_val
+            if is_best:
+                best_val, best_epoch, self.best_state = (val.accuracy if val else -1.0), epoch, state
+            loop_seconds += time.perf_counter() - epoch_start
+            if writer:
+                writer.save_weights("last", state)
+                if is_best:
+                    writer.save_weights("best", state)
+                writer.save_optimizer(optimizer.state_dict())
+                writer.write_summary(epochs_completed=epoch, train_seconds=loop_seconds)
+            yield self._emit(writer, {
+                "type": "epoch", "epoch": epoch, "step": step,
+                "train_loss": epoch_totals.loss / max(epoch_totals.seen, 1),
+                "train_accuracy": epoch_totals.correct / max(epoch_totals.seen, 1),
+                "val_loss": val.loss if val else None, "val_accuracy": val_acc,
+                "lr": lr_used, "seconds": time.perf_counter() - epoch_start,
+                "elapsed_seconds": loop_seconds, "best": is_best,
+            })
+
+        if stopped:
+            status = "stopped"
+            message = f"Stopped at epoch {epoch}, step {step}."
+            yield self._emit(writer, {"type": "stopped", "epoch": epoch, "step": step})
+            state = _cpu_state(model)
+            with self._lock:
+                self._latest_state = state
+            if writer:
+                writer.save_weights("last", state)
+                writer.save_optimizer(optimizer.state_dict())
+            if self.best_state is None:
+                self.best_state = state
+                if writer:
+                    writer.save_weights("best", state)
+
+        test = None
+        if self.best_state is not None:
+            # Evaluate the best-validation weights (the last ones without validation).
+            final_model = build_model(self.spec)
+            final_model.load_state_dict(self.best_state)
+            final_model.to(device)
+            test = evaluate(final_model, data.test.images, data.test.labels, device, loss=cfg.loss)
+            self.evaluation = test
+            if writer:
+                writer.save_evaluation(test)
+        summary = {
+            "type": "finished", "status": status, "message": message or "Training finished.",
+            "epochs": epochs_done, "epochs_completed": epochs_done, "steps": step,
+            "train_seconds": loop_seconds,
+            "samples_per_second": samples_done / step_seconds if step_seconds > 0 else 0.0,
+            "test_accuracy": test.accuracy if test else None, "test_loss": test.loss if test else None,
+            "best_epoch": best_epoch or None, "best_val_accuracy": best_val if best_val >= 0 else None,
+            "device": device, "run_dir": str(self.run_dir) if self.run_dir else None,
+        }
+        if writer:
+            writer.write_summary(**{k: v for k, v in summary.items() if k != "type"},
+                                 finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        yield self._emit(writer, summary)
+
+
+def train(spec: NetworkSpec, config: TrainConfig, **kwargs) -> tuple[list[dict[str, Any]], Trainer]:
+    """Run a whole training to the end; return the events and the trainer (for its model)."""
+    trainer = Trainer(spec, config, **kwargs)
+    events = list(trainer.run())
+    return events, trainer
