@@ -118,7 +118,7 @@ class ProgressPrinter:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from playground.cli import UsageError, resolve_design
-    from playground.core.data import DataError
+    from playground.core.data import DataError, load_dataset
     from playground.core.paths import runs_dir
     from playground.core.runs import new_run_dir
     from playground.core.spec import DesignError
@@ -133,7 +133,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.out} is a file; --out takes a folder")
     try:
         trainer = Trainer(spec, config)
-    except (DesignError, ConfigError) as exc:
+        # Load the data before anything is written, so that an unavailable data set leaves no run folder.
+        trainer.data = load_dataset(config.dataset, config.val_fraction, config.seed, config.limit)
+    except (DesignError, ConfigError, DataError) as exc:
         raise UsageError(str(exc)) from None
     try:
         trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
@@ -157,9 +159,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                 show(event)
             if event["type"] == "finished":
                 final = event
-    except DataError as exc:
-        print(f"playground: error: {exc}", file=sys.stderr)
-        return 2
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -150,3 +150,34 @@ def test_ctrl_c_stops_and_keeps_the_weights(tmp_path):
     assert [e["type"] for e in rest][-2:] == ["stopped", "finished"]
     assert rest[-1]["status"] == "stopped" and rest[-1]["test_accuracy"] > 0.5
     assert (out / "weights_last.safetensors").is_file()
+
+
+def test_unavailable_data_set_writes_nothing(tmp_path, monkeypatch):
+    from playground.cli import main
+    from playground.core import data
+
+    def offline(*args, **kwargs):
+        raise data.DataError("fashion-mnist is not bundled with the app and could not be downloaded")
+
+    monkeypatch.setattr(data, "load_dataset", offline)
+    assert main(["train", "--preset", "mlp-300", "--dataset", "fashion-mnist", "--out", str(tmp_path / "r")]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_progress_bar_on_a_terminal():
+    import io
+
+    from playground.cli_train import ProgressPrinter
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    show = ProgressPrinter(out)
+    show({"type": "start", "epochs": 2, "device": "cpu", "train_size": 100, "val_size": 10, "parameters": 5})
+    show({"type": "progress", "epoch": 1, "step": 30, "total_steps": 60, "samples_per_second": 1234.0,
+          "eta_seconds": 75.0, "train_loss": 0.5, "train_accuracy": 0.9})
+    text = out.getvalue()
+    assert "\repoch 1/2 [###############               ]  50%" in text
+    assert "1,234 img/s  ETA 1:15  loss 0.5000  acc 90.00%" in text
