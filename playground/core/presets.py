@@ -14,12 +14,22 @@ class Preset:
     name: str
     summary: str
     spec: NetworkSpec
+    tagline: str  # a few words for menus
     # Overrides of TrainConfig's defaults that this preset is meant to be trained with.
     train: dict[str, Any] = field(default_factory=dict)
 
 
+TAGLINES = {
+    "mlp-300": "a classic two-layer perceptron",
+    "tutorial-cnn": "the PyTorch tutorial's CNN",
+    "lenet5": "LeCun's LeNet-5 (1998)",
+    "fast-cnn": "99% in seconds on a CPU",
+    "lstm-rows": "an LSTM reading rows",
+}
+
+
 def _preset(name: str, summary: str, layers, train: dict[str, Any]) -> Preset:
-    return Preset(name, summary, NetworkSpec(tuple(layers), name=name, description=summary), train)
+    return Preset(name, summary, NetworkSpec(tuple(layers), name=name, description=summary), TAGLINES[name], train)
 
 
 PRESETS: dict[str, Preset] = {

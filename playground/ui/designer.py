@@ -1,0 +1,570 @@
+"""The network designer: palette, layer stack, property panel, totals and problems with fixes.
+
+Everything here mirrors a :class:`DesignDocument`; edits go to the document (one undo command each)
+and the widgets redraw on its signals. A drag carries only a key (a layer type name, or a row
+number for a move) under the app's own MIME types, as Orange's tool box does.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import (QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QSize, Qt,
+                            Signal)
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea, QSizePolicy,
+                               QSpinBox, QSplitter, QStyle, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from playground.core import CATALOG, GROUPS, ParamSpec, format_shape
+from playground.core.layers import LayerType
+from playground.ui.document import DesignDocument
+
+LAYER_TYPE_MIME = "application/x-playground-layer-type"
+LAYER_ROW_MIME = "application/x-playground-layer-row"
+
+GROUP_COLOURS = {
+    "core": "#2563eb", "convolution": "#059669", "recurrent": "#7c3aed",
+    "regularization": "#d97706", "activation": "#db2777",
+}
+GROUP_TITLES = {
+    "core": "Core", "convolution": "Convolution", "recurrent": "Recurrent",
+    "regularization": "Regularization", "activation": "Activation",
+}
+PROBLEM_BACKGROUND = QColor("#fde8e8")
+
+
+def glyph_icon(layer_type: LayerType, size: int = 22) -> QIcon:
+    """A rounded square in the group's colour with the layer's glyph."""
+    pixmap = QPixmap(size * 2, size * 2)  # drawn at 2x so it stays sharp on high-DPI screens
+    pixmap.setDevicePixelRatio(2.0)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor(GROUP_COLOURS[layer_type.group]))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawRoundedRect(1, 1, size - 2, size - 2, 5, 5)
+    font = QFont()
+    font.setPixelSize(int(size * 0.6))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor("white"))
+    painter.drawText(0, 0, size, size, Qt.AlignmentFlag.AlignCenter, layer_type.glyph)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def layer_type_mime(type_name: str) -> QMimeData:
+    mime = QMimeData()
+    mime.setData(LAYER_TYPE_MIME, QByteArray(type_name.encode()))
+    return mime
+
+
+def layer_row_mime(row: int) -> QMimeData:
+    mime = QMimeData()
+    mime.setData(LAYER_ROW_MIME, QByteArray(str(row).encode()))
+    return mime
+
+
+# -- palette ----------------------------------------------------------------------------------------
+
+
+class LayerPalette(QTreeWidget):
+    """Every catalog layer, grouped; drag one into the stack, or double-click / Enter to append."""
+
+    layer_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setHeaderHidden(True)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setIconSize(QSize(22, 22))
+        self.setRootIsDecorated(False)
+        self.setIndentation(8)
+        self.setUniformRowHeights(True)
+        for group in GROUPS:
+            header = QTreeWidgetItem(self, [GROUP_TITLES[group]])
+            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            font = header.font(0)
+            font.setBold(True)
+            header.setFont(0, font)
+            header.setForeground(0, QBrush(QColor(GROUP_COLOURS[group])))
+            for layer_type in CATALOG.values():
+                if layer_type.group != group:
+                    continue
+                item = QTreeWidgetItem(header, [layer_type.name])
+                item.setIcon(0, glyph_icon(layer_type))
+                item.setData(0, Qt.ItemDataRole.UserRole, layer_type.name)
+                item.setToolTip(0, f"<b>{layer_type.name}</b><br>{layer_type.summary}<br><i>Drag into the "
+                                   f"network, or double-click to add it at the end.</i>")
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                              | Qt.ItemFlag.ItemIsDragEnabled)
+        self.expandAll()
+        self.itemActivated.connect(self._activated)
+
+    def type_item(self, type_name: str) -> QTreeWidgetItem:
+        for i in range(self.topLevelItemCount()):
+            group = self.topLevelItem(i)
+            for j in range(group.childCount()):
+                if group.child(j).data(0, Qt.ItemDataRole.UserRole) == type_name:
+                    return group.child(j)
+        raise KeyError(type_name)
+
+    def mimeTypes(self) -> list[str]:
+        return [LAYER_TYPE_MIME]
+
+    def mimeData(self, items) -> QMimeData:
+        names = [i.data(0, Qt.ItemDataRole.UserRole) for i in items if i.data(0, Qt.ItemDataRole.UserRole)]
+        return layer_type_mime(names[0]) if names else QMimeData()
+
+    def _activated(self, item: QTreeWidgetItem, column: int) -> None:
+        name = item.data(0, Qt.ItemDataRole.UserRole)
+        if name:
+            self.layer_activated.emit(name)
+
+
+# -- the layer stack --------------------------------------------------------------------------------
+
+COLUMNS = ("#", "Layer", "Output", "Parameters", "Multiply-adds")
+
+
+class LayerStackModel(QAbstractItemModel):
+    """A flat model of the document's layers; drops become document edits."""
+
+    def __init__(self, document: DesignDocument, parent=None):
+        super().__init__(parent)
+        self.document = document
+        document.spec_changed.connect(self._reset)
+        self._warning = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        self._icons = {name: glyph_icon(t) for name, t in CATALOG.items()}
+
+    def _reset(self) -> None:
+        self.beginResetModel()
+        self.endResetModel()
+
+    # structure
+    def index(self, row, column, parent=QModelIndex()):
+        if parent.isValid() or not (0 <= row < self.rowCount()) or not (0 <= column < len(COLUMNS)):
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def parent(self, index=QModelIndex()):
+        return QModelIndex()
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.document.spec.layers)
+
+    def columnCount(self, parent=QModelIndex()):
+        return len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole and section >= 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, col = index.row(), index.column()
+        layer = self.document.spec.layers[row]
+        info = self.document.report.rows[row]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return str(row + 1)
+            if col == 1:
+                return layer.describe()
+            if col == 2:
+                return format_shape(info.out_shape)
+            if col == 3:
+                return f"{info.parameters:,}" if info.out_shape else "–"
+            if col == 4:
+                return f"{info.macs:,}" if info.out_shape else "–"
+        if role == Qt.ItemDataRole.DecorationRole:
+            if col == 1:
+                return self._warning if info.problem else self._icons[layer.type]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if info.problem:
+                tip = info.problem.message
+                if info.problem.fix:
+                    tip += f"\nFix: {info.problem.fix.label}"
+                return tip
+            return CATALOG[layer.type].summary
+        if role == Qt.ItemDataRole.BackgroundRole and info.problem:
+            return QBrush(PROBLEM_BACKGROUND)
+        if role == Qt.ItemDataRole.ForegroundRole and info.out_shape is None and not info.problem:
+            return QBrush(QColor("#9ca3af"))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col >= 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # drag and drop
+    def flags(self, index):
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+
+    def supportedDropActions(self):
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+
+    def supportedDragActions(self):
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self):
+        return [LAYER_TYPE_MIME, LAYER_ROW_MIME]
+
+    def mimeData(self, indexes):
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        return layer_row_mime(rows[0]) if rows else QMimeData()
+
+    def canDropMimeData(self, data, action, row, column, parent):
+        return data.hasFormat(LAYER_TYPE_MIME) or data.hasFormat(LAYER_ROW_MIME)
+
+    def dropMimeData(self, data: QMimeData, action, row: int, column: int, parent: QModelIndex) -> bool:
+        """Insert a palette layer, or move a row, to the gap before ``row`` (-1: the end)."""
+        if parent.isValid():  # dropped onto a row rather than between rows: insert before it
+            row = parent.row()
+        if row < 0:
+            row = self.rowCount()
+        if data.hasFormat(LAYER_TYPE_MIME):
+            name = bytes(data.data(LAYER_TYPE_MIME)).decode()
+            if name not in CATALOG:
+                return False
+            self.document.insert_layer(row, name)
+        elif data.hasFormat(LAYER_ROW_MIME):
+            source = int(bytes(data.data(LAYER_ROW_MIME)).decode())
+            destination = row - 1 if source < row else row
+            self.document.move_layer(source, destination)
+        else:
+            return False
+        # The document has rebuilt the rows; returning False stops the view removing the dragged row.
+        return False
+
+
+class LayerStackView(QTreeView):
+    """The network as a list of layers, one row each, with drag and drop between rows."""
+
+    def __init__(self, document: DesignDocument, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.setModel(LayerStackModel(document, self))
+        self.setRootIsDecorated(False)
+        self.setItemsExpandable(False)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setIconSize(QSize(20, 20))
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for col in (2, 3, 4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.selectionModel().currentRowChanged.connect(self._current_changed)
+        document.selection_changed.connect(self._show_selection)
+        document.spec_changed.connect(self._spec_changed)
+
+    def _spec_changed(self) -> None:
+        self._show_selection(self.document.selected)
+
+    def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self.document.select(current.row() if current.isValid() else -1)
+
+    def _show_selection(self, row: int) -> None:
+        model = self.model()
+        if 0 <= row < model.rowCount():
+            index = model.index(row, 0)
+            if self.currentIndex().row() != row:
+                self.setCurrentIndex(index)
+            self.scrollTo(index)
+        else:
+            self.clearSelection()
+
+    def keyPressEvent(self, event):
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and self.document.selected >= 0:
+            self.document.remove_layer(self.document.selected)
+            return
+        super().keyPressEvent(event)
+
+
+# -- property panel ----------------------------------------------------------------------------------
+
+
+def _float_step(spec: ParamSpec) -> tuple[float, int]:
+    span = (spec.maximum or 1.0) - (spec.minimum or 0.0)
+    return (0.05, 3) if span <= 1 else (0.1, 3)
+
+
+class PropertyPanel(QWidget):
+    """Typed editors for the selected layer's parameters, applied live (each field merges into one
+    undo step while it is being edited)."""
+
+    def __init__(self, document: DesignDocument, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.editors: dict[str, QWidget] = {}
+        self._index = -1
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 8, 8, 8)
+        self.title = QLabel()
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setStyleSheet("color: #4b5563;")
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 8, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.shape_info = QLabel()
+        self.shape_info.setWordWrap(True)
+        outer.addWidget(self.title)
+        outer.addWidget(self.summary)
+        outer.addWidget(self.form_host)
+        outer.addWidget(self.shape_info)
+        outer.addStretch(1)
+        document.selection_changed.connect(self._selection_changed)
+        document.spec_changed.connect(self._refresh)
+        self._rebuild(document.selected)
+
+    def _selection_changed(self, index: int) -> None:
+        if index != self._index:
+            self._rebuild(index)
+
+    def _rebuild(self, index: int) -> None:
+        self._index = index
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        if index < 0:
+            self.title.setText("No layer selected")
+            self.summary.setText("Select a layer in the network to edit it, or drag one in from the palette.")
+            self.shape_info.clear()
+            return
+        layer = self.document.spec.layers[index]
+        layer_type = CATALOG[layer.type]
+        self.title.setText(f"Layer {index + 1}: {layer_type.name}")
+        self.summary.setText(layer_type.summary)
+        if not layer_type.params:
+            self.form.addRow(QLabel("This layer has no parameters."))
+        for spec in layer_type.params:
+            editor = self._make_editor(spec, layer.params[spec.name])
+            editor.setToolTip(spec.help)
+            help_label = QLabel(spec.help)
+            help_label.setWordWrap(True)
+            help_label.setStyleSheet("color: #6b7280; font-size: small;")
+            box = QWidget()
+            column = QVBoxLayout(box)
+            column.setContentsMargins(0, 0, 0, 4)
+            column.setSpacing(2)
+            column.addWidget(editor)
+            column.addWidget(help_label)
+            self.form.addRow(spec.title, box)
+            self.editors[spec.name] = editor
+        self._refresh_shape()
+
+    def _make_editor(self, spec: ParamSpec, value) -> QWidget:
+        name = spec.name
+        if spec.kind == "int":
+            editor = QSpinBox()
+            editor.setRange(int(spec.minimum if spec.minimum is not None else -(2**31)),
+                            int(spec.maximum if spec.maximum is not None else 2**31 - 1))
+            editor.setValue(value)
+            editor.setKeyboardTracking(False)
+            editor.valueChanged.connect(lambda v, n=name: self._edit(n, v))
+        elif spec.kind == "float":
+            editor = QDoubleSpinBox()
+            step, decimals = _float_step(spec)
+            editor.setDecimals(decimals)
+            editor.setSingleStep(step)
+            editor.setRange(spec.minimum if spec.minimum is not None else -1e9,
+                            spec.maximum if spec.maximum is not None else 1e9)
+            editor.setValue(value)
+            editor.setKeyboardTracking(False)
+            editor.valueChanged.connect(lambda v, n=name: self._edit(n, v))
+        elif spec.kind == "bool":
+            editor = QCheckBox()
+            editor.setChecked(value)
+            editor.toggled.connect(lambda v, n=name: self._edit(n, v))
+        else:
+            editor = QComboBox()
+            editor.addItems(list(spec.choices))
+            editor.setCurrentText(value)
+            editor.currentTextChanged.connect(lambda v, n=name: self._edit(n, v))
+        editor.setObjectName(f"param_{name}")
+        return editor
+
+    def _edit(self, name: str, value) -> None:
+        if self._index >= 0:
+            self.document.set_param(self._index, name, value)
+
+    def _refresh(self) -> None:
+        """The spec changed (an edit, an undo): show its values without sending them back."""
+        index = self.document.selected
+        if index != self._index or index < 0:
+            self._rebuild(index)
+            return
+        layer = self.document.spec.layers[index]
+        if set(self.editors) != set(layer.params):
+            self._rebuild(index)
+            return
+        self.title.setText(f"Layer {index + 1}: {layer.type}")
+        for name, editor in self.editors.items():
+            value = layer.params[name]
+            editor.blockSignals(True)
+            if isinstance(editor, QCheckBox):
+                editor.setChecked(value)
+            elif isinstance(editor, QComboBox):
+                editor.setCurrentText(value)
+            else:
+                editor.setValue(value)
+            editor.blockSignals(False)
+        self._refresh_shape()
+
+    def _refresh_shape(self) -> None:
+        row = self.document.report.rows[self._index]
+        text = (f"<b>Input</b> {format_shape(row.in_shape)} → <b>output</b> {format_shape(row.out_shape)}<br>"
+                f"{row.parameters:,} parameters, {row.macs:,} multiply-adds")
+        if row.problem:
+            text += f"<p style='color:#b91c1c'>⚠ {html.escape(row.problem.message)}</p>"
+        elif row.in_shape is None:
+            text = "<p style='color:#6b7280'>Shapes are unknown here until the problem above is fixed.</p>"
+        self.shape_info.setText(text)
+
+
+# -- totals and problems -------------------------------------------------------------------------------
+
+
+class ProblemsPanel(QWidget):
+    """The totals line and each problem with a one-click fix where the core suggests one."""
+
+    def __init__(self, document: DesignDocument, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.fix_buttons: list[QPushButton] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        self.totals = QLabel()
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.totals)
+        self.problem_box = QFrame()
+        self.problem_box.setFrameShape(QFrame.Shape.StyledPanel)
+        self.problem_box.setStyleSheet("QFrame#problems { background: #fef2f2; border: 1px solid #fca5a5;"
+                                       " border-radius: 4px; }")
+        self.problem_box.setObjectName("problems")
+        self.problem_layout = QVBoxLayout(self.problem_box)
+        layout.addWidget(self.problem_box)
+        document.spec_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        report = self.document.report
+        out = format_shape(report.output_shape)
+        label = "Total" if report.output_shape is not None else "Total up to the first problem"
+        self.totals.setText(f"<b>{label}:</b> {report.total_parameters:,} parameters · "
+                            f"{report.total_macs:,} multiply-adds per image · output {out}"
+                            + ("  <span style='color:#059669'>✔ ready to train</span>" if report.valid else ""))
+        while self.problem_layout.count():
+            item = self.problem_layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        self.fix_buttons = []
+        self.problem_box.setVisible(not report.valid)
+        for problem in report.problems:
+            row = QWidget()
+            line = QHBoxLayout(row)
+            line.setContentsMargins(4, 2, 4, 2)
+            icon = QLabel()
+            icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(16, 16))
+            text = QLabel(problem.message)
+            text.setWordWrap(True)
+            text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            line.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+            line.addWidget(text, 1)
+            if problem.fix is not None:
+                button = QPushButton(problem.fix.label)
+                button.setToolTip("Apply this fix (undo with Ctrl+Z)")
+                button.clicked.connect(lambda _=False, f=problem.fix: self.document.apply_fix(f))
+                line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+                self.fix_buttons.append(button)
+            self.problem_layout.addWidget(row)
+
+
+class DesignerWidget(QWidget):
+    """The Design area: palette | network stack with totals and problems | properties."""
+
+    def __init__(self, document: DesignDocument, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.palette = LayerPalette()
+        self.palette.layer_activated.connect(document.append_layer)
+        self.stack = LayerStackView(document)
+        self.problems = ProblemsPanel(document)
+        self.properties = PropertyPanel(document)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(_caption("Layers"))
+        left_layout.addWidget(self.palette)
+        hint = QLabel("Drag a layer into the network, or double-click it to add it at the end.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: #6b7280;")
+        left_layout.addWidget(hint)
+
+        middle = QWidget()
+        middle_layout = QVBoxLayout(middle)
+        middle_layout.setContentsMargins(0, 0, 0, 0)
+        self.network_caption = _caption("Network")
+        middle_layout.addWidget(self.network_caption)
+        middle_layout.addWidget(self.stack, 1)
+        middle_layout.addWidget(self.problems)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.properties)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(_caption("Properties"))
+        right_layout.addWidget(scroll)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("designer_splitter")
+        for w in (left, middle, right):
+            self.splitter.addWidget(w)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([210, 640, 300])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter)
+        document.spec_changed.connect(self._update_caption)
+        self._update_caption()
+
+    def _update_caption(self) -> None:
+        spec = self.document.spec
+        self.network_caption.setText(f"Network: {spec.name} — input 1x28x28 (MNIST image), "
+                                     f"{len(spec.layers)} layers")
+
+
+def _caption(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label

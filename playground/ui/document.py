@@ -1,0 +1,190 @@
+"""The open design: a ``NetworkSpec``, its undo stack, its file and whether it has unsaved changes.
+
+Widgets never change a spec themselves: they call the edit methods here, each of which pushes one
+command on the ``QUndoStack`` (as orange-canvas-core does), and redraw on ``spec_changed``. Since
+specs are immutable values, a command just holds the spec before and after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from playground.core import (CATALOG, DesignError, Fix, LayerSpec, NetworkSpec, ShapeReport, apply_fix,
+                             infer_shapes, load_design)
+
+_PARAM_EDIT_ID = 1001  # commands with this id merge when they edit the same field one after another
+
+
+class SpecCommand(QUndoCommand):
+    def __init__(self, document: "DesignDocument", before: NetworkSpec, after: NetworkSpec, text: str,
+                 select: int | None = None, merge_key: tuple | None = None):
+        super().__init__(text)
+        self.document = document
+        self.before, self.after = before, after
+        self.select_after = select
+        self.select_before = document.selected
+        self.merge_key = merge_key
+
+    def redo(self) -> None:
+        self.document._set_spec(self.after, self.select_after)
+
+    def undo(self) -> None:
+        self.document._set_spec(self.before, self.select_before)
+
+    def id(self) -> int:
+        return _PARAM_EDIT_ID if self.merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SpecCommand) or other.merge_key != self.merge_key:
+            return False
+        self.after = other.after
+        return True
+
+
+class DesignDocument(QObject):
+    spec_changed = Signal()  # the spec (and so the shape report) changed
+    selection_changed = Signal(int)  # the selected layer index, -1 for none
+    path_changed = Signal()
+    modified_changed = Signal(bool)
+
+    def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._spec = spec or NetworkSpec()
+        self._report = infer_shapes(self._spec)
+        self._selected = -1
+        self.path: Path | None = None
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._clean_changed)
+
+    def _clean_changed(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
+
+    # -- state ---------------------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> NetworkSpec:
+        return self._spec
+
+    @property
+    def report(self) -> ShapeReport:
+        return self._report
+
+    @property
+    def selected(self) -> int:
+        return self._selected
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    @property
+    def title(self) -> str:
+        return self.path.name if self.path else self._spec.name
+
+    def select(self, index: int) -> None:
+        index = index if 0 <= index < len(self._spec.layers) else -1
+        if index != self._selected:
+            self._selected = index
+            self.selection_changed.emit(index)
+
+    def _set_spec(self, spec: NetworkSpec, select: int | None = None) -> None:
+        old = self._selected
+        if select is None:
+            select = min(old, len(spec.layers) - 1)
+        self._spec = spec
+        self._report = infer_shapes(spec)
+        self._selected = select if 0 <= select < len(spec.layers) else -1
+        # Views see the new spec and selection together, then hear of a changed selection.
+        self.spec_changed.emit()
+        if self._selected != old:
+            self.selection_changed.emit(self._selected)
+
+    def _push(self, after: NetworkSpec, text: str, select: int | None = None, merge_key=None) -> None:
+        if after == self._spec:
+            return
+        self.undo_stack.push(SpecCommand(self, self._spec, after, text, select, merge_key))
+
+    # -- edits (each one undoable) ------------------------------------------------------------------
+
+    def insert_layer(self, index: int, type_name: str | LayerSpec) -> None:
+        layer = type_name if isinstance(type_name, LayerSpec) else _new_layer(type_name)
+        index = max(0, min(index, len(self._spec.layers)))
+        self._push(self._spec.insert(index, layer), f"Add {layer.describe()}", select=index)
+
+    def append_layer(self, type_name: str) -> None:
+        self.insert_layer(len(self._spec.layers), type_name)
+
+    def remove_layer(self, index: int) -> None:
+        if 0 <= index < len(self._spec.layers):
+            layer = self._spec.layers[index]
+            new_select = min(index, len(self._spec.layers) - 2)
+            self._push(self._spec.remove(index), f"Delete {layer.describe()}", select=new_select)
+
+    def duplicate_layer(self, index: int) -> None:
+        if 0 <= index < len(self._spec.layers):
+            layer = self._spec.layers[index]
+            self._push(self._spec.insert(index + 1, layer), f"Duplicate {layer.describe()}", select=index + 1)
+
+    def move_layer(self, source: int, destination: int) -> None:
+        """Move the layer at ``source`` to end up at ``destination`` (an index in the result)."""
+        n = len(self._spec.layers)
+        if not (0 <= source < n) or not (0 <= destination < n) or source == destination:
+            return
+        layer = self._spec.layers[source]
+        self._push(self._spec.move(source, destination), f"Move {layer.describe()}", select=destination)
+
+    def set_param(self, index: int, name: str, value: Any) -> None:
+        """Set a parameter (``ValueError`` if out of range). Consecutive edits of one field merge."""
+        layer = self._spec.layers[index]
+        after = self._spec.set_param(index, name, value)
+        title = CATALOG[layer.type].param(name).title.lower()
+        self._push(after, f"Set {title} of layer {index + 1}", select=index, merge_key=(index, name))
+
+    def apply_fix(self, fix: Fix) -> None:
+        select = fix.index if fix.action != "remove" else max(0, fix.index - 1)
+        self._push(apply_fix(self._spec, fix), fix.label, select=select)
+
+    def rename(self, name: str) -> None:
+        self._push(self._spec.renamed(name), f"Rename to {name}")
+
+    # -- whole documents (not undoable: they start a new history) -----------------------------------
+
+    def reset(self, spec: NetworkSpec, path: Path | None = None) -> None:
+        self.undo_stack.clear()
+        self.path = path
+        self._set_spec(spec, select=-1)
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+        self.modified_changed.emit(False)
+
+    def open(self, path: str | Path) -> None:
+        """Load a design file; raises ``DesignError`` and leaves the current design untouched."""
+        spec = load_design(path)
+        self.reset(spec, Path(path))
+
+    def save(self, path: str | Path | None = None) -> None:
+        """Save (atomically); raises ``OSError`` and leaves the old file intact on failure."""
+        target = Path(path) if path else self.path
+        if target is None:
+            raise DesignError("no file name to save to; use Save As")
+        spec = self._spec
+        if path and spec.name in ("untitled", "") and target.stem:
+            spec = spec.renamed(target.stem)
+        spec.save(target)
+        if spec is not self._spec:
+            self._spec = spec
+        self.path = target
+        self.undo_stack.setClean()
+        self.path_changed.emit()
+
+
+def _new_layer(type_name: str) -> LayerSpec:
+    from playground.core import make_layer
+
+    if type_name not in CATALOG:
+        raise KeyError(f"unknown layer type {type_name!r}")
+    return make_layer(type_name)

@@ -1,0 +1,368 @@
+"""The main window: the Design, Train, Evaluate and Draw areas, menus, shortcuts and status bar.
+
+It must appear fast: nothing here imports torch. ``TorchLoader`` imports it on a background thread
+and the status bar says so until it is ready (the designer works meanwhile, since the catalog,
+specs and shape inference need no torch).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from playground import APP_NAME, __version__
+from playground.core import DEFAULT_PRESET, PRESETS, DesignError, NetworkSpec, get_preset
+from playground.ui.designer import DesignerWidget
+from playground.ui.document import DesignDocument
+
+MAX_RECENT = 8
+DESIGN_FILTER = "Network designs (*.json);;All files (*)"
+
+
+class TorchLoader(QObject):
+    """Imports torch off the GUI thread and reports the device training would use."""
+
+    loaded = Signal(str, float)  # device label, seconds it took
+    failed = Signal(str)
+
+    def start(self) -> None:
+        threading.Thread(target=self._load, name="torch-loader", daemon=True).start()
+
+    def _load(self) -> None:
+        start = time.perf_counter()
+        try:
+            from playground.core.config import device_label, resolve_device
+
+            label = device_label(resolve_device("auto"))
+        except Exception as exc:  # a broken torch install must not take the window down
+            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        self.loaded.emit(label, time.perf_counter() - start)
+
+
+class ComingArea(QWidget):
+    """An area that a later version fills; says what it will do and what works today."""
+
+    def __init__(self, title: str, text: str, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        heading = QLabel(f"<h2>{title}</h2>")
+        body = QLabel(text)
+        body.setWordWrap(True)
+        body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(heading)
+        layout.addWidget(body)
+        layout.addStretch(1)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, spec: NetworkSpec | None = None, load_torch: bool = True, parent=None):
+        super().__init__(parent)
+        self.settings = QSettings()
+        self.document = DesignDocument(spec or get_preset(DEFAULT_PRESET).spec, self)
+        self.document.undo_stack.setClean()
+        self.torch_ready = False
+        self.device_text = ""
+
+        self.designer = DesignerWidget(self.document)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.designer, "Design")
+        self.tabs.addTab(ComingArea(
+            "Train", "Training in the window, with live loss and accuracy curves, pause, resume and stop, "
+                     "comes in the next version. Today, save the design (Ctrl+S) and train it from a terminal:"
+                     "<pre>playground train my-design.json --epochs 3</pre>"), "Train")
+        self.tabs.addTab(ComingArea(
+            "Evaluate", "Per-class precision, recall and F1, the confusion matrix and the misclassified "
+                        "images will show here after a run. Today: <pre>playground evaluate RUN_DIR</pre>"),
+            "Evaluate")
+        self.tabs.addTab(ComingArea(
+            "Draw", "Draw a digit with the mouse and watch the network classify it as you draw: comes in a "
+                    "later version."), "Draw")
+        self.setCentralWidget(self.tabs)
+
+        self._make_actions()
+        self._make_menus()
+        self._make_status_bar()
+        self.document.modified_changed.connect(self._update_title)
+        self.document.path_changed.connect(self._update_title)
+        self.document.spec_changed.connect(self._update_title)
+        self.document.selection_changed.connect(self._update_edit_actions)
+        self.document.spec_changed.connect(self._update_edit_actions)
+        self._update_title()
+        self._update_edit_actions()
+        self._restore_layout()
+
+        self.torch_loader = TorchLoader(self)
+        self.torch_loader.loaded.connect(self._torch_loaded)
+        self.torch_loader.failed.connect(self._torch_failed)
+        if load_torch:
+            self.torch_loader.start()
+
+    # -- actions and menus ------------------------------------------------------------------------------
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _make_actions(self) -> None:
+        S = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new_design, S.New, "Start an empty design")
+        self.open_action = self._action("&Open…", self.open_design_dialog, S.Open, "Open a design file")
+        self.save_action = self._action("&Save", self.save, S.Save, "Save the design")
+        self.save_as_action = self._action("Save &As…", self.save_as, "Ctrl+Shift+S",
+                                           "Save the design under a new name")
+        self.export_action = self._action("&Export…", lambda: None, None,
+                                          "Export a trained model (train one first)")
+        self.export_action.setEnabled(False)
+        self.quit_action = self._action("&Quit", self.close, S.Quit, "Quit the app")
+        self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence(S.Undo)])
+        self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.delete_action = self._action("&Delete Layer", self.delete_selected, "Del",
+                                          "Delete the selected layer")
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.designer.addAction(self.delete_action)
+        self.duplicate_action = self._action("D&uplicate Layer", self.duplicate_selected, "Ctrl+D",
+                                             "Duplicate the selected layer")
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self.about_action = self._action("&About", self.show_about)
+
+    def _make_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_action)
+        presets = file_menu.addMenu("New from &Preset")
+        self.preset_actions = {}
+        for preset in PRESETS.values():
+            action = self._action(f"{preset.name} — {preset.tagline}",
+                                  lambda _=False, n=preset.name: self.new_from_preset(n), tip=preset.summary)
+            presets.addAction(action)
+            self.preset_actions[preset.name] = action
+        presets.setToolTipsVisible(True)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        edit.addAction(self.delete_action)
+        edit.addAction(self.duplicate_action)
+
+        view = bar.addMenu("&View")
+        for i, name in enumerate(("Design", "Train", "Evaluate", "Draw")):
+            view.addAction(self._action(f"&{name}", lambda _=False, i=i: self.tabs.setCurrentIndex(i),
+                                        f"Ctrl+{i + 1}", f"Show the {name} area"))
+        view.addSeparator()
+        view.addAction(self._action("Reset &Layout", self.reset_layout, tip="Restore the default panel sizes"))
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+
+    def _make_status_bar(self) -> None:
+        self.device_label = QLabel("Loading PyTorch…")
+        self.device_label.setToolTip("The device training would use")
+        self.statusBar().addPermanentWidget(self.device_label)
+
+    # -- state shown --------------------------------------------------------------------------------------
+
+    def _update_title(self, *args) -> None:
+        self.setWindowTitle(f"{self.document.title}[*] — {APP_NAME}")
+        self.setWindowModified(self.document.modified)
+
+    def _update_edit_actions(self, *args) -> None:
+        has = self.document.selected >= 0
+        self.delete_action.setEnabled(has)
+        self.duplicate_action.setEnabled(has)
+
+    def _torch_loaded(self, label: str, seconds: float) -> None:
+        self.torch_ready = True
+        self.device_text = label
+        self.device_label.setText(f"Training device: {label}")
+        self.statusBar().showMessage(f"PyTorch ready ({seconds:.1f} s)", 4000)
+
+    def _torch_failed(self, message: str) -> None:
+        self.device_label.setText("PyTorch failed to load")
+        self.device_label.setToolTip(message)
+        self.show_error("PyTorch could not be loaded",
+                        f"Designing works, but training needs PyTorch.\n\n{message}\n\n"
+                        "Reinstall the app (python3 -m pip install --force-reinstall nn-playground).")
+
+    # -- file operations (dialogs only in the *_dialog methods and prompts) ------------------------------
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.critical(self, title, message)
+
+    def ask_save_changes(self) -> QMessageBox.StandardButton:
+        return QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to “{self.document.title}” first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current design (saved, discarded or unchanged)."""
+        if not self.document.modified:
+            return True
+        answer = self.ask_save_changes()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_design(self) -> None:
+        if self.maybe_save():
+            self.document.reset(NetworkSpec())
+
+    def new_from_preset(self, name: str) -> None:
+        if self.maybe_save():
+            self.document.reset(get_preset(name).spec)
+            self.statusBar().showMessage(f"{name}: {get_preset(name).summary}", 6000)
+
+    def open_design_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        start = str(self.document.path.parent) if self.document.path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open design", start, DESIGN_FILTER)
+        if path:
+            self.open_file(path, ask=False)
+
+    def open_file(self, path: str | Path, ask: bool = True) -> bool:
+        """Open a design; a bad file shows the core's message and keeps the current design."""
+        if ask and not self.maybe_save():
+            return False
+        try:
+            self.document.open(path)
+        except DesignError as exc:
+            self.show_error("Cannot open design", str(exc))
+            return False
+        self._add_recent(Path(path))
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        start = str(self.document.path or Path.home() / f"{self.document.spec.name}.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save design", start, DESIGN_FILTER)
+        if not path:
+            return False
+        if not path.lower().endswith(".json"):
+            path += ".json"
+        return self.save_to(path)
+
+    def save_to(self, path: str | Path) -> bool:
+        try:
+            self.document.save(path)
+        except OSError as exc:
+            self.show_error("Cannot save design",
+                            f"{path}: {exc.strerror or exc}.\nThe design is still open and any earlier file "
+                            f"is unchanged; choose another folder with Save As.")
+            return False
+        self._add_recent(Path(path))
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def delete_selected(self) -> None:
+        self.document.remove_layer(self.document.selected)
+
+    def duplicate_selected(self) -> None:
+        self.document.duplicate_layer(self.document.selected)
+
+    # -- recent files and layout -------------------------------------------------------------------------
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _add_recent(self, path: Path) -> None:
+        path_text = str(path.resolve())
+        files = [f for f in self.recent_files() if f != path_text]
+        self.settings.setValue("recent_files", [path_text, *files][:MAX_RECENT])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for f in files:
+            self.recent_menu.addAction(self._action(f, lambda _=False, p=f: self.open_file(p), tip=f))
+        if not files:
+            empty = self.recent_menu.addAction("No recent designs")
+            empty.setEnabled(False)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.value("designer/splitter")
+        if splitter is not None:
+            self.designer.splitter.restoreState(splitter)
+        self.tabs.setCurrentIndex(int(self.settings.value("window/tab", 0)))
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("designer/splitter", self.designer.splitter.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.designer.splitter.setSizes([210, max(400, self.width() - 560), 300])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_layout()
+        event.accept()
+
+    # -- help -------------------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        rows = [
+            ("Ctrl+N", "New design"), ("Ctrl+O", "Open a design"), ("Ctrl+S", "Save"),
+            ("Ctrl+Shift+S", "Save as"), ("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
+            ("Del", "Delete the selected layer"), ("Ctrl+D", "Duplicate the selected layer"),
+            ("Enter or double-click in the palette", "Add that layer at the end"),
+            ("Ctrl+1 … Ctrl+4", "Design, Train, Evaluate, Draw"), ("F1", "This list"), ("Ctrl+Q", "Quit"),
+        ]
+        table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, f"About {APP_NAME}",
+                          f"<h3>{APP_NAME} {__version__}</h3><p>Design, train and test neural networks "
+                          f"on handwritten digits.</p><p>MNIST by Y. LeCun, C. Cortes and C. J. C. Burges, "
+                          f"CC BY-SA 3.0.</p>")
