@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -50,6 +50,12 @@ class Evaluation:
     per_class: list[ClassMetrics]
     misclassified: list[int]  # indices into the evaluated set
     predictions: list[int]
+    labels: list[int] = field(default_factory=list)  # the true classes, in the same order
+
+    def indices(self, true: int | None = None, predicted: int | None = None) -> list[int]:
+        """Indices of the evaluated images with this true and/or predicted class."""
+        return [i for i, (t, p) in enumerate(zip(self.labels, self.predictions))
+                if (true is None or t == true) and (predicted is None or p == predicted)]
 
     @property
     def macro_f1(self) -> float:
@@ -60,6 +66,7 @@ class Evaluation:
         data["macro_f1"] = self.macro_f1
         if not with_predictions:
             data.pop("predictions")
+            data.pop("labels")
         return data
 
     @classmethod
@@ -68,6 +75,7 @@ class Evaluation:
             accuracy=data["accuracy"], loss=data["loss"], count=data["count"],
             confusion=data["confusion"], per_class=[ClassMetrics(**m) for m in data["per_class"]],
             misclassified=data["misclassified"], predictions=data.get("predictions", []),
+            labels=data.get("labels", []),
         )
 
     def format(self, class_names: list[str] | None = None) -> str:
@@ -114,5 +122,5 @@ def evaluate(model, images, labels, device: str = "cpu", batch_size: int = 1000,
     return Evaluation(
         accuracy=(n - len(wrong)) / n if n else 0.0, loss=total_loss / n if n else float("nan"),
         count=n, confusion=confusion, per_class=per_class_metrics(confusion), misclassified=wrong,
-        predictions=pred.tolist(),
+        predictions=pred.tolist(), labels=true.tolist(),
     )

@@ -180,6 +180,7 @@ class Trainer:
         self.best_state: dict[str, torch.Tensor] | None = None
         self._latest_state: dict[str, torch.Tensor] | None = None
         self._lock = threading.Lock()
+        self._evaluate_at_end = True
 
     # Control, from any thread.
     def pause(self) -> None:
@@ -188,7 +189,10 @@ class Trainer:
     def resume(self) -> None:
         self.control.resume()
 
-    def stop(self) -> None:
+    def stop(self, evaluate: bool = True) -> None:
+        """Stop between steps; ``evaluate=False`` also skips the final test evaluation (for a
+        window that is closing)."""
+        self._evaluate_at_end = evaluate
         self.control.stop()
 
     def latest_weights(self) -> dict[str, torch.Tensor] | None:
@@ -216,7 +220,7 @@ class Trainer:
     def _run(self, writer: RunWriter | None) -> Iterator[dict[str, Any]]:
         cfg, device, control = self.config, self.device, self.control
         torch.manual_seed(cfg.seed)
-        data = self.data or load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
+        data = self.data = self.data or load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
         model = build_model(self.spec)
         if self.initial_state is not None:
             model.load_state_dict(self.initial_state)
@@ -395,7 +399,7 @@ class Trainer:
                     writer.save_weights("best", state)
 
         test = None
-        if self.best_state is not None:
+        if self.best_state is not None and self._evaluate_at_end:
             # Evaluate the best-validation weights (the last ones without validation).
             final_model = build_model(self.spec)
             final_model.load_state_dict(self.best_state)
@@ -417,6 +421,15 @@ class Trainer:
             writer.write_summary(**{k: v for k, v in summary.items() if k != "type"},
                                  finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
         yield self._emit(writer, summary)
+
+
+def guarded(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The events, with any exception turned into a last ``error`` event (message and type), so that
+    a runner that swallows some exceptions (superqt's workers drop RuntimeError) still reports it."""
+    try:
+        yield from events
+    except Exception as exc:  # noqa: BLE001 - reported to the user, not hidden
+        yield {"type": "error", "error": type(exc).__name__, "message": str(exc) or type(exc).__name__}
 
 
 def train(spec: NetworkSpec, config: TrainConfig, **kwargs) -> tuple[list[dict[str, Any]], Trainer]:

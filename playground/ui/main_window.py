@@ -20,6 +20,8 @@ from playground import APP_NAME, __version__
 from playground.core import DEFAULT_PRESET, PRESETS, DesignError, NetworkSpec, get_preset
 from playground.ui.designer import DesignerWidget
 from playground.ui.document import DesignDocument
+from playground.ui.evaluate_area import EvaluateArea
+from playground.ui.train_area import TrainArea
 
 MAX_RECENT = 8
 DESIGN_FILTER = "Network designs (*.json);;All files (*)"
@@ -28,7 +30,7 @@ DESIGN_FILTER = "Network designs (*.json);;All files (*)"
 class TorchLoader(QObject):
     """Imports torch off the GUI thread and reports the device training would use."""
 
-    loaded = Signal(str, float)  # device label, seconds it took
+    loaded = Signal(str, float, list)  # device label, seconds it took, the devices available
     failed = Signal(str)
 
     def start(self) -> None:
@@ -37,13 +39,20 @@ class TorchLoader(QObject):
     def _load(self) -> None:
         start = time.perf_counter()
         try:
-            from playground.core.config import device_label, resolve_device
+            from playground.core.config import available_devices, device_label, resolve_device
 
             label = device_label(resolve_device("auto"))
+            devices = available_devices()
         except Exception as exc:  # a broken torch install must not take the window down
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
+            self._emit(self.failed, f"{type(exc).__name__}: {exc}")
             return
-        self.loaded.emit(label, time.perf_counter() - start)
+        self._emit(self.loaded, label, time.perf_counter() - start, devices)
+
+    def _emit(self, signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the window closed before torch had loaded
+            pass
 
 
 class ComingArea(QWidget):
@@ -74,14 +83,12 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.designer, "Design")
-        self.tabs.addTab(ComingArea(
-            "Train", "Training in the window, with live loss and accuracy curves, pause, resume and stop, "
-                     "comes in the next version. Today, save the design (Ctrl+S) and train it from a terminal:"
-                     "<pre>playground train my-design.json --epochs 3</pre>"), "Train")
-        self.tabs.addTab(ComingArea(
-            "Evaluate", "Per-class precision, recall and F1, the confusion matrix and the misclassified "
-                        "images will show here after a run. Today: <pre>playground evaluate RUN_DIR</pre>"),
-            "Evaluate")
+        self.train_area = TrainArea(self.document)
+        self.evaluate_area = EvaluateArea()
+        self.tabs.addTab(self.train_area, "Train")
+        self.tabs.addTab(self.evaluate_area, "Evaluate")
+        self.train_area.run_finished.connect(self.show_evaluation)
+        self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
         self.tabs.addTab(ComingArea(
             "Draw", "Draw a digit with the mouse and watch the network classify it as you draw: comes in a "
                     "later version."), "Draw")
@@ -200,9 +207,10 @@ class MainWindow(QMainWindow):
         self.delete_action.setEnabled(has)
         self.duplicate_action.setEnabled(has)
 
-    def _torch_loaded(self, label: str, seconds: float) -> None:
+    def _torch_loaded(self, label: str, seconds: float, devices: list | None = None) -> None:
         self.torch_ready = True
         self.device_text = label
+        self.train_area.set_torch_ready(devices or ["cpu"])
         self.device_label.setText(f"Training device: {label}")
         self.statusBar().showMessage(f"PyTorch ready ({seconds:.1f} s)", 4000)
 
@@ -345,8 +353,43 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        if self.train_area.training:
+            self.statusBar().showMessage("Stopping the training…")
+        self.train_area.shutdown(timeout=2.0)
         self.save_layout()
         event.accept()
+
+    # -- evaluation -----------------------------------------------------------------------------------------
+
+    def _evaluate_run_item(self, item, column: int) -> None:
+        runs = self.train_area.selected_runs()
+        if runs:
+            self.show_evaluation(runs[0])
+            self.tabs.setCurrentWidget(self.evaluate_area)
+
+    def show_evaluation(self, entry) -> None:
+        """Show a run in the Evaluate area, loading its test images in the background if needed."""
+        if entry.data is not None:
+            self.evaluate_area.show_run(entry, entry.data.test.images)
+            return
+        self.evaluate_area.show_run(entry, None)
+        if entry.evaluation is None:
+            return
+        from superqt.utils import create_worker
+
+        from playground.core.data import load_dataset
+
+        c = entry.config
+        worker = create_worker(load_dataset, c.dataset, c.val_fraction, c.seed, c.limit, _start_thread=False)
+
+        def loaded(data):
+            entry.data = data
+            if self.evaluate_area.entry is entry:
+                self.evaluate_area.show_run(entry, data.test.images)
+
+        worker.returned.connect(loaded)
+        worker.errored.connect(lambda exc: self.statusBar().showMessage(f"Cannot load the test images: {exc}"))
+        worker.start()
 
     # -- help -------------------------------------------------------------------------------------------
 

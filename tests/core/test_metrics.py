@@ -55,6 +55,7 @@ def test_evaluate_collects_mistakes_and_round_trips():
     result = evaluate(Fixed(preds), images, labels, batch_size=3)
     assert result.accuracy == 0.75 and result.count == 8
     assert result.misclassified == [3, 7]
+    assert result.labels == labels.tolist() and result.indices(true=1, predicted=7) == [3]
     assert result.predictions == preds
     assert result.confusion[1][7] == 1 and result.confusion[6][0] == 1
     assert Evaluation.from_dict(result.to_dict(True)) == result

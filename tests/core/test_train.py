@@ -233,3 +233,23 @@ def test_continue_from_saved_state(small, tmp_path):
     first_loss = of_type(events, "progress")[0]["train_loss"]
     fresh, _ = train(MLP, config(epochs=1), data=small)
     assert first_loss < of_type(fresh, "progress")[0]["train_loss"]
+
+
+def test_stop_without_final_evaluation(small):
+    trainer = Trainer(CNN, config(epochs=20, batch_size=8), data=small, report_interval=0.02)
+    for event in trainer.run():
+        if event["type"] == "progress":
+            trainer.stop(evaluate=False)
+    assert event["status"] == "stopped" and event["test_accuracy"] is None
+
+
+def test_guarded_turns_exceptions_into_an_error_event():
+    from playground.core.train import guarded
+
+    def failing():
+        yield {"type": "start"}
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    events = list(guarded(failing()))
+    assert events[-1] == {"type": "error", "error": "RuntimeError",
+                          "message": "mat1 and mat2 shapes cannot be multiplied"}

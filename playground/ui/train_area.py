@@ -1,0 +1,609 @@
+"""The Train area: settings, Start / Pause / Resume / Stop, progress, live curves and the runs.
+
+Training runs the core's generator in a superqt worker thread. The generator yields plain numbers
+about 20 times a second; the GUI thread appends them to the curve buffers, and a timer redraws the
+curves (25 times a second at most, only when something new arrived). The design is a snapshot
+taken at Start: editing it during a run changes nothing in the run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
+                               QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea, QSpinBox,
+                               QSplitter, QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from playground.core import PRESETS, NetworkSpec
+from playground.core.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from playground.ui.plots import CurveBuffer, TrainingPlots, curves_from_events
+
+REPORT_INTERVAL = 0.05  # seconds between progress events from the trainer
+REDRAW_MS = 40
+
+
+def format_eta(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else \
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class RunEntry:
+    """A run shown in the list: one trained in this session, or one read from disk."""
+
+    label: str
+    spec: NetworkSpec
+    config: TrainConfig
+    path: Path | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    final: dict[str, Any] | None = None
+    evaluation: Any = None  # playground.core.metrics.Evaluation
+    data: Any = None  # the DataSplits it was trained on, when known
+    started: str = ""
+    curves: dict[str, CurveBuffer] | None = None
+
+    @property
+    def status(self) -> str:
+        return self.final["status"] if self.final else "running"
+
+    def get_curves(self) -> dict[str, CurveBuffer]:
+        if self.curves is None:
+            self.curves = curves_from_events(self.events)
+        return self.curves
+
+
+# -- settings -----------------------------------------------------------------------------------------
+
+
+class ConfigForm(QWidget):
+    """Editors for every TrainConfig field, each with a tooltip; optimizer-specific ones show only
+    for the optimizer that uses them."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.editors: dict[str, QWidget] = {}
+        d = TrainConfig()
+
+        def combo(name, items, tip):
+            w = QComboBox()
+            for key, text in items.items():
+                w.addItem(key, key)
+                w.setItemData(w.count() - 1, text, Qt.ItemDataRole.ToolTipRole)
+            w.currentIndexChanged.connect(self._changed)
+            return self._add(name, w, tip)
+
+        def spin(name, lo, hi, tip, step=1):
+            w = QSpinBox()
+            w.setRange(lo, hi)
+            w.setSingleStep(step)
+            w.valueChanged.connect(self._changed)
+            return self._add(name, w, tip)
+
+        def real(name, lo, hi, decimals, step, tip):
+            w = QDoubleSpinBox()
+            w.setDecimals(decimals)
+            w.setRange(lo, hi)
+            w.setSingleStep(step)
+            w.valueChanged.connect(self._changed)
+            return self._add(name, w, tip)
+
+        def check(name, tip):
+            w = QCheckBox()
+            w.toggled.connect(self._changed)
+            return self._add(name, w, tip)
+
+        combo("loss", LOSSES, "What training minimises.\n" + "\n".join(f"{k}: {v}" for k, v in LOSSES.items()))
+        combo("optimizer", {k: v[0] for k, v in OPTIMIZERS.items()},
+              "How the weights are updated from the gradients.")
+        real("lr", 1e-6, 100.0, 6, 0.001, "Learning rate: the size of each step. Too high and the loss "
+                                          "explodes; too low and learning crawls.")
+        real("momentum", 0.0, 0.999, 3, 0.05, "Momentum: keep a share of the previous step (SGD, RMSprop).")
+        check("nesterov", "Nesterov momentum: look ahead before stepping (SGD with momentum).")
+        real("beta1", 0.0, 0.999, 3, 0.01, "Adam's running-average factor for gradients.")
+        real("beta2", 0.0, 0.9999, 4, 0.001, "Adam's running-average factor for squared gradients.")
+        real("alpha", 0.0, 0.999, 3, 0.01, "RMSprop's running-average factor for squared gradients.")
+        real("eps", 1e-10, 1.0, 10, 1e-8, "A small number added to avoid dividing by zero.")
+        real("weight_decay", 0.0, 1.0, 6, 0.0001, "Weight decay: pull the weights towards zero (L2).")
+        combo("schedule", SCHEDULES, "How the learning rate changes during training.")
+        spin("step_epochs", 1, 1000, "Step schedule: epochs between learning-rate drops.")
+        real("gamma", 0.01, 1.0, 3, 0.05, "Step schedule: factor for each drop.")
+        spin("batch_size", 1, 65536, "Images per step. Larger batches run faster per image.", 16)
+        spin("epochs", 1, 10000, "Passes over the training images.")
+        real("val_fraction", 0.0, 0.5, 3, 0.05, "Share of the training images kept aside to validate.")
+        check("augment", "Train on randomly shifted, rotated and scaled copies: sturdier on drawn digits.")
+        combo("dataset", {"mnist": "Handwritten digits (ships with the app)",
+                          "fashion-mnist": "Clothing images (downloaded once, needs the internet)",
+                          "kmnist": "Japanese characters (downloaded once, needs the internet)"},
+              "The images to learn from.")
+        limit = spin("limit", 0, 60000, "Use only the first N training and test images, for quick experiments "
+                                        "(0: all of them).", 500)
+        limit.setSpecialValueText("all")
+        spin("seed", 0, 2**31 - 1, "Random seed: the same seed and settings give the same run.")
+        combo("device", {"auto": "CUDA, then Apple MPS, then CPU", "cpu": "The processor"},
+              "Where to train.")
+        self.set_config(d)
+
+    def _add(self, name: str, widget: QWidget, tip: str) -> QWidget:
+        widget.setToolTip(tip)
+        widget.setObjectName(f"config_{name}")
+        titles = {"lr": "Learning rate", "limit": "Training images", "val_fraction": "Validation share",
+                  "step_epochs": "Step every (epochs)", "eps": "Epsilon"}
+        label = QLabel(titles.get(name, name.replace("_", " ").capitalize()))
+        label.setToolTip(tip)
+        self.form.addRow(label, widget)
+        self.editors[name] = widget
+        return widget
+
+    def set_devices(self, devices: list[str]) -> None:
+        """Offer the devices torch found (called once torch has loaded)."""
+        box: QComboBox = self.editors["device"]
+        current = box.currentData()
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("auto", "auto")
+        for d in devices:
+            box.addItem(d, d)
+        index = box.findData(current)
+        box.setCurrentIndex(max(index, 0))
+        box.blockSignals(False)
+
+    def _changed(self, *args) -> None:
+        self._update_visibility()
+        self.changed.emit()
+
+    def _update_visibility(self) -> None:
+        uses = set(OPTIMIZERS[self.editors["optimizer"].currentData()][1])
+        schedule = self.editors["schedule"].currentData()
+        for name in ("momentum", "nesterov", "beta1", "beta2", "alpha", "eps"):
+            self.form.setRowVisible(self.editors[name], name in uses)
+        for name in ("step_epochs", "gamma"):
+            self.form.setRowVisible(self.editors[name], schedule == "step")
+
+    def set_config(self, config: TrainConfig) -> None:
+        for name, widget in self.editors.items():
+            value = getattr(config, name)
+            widget.blockSignals(True)
+            if isinstance(widget, QComboBox):
+                index = widget.findData(value)
+                if index < 0:
+                    widget.addItem(value, value)
+                    index = widget.count() - 1
+                widget.setCurrentIndex(index)
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(value)
+            else:
+                widget.setValue(value)
+            widget.blockSignals(False)
+        self._update_visibility()
+
+    def config(self) -> TrainConfig:
+        """The settings as a TrainConfig (``ConfigError`` says what is wrong)."""
+        values: dict[str, Any] = {}
+        for name, widget in self.editors.items():
+            if isinstance(widget, QComboBox):
+                values[name] = widget.currentData()
+            elif isinstance(widget, QCheckBox):
+                values[name] = widget.isChecked()
+            else:
+                values[name] = widget.value()
+        if values["optimizer"] != "sgd":
+            values["nesterov"] = False
+        return TrainConfig(**values)
+
+
+# -- running a training --------------------------------------------------------------------------------
+
+
+class TrainingRunner(QObject):
+    """Runs one Trainer in a worker thread and relays its events to the GUI thread."""
+
+    event_received = Signal(object)  # a plain event dict
+    finished = Signal()
+
+    def __init__(self, trainer, parent=None):
+        super().__init__(parent)
+        from superqt.utils import GeneratorWorker
+
+        from playground.core.train import guarded
+
+        self.trainer = trainer
+        self.worker = GeneratorWorker(guarded, trainer.run())
+        self.worker.yielded.connect(self.event_received)
+        self.worker.finished.connect(self.finished)
+        self.running = False
+
+    def start(self) -> None:
+        self.running = True
+        self.worker.finished.connect(self._done)
+        self.worker.start()
+
+    def _done(self) -> None:
+        self.running = False
+
+
+class TrainArea(QWidget):
+    run_finished = Signal(object)  # a RunEntry
+    runs_changed = Signal()
+    epoch_weights = Signal(object)  # a CPU copy of the newest epoch's weights (for the canvas)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.runs: list[RunEntry] = []
+        self.current: RunEntry | None = None
+        self.runner: TrainingRunner | None = None
+        self._dirty = False
+        self._disk_loaded = False
+        self.torch_ready = False
+
+        self.form = ConfigForm()
+        self.form.changed.connect(self._clear_banner)
+        self.recommended_button = QPushButton("Use the design's recommended settings")
+        self.recommended_button.setToolTip("Presets come with settings they are known to train well with")
+        self.recommended_button.clicked.connect(self.use_recommended)
+        icon = self.style().standardIcon
+        self._play_icon = icon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = icon(QStyle.StandardPixmap.SP_MediaPause)
+        self.start_button = QPushButton(self._play_icon, "Start")
+        self.start_button.setToolTip("Train a snapshot of the current design with these settings (Ctrl+Return)")
+        self.pause_button = QPushButton(self._pause_icon, "Pause")
+        self.pause_button.setToolTip("Pause between steps; Resume goes on from there")
+        self.stop_button = QPushButton(icon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
+        self.stop_button.setToolTip("Stop now and keep the weights trained so far")
+        self.continue_button = QPushButton("Continue selected run")
+        self.continue_button.setToolTip("Train the selected run for the epochs set above, from its last weights "
+                                         "and optimizer state")
+        self.start_button.clicked.connect(self._start_clicked)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        self.continue_button.clicked.connect(self.continue_selected)
+
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress_label = QLabel("Ready to train.")
+        self.progress_label.setWordWrap(True)
+        self.snapshot_label = QLabel()
+        self.snapshot_label.setWordWrap(True)
+        self.banner = QLabel()
+        self.banner.setWordWrap(True)
+        self.banner.setObjectName("banner")
+        self.banner.hide()
+
+        settings_box = QGroupBox("Settings")
+        settings_layout = QVBoxLayout(settings_box)
+        settings_layout.addWidget(self.form)
+        settings_layout.addWidget(self.recommended_button)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(settings_box)
+
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.progress_label)
+        left_layout.addWidget(self.snapshot_label)
+        left_layout.addWidget(self.banner)
+
+        self.plots = TrainingPlots()
+        self.run_list = QTreeWidget()
+        self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
+        self.run_list.setRootIsDecorated(False)
+        self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.run_list.setToolTip("Runs of this session and those saved on disk; select several to compare "
+                                 "their curves")
+        self.run_list.itemSelectionChanged.connect(self._selection_changed)
+        runs_box = QWidget()
+        runs_layout = QVBoxLayout(runs_box)
+        runs_layout.setContentsMargins(0, 0, 0, 0)
+        runs_layout.addWidget(QLabel("<b>Runs</b> — select several to compare"))
+        runs_layout.addWidget(self.run_list)
+        runs_layout.addWidget(self.continue_button)
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plots)
+        right.addWidget(runs_box)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([330, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter)
+
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setInterval(REDRAW_MS)
+        self.redraw_timer.timeout.connect(self._redraw)
+        self._set_controls("idle")
+        document.spec_changed.connect(self._design_changed)
+        self._design_changed()
+
+    # -- state -------------------------------------------------------------------------------------------
+
+    @property
+    def training(self) -> bool:
+        return self.runner is not None and self.runner.running
+
+    def _set_controls(self, state: str) -> None:
+        idle = state == "idle"
+        self.start_button.setEnabled(idle and self.torch_ready)
+        self.pause_button.setEnabled(not idle)
+        self.stop_button.setEnabled(not idle)
+        paused = state == "paused"
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setIcon(self._play_icon if paused else self._pause_icon)
+        self.continue_button.setEnabled(idle and self.torch_ready and self._selected_runs_with_weights() != [])
+        self.form.setEnabled(idle)
+        self.recommended_button.setEnabled(idle)
+
+    def set_torch_ready(self, devices: list[str]) -> None:
+        self.torch_ready = True
+        self.form.set_devices(devices)
+        if not self.training:
+            self._set_controls("idle")
+        if not self._disk_loaded:
+            self.load_runs_from_disk()
+
+    def _design_changed(self) -> None:
+        spec = self.document.spec
+        if not self.training:
+            self.snapshot_label.setText(f"Will train <b>{spec.name}</b> as it is in the Design area when you "
+                                        f"press Start.")
+        self.recommended_button.setEnabled(not self.training)
+
+    def use_recommended(self) -> None:
+        name = self.document.spec.name
+        preset = PRESETS.get(name)
+        config = TrainConfig.from_dict(preset.train) if preset else TrainConfig()
+        self.form.set_config(config.updated(device=self.form.editors["device"].currentData() or "auto"))
+
+    def _show_banner(self, text: str, error: bool = True) -> None:
+        colour = "#b91c1c" if error else "#065f46"
+        background = "#fef2f2" if error else "#ecfdf5"
+        self.banner.setStyleSheet(f"QLabel#banner {{ color: {colour}; background: {background}; padding: 6px;"
+                                  f" border-radius: 4px; }}")
+        self.banner.setText(text)
+        self.banner.show()
+
+    def _clear_banner(self) -> None:
+        if not self.training:
+            self.banner.hide()
+
+    # -- start, pause, stop ----------------------------------------------------------------------------------
+
+    def start(self, initial: RunEntry | None = None) -> bool:
+        """Start a run of a snapshot of the current design; False (and a message) if it cannot."""
+        if self.training or not self.torch_ready:
+            return False
+        from playground.core.paths import runs_dir
+        from playground.core.runs import load_optimizer, load_weights, new_run_dir
+        from playground.core.spec import DesignError
+        from playground.core.train import Trainer
+
+        try:
+            config = self.form.config()
+            spec = initial.spec if initial else self.document.spec
+            kwargs = {}
+            if initial is not None:
+                kwargs["initial_state"] = load_weights(initial.path / "weights_last.safetensors")
+                kwargs["optimizer_state"] = load_optimizer(initial.path / "optimizer.safetensors")
+                config = initial.config.updated(epochs=config.epochs)
+            trainer = Trainer(spec, config, report_interval=REPORT_INTERVAL, **kwargs)
+            trainer.run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
+        except (ConfigError, DesignError, OSError, RuntimeError) as exc:
+            self._show_banner(f"Cannot start: {exc}")
+            return False
+        self.banner.hide()
+        entry = RunEntry(label=spec.name + (" (continued)" if initial else ""), spec=spec, config=config,
+                         path=trainer.run_dir, started=time.strftime("%H:%M:%S"))
+        entry.curves = curves_from_events([])
+        self.current = entry
+        self.runs.append(entry)
+        self._add_run_item(entry)
+        self.plots.show_curves(entry.curves)
+        self.snapshot_label.setText(f"Training <b>{spec.name}</b> (a snapshot: editing the design now does "
+                                    f"not change this run).")
+        self.progress.setValue(0)
+        self.progress_label.setText("Loading data…")
+        self._smooth = self._smooth_acc = None
+        self.runner = TrainingRunner(trainer, self)
+        self.runner.event_received.connect(self._on_event)
+        self.runner.finished.connect(self._on_worker_finished)
+        self._set_controls("running")
+        self.redraw_timer.start()
+        self.runner.start()
+        return True
+
+    def _start_clicked(self) -> None:
+        self.start()
+
+    def toggle_pause(self) -> None:
+        if not self.training:
+            return
+        control = self.runner.trainer.control
+        if control.paused:
+            self.runner.trainer.resume()
+            self._set_controls("running")
+        else:
+            self.runner.trainer.pause()
+            self._set_controls("paused")
+            self.progress_label.setText(self.progress_label.text() + "  (pausing…)")
+
+    def stop(self) -> None:
+        if self.training:
+            self.runner.trainer.stop()
+            self.progress_label.setText("Stopping…")
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Stop any run without its final evaluation and wait for the worker (for closing the window)."""
+        if self.runner is None:
+            return True
+        self.runner.trainer.stop(evaluate=False)
+        deadline = time.monotonic() + timeout
+        done = QThreadPool.globalInstance().waitForDone(int(timeout * 1000))
+        self.redraw_timer.stop()
+        return done and time.monotonic() <= deadline + 0.1
+
+    def continue_selected(self) -> None:
+        runs = self._selected_runs_with_weights()
+        if runs:
+            self.start(initial=runs[0])
+
+    # -- events from the worker --------------------------------------------------------------------------
+
+    def _on_event(self, event: dict) -> None:
+        entry = self.current
+        if entry is None:
+            return
+        entry.events.append(event)
+        kind = event["type"]
+        curves = entry.curves
+        if kind == "start":
+            self.progress.setRange(0, event["total_steps"])
+            self.progress_label.setText(f"Training on {event['device']}: {event['train_size']:,} images, "
+                                        f"{event['parameters']:,} parameters")
+        elif kind == "progress":
+            x = event["step"] / event["steps_per_epoch"]
+            loss, acc = event["train_loss"], event["train_accuracy"]
+            self._smooth = loss if self._smooth is None else 0.8 * self._smooth + 0.2 * loss
+            self._smooth_acc = acc if self._smooth_acc is None else 0.8 * self._smooth_acc + 0.2 * acc
+            curves["train_raw"].append(x, loss)
+            curves["train"].append(x, self._smooth)
+            curves["train_acc"].append(x, self._smooth_acc)
+            self._dirty = True
+            self.progress.setValue(event["step"])
+            self.progress.setFormat(f"epoch {event['epoch']}/{entry.config.epochs} · step {event['step']:,}/"
+                                    f"{event['total_steps']:,}")
+            self.progress_label.setText(f"{event['samples_per_second']:,.0f} images/s · ETA "
+                                        f"{format_eta(event['eta_seconds'])} · loss {loss:.4f} · "
+                                        f"accuracy {acc:.1%}")
+        elif kind == "epoch":
+            if event["val_loss"] is not None:
+                curves["val"].append(event["epoch"], event["val_loss"])
+                curves["val_acc"].append(event["epoch"], event["val_accuracy"])
+                self._dirty = True
+            weights = self.runner.trainer.latest_weights() if self.runner else None
+            if weights is not None:
+                self.epoch_weights.emit(weights)
+        elif kind == "paused":
+            self.progress_label.setText(f"Paused at epoch {event['epoch']}, step {event['step']:,}.")
+        elif kind == "stopped":
+            self.progress_label.setText(f"Stopped at epoch {event['epoch']}, step {event['step']:,}; "
+                                        f"evaluating the weights kept…")
+        elif kind == "finished":
+            entry.final = event
+            if self.runner is not None:
+                entry.evaluation = self.runner.trainer.evaluation
+                entry.data = self.runner.trainer.data
+            acc = event["test_accuracy"]
+            summary = f"test accuracy {acc:.2%}" if acc is not None else "no test evaluation"
+            if event["status"] == "failed":
+                self._show_banner(event["message"])
+                self.progress_label.setText(f"Failed: {summary}.")
+            else:
+                self._show_banner(f"{event['status'].capitalize()}: {summary} after "
+                                  f"{event['train_seconds']:.1f} s of training.", error=False)
+                self.progress_label.setText(event["message"])
+        elif kind == "error":
+            entry.final = {"type": "finished", "status": "failed", "message": event["message"],
+                           "test_accuracy": None}
+            self._show_banner(f"Training failed: {event['message']}")
+            self.progress_label.setText("Failed.")
+        if kind in ("finished", "error"):
+            self._update_run_item(entry)
+
+    def _on_worker_finished(self) -> None:
+        self.redraw_timer.stop()
+        self._redraw(force=True)
+        entry = self.current
+        if entry is not None and entry.final is None:  # ended without a final event
+            entry.final = {"type": "finished", "status": "failed", "message": "The training ended unexpectedly.",
+                           "test_accuracy": None}
+            self._update_run_item(entry)
+        self._set_controls("idle")
+        self._design_changed()
+        if entry is not None:
+            self.run_finished.emit(entry)
+
+    def _redraw(self, force: bool = False) -> None:
+        if self._dirty or force:
+            self._dirty = False
+            self.plots.redraw()
+
+    # -- the runs list ---------------------------------------------------------------------------------------
+
+    def _run_texts(self, entry: RunEntry) -> list[str]:
+        c = entry.config
+        settings = f"{c.optimizer} lr {c.lr:g}, batch {c.batch_size}, {c.epochs} ep."
+        acc = entry.final.get("test_accuracy") if entry.final else None
+        return [entry.label, settings, f"{acc:.2%}" if acc is not None else "–", entry.status, entry.started]
+
+    def _add_run_item(self, entry: RunEntry) -> None:
+        item = QTreeWidgetItem(self._run_texts(entry))
+        item.setData(0, Qt.ItemDataRole.UserRole, len(self.runs) - 1 if entry in self.runs else -1)
+        item.setToolTip(0, str(entry.path) if entry.path else entry.label)
+        self.run_list.insertTopLevelItem(0, item)
+        self.runs_changed.emit()
+
+    def _update_run_item(self, entry: RunEntry) -> None:
+        index = self.runs.index(entry)
+        for i in range(self.run_list.topLevelItemCount()):
+            item = self.run_list.topLevelItem(i)
+            if item.data(0, Qt.ItemDataRole.UserRole) == index:
+                for col, text in enumerate(self._run_texts(entry)):
+                    item.setText(col, text)
+        self.runs_changed.emit()
+
+    def load_runs_from_disk(self) -> None:
+        """Add the runs saved under the user data folder (once)."""
+        from playground.core.paths import runs_dir
+        from playground.core.runs import list_runs
+
+        self._disk_loaded = True
+        known = {r.path for r in self.runs if r.path}
+        for run in list_runs(runs_dir()):
+            if run.path in known:
+                continue
+            final = dict(run.summary) if run.summary.get("status") not in (None, "running") else None
+            entry = RunEntry(label=run.spec.name, spec=run.spec, config=run.config, path=run.path,
+                             events=run.events, final=final, evaluation=run.evaluation,
+                             started=str(run.summary.get("started", "")).replace("T", " "))
+            self.runs.append(entry)
+            self._add_run_item(entry)
+
+    def selected_runs(self) -> list[RunEntry]:
+        rows = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.run_list.selectedItems()]
+        return [self.runs[i] for i in rows if 0 <= i < len(self.runs)]
+
+    def _selected_runs_with_weights(self) -> list[RunEntry]:
+        return [r for r in self.selected_runs()
+                if r.path and (r.path / "weights_last.safetensors").exists()
+                and (r.path / "optimizer.safetensors").exists() and r.final is not None]
+
+    def _selection_changed(self) -> None:
+        selected = self.selected_runs()
+        others = [r for r in selected if r is not self.current]
+        if self.current is None and selected:
+            self.plots.show_curves(selected[0].get_curves())
+            others = selected[1:]
+        self.plots.set_overlays([(f"{r.label} {r.started}", r.get_curves()) for r in others])
+        if not self.training:
+            self._set_controls("idle")

@@ -1,0 +1,186 @@
+"""The Train and Evaluate areas driven through the window, on a few hundred real MNIST images."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtCore import QPoint, Qt, QThreadPool
+from PySide6.QtWidgets import QMessageBox
+
+from playground.core import PRESETS
+from playground.core.config import TrainConfig
+from playground.ui.main_window import MainWindow
+
+SMALL = dict(epochs=1, limit=1000, batch_size=16, device="cpu", optimizer="adam", lr=0.003, val_fraction=0.2)
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow(load_torch=False)
+    qtbot.addWidget(w)
+    w.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
+    w.show()
+    w._torch_loaded("CPU", 0.0, ["cpu"])
+    w.tabs.setCurrentWidget(w.train_area)
+    yield w
+    w.train_area.shutdown()
+
+
+def set_config(window, **changes):
+    window.train_area.form.set_config(TrainConfig(**{**SMALL, **changes}))
+
+
+def kinds(entry):
+    return [e["type"] for e in entry.events]
+
+
+def test_train_one_epoch_then_evaluate(window, qtbot):
+    area = window.train_area
+    set_config(window)
+    window.new_from_preset("mlp-300")
+    assert area.start_button.isEnabled()
+    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
+        assert not area.start_button.isEnabled() and area.stop_button.isEnabled()
+        assert not area.form.isEnabled()
+    entry = blocker.args[0]
+    assert entry.final["status"] == "completed"
+    assert area.plots.point_count("train") >= 1 and area.plots.point_count("val_acc") == 1
+    x, y = area.plots.items["train"].getData()
+    assert len(x) == area.plots.point_count("train")  # the curve items hold the points
+    assert area.start_button.isEnabled() and area.form.isEnabled()
+    assert "Completed: test accuracy" in area.banner.text()
+
+    # The Evaluate area shows the engine's own figures.
+    evaluation = entry.evaluation
+    assert evaluation.accuracy > 0.75 and evaluation.count == 1000
+    ev_area = window.evaluate_area
+    assert ev_area.accuracy.text() == f"Test accuracy {evaluation.accuracy:.2%}"
+    assert ev_area.table.rowCount() == 10
+    assert ev_area.table.item(3, 1).text() == f"{evaluation.per_class[3].precision:.3f}"
+    assert ev_area.table.item(3, 2).text() == f"{evaluation.per_class[3].recall:.3f}"
+    assert ev_area.shown_count == min(len(evaluation.misclassified), 200)
+    # Click the cell of true 7 predicted 7: its images appear.
+    ev_area.matrix.resize(400, 400)
+    cell = ev_area.matrix.cell_rect(7, 7).center()
+    qtbot.mouseClick(ev_area.matrix, Qt.MouseButton.LeftButton, pos=QPoint(cell.x(), cell.y()))
+    assert ev_area.shown_count == min(evaluation.confusion[7][7], 200)
+    assert ev_area.gallery.item(0).text() == "7 → 7"
+
+
+def test_the_design_is_a_snapshot(window, qtbot):
+    area = window.train_area
+    set_config(window, epochs=2)
+    window.new_from_preset("mlp-300")
+    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+        area.start()
+        window.document.insert_layer(1, "Dropout")  # an edit during the run
+        assert "snapshot" in area.snapshot_label.text()
+    assert blocker.args[0].spec == PRESETS["mlp-300"].spec
+    assert blocker.args[0].final["status"] == "completed"
+
+
+def test_pause_and_resume(window, qtbot):
+    area = window.train_area
+    set_config(window, epochs=3, limit=3000, batch_size=8)
+    window.new_from_preset("fast-cnn")
+    area.start()
+    qtbot.waitUntil(lambda: area.plots.point_count("train") > 0, timeout=30_000)
+    qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
+    assert area.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: "paused" in kinds(area.current), timeout=2_000)
+    points = len(area.current.events)
+    qtbot.wait(400)
+    assert len(area.current.events) == points  # nothing happens while paused
+    qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "resumed" in kinds(area.current), timeout=2_000)
+    qtbot.waitUntil(lambda: len(area.current.events) > points + 1, timeout=5_000)
+    with qtbot.waitSignal(area.run_finished, timeout=30_000):
+        area.stop()
+
+
+def test_stop_mid_run_keeps_the_weights(window, qtbot):
+    area = window.train_area
+    set_config(window, epochs=50, limit=2000, batch_size=16)
+    window.new_from_preset("fast-cnn")
+    area.start()
+    qtbot.waitUntil(lambda: "epoch" in kinds(area.current), timeout=30_000)
+    with qtbot.waitSignal(area.run_finished, timeout=30_000) as blocker:
+        qtbot.mouseClick(area.stop_button, Qt.MouseButton.LeftButton)
+    entry = blocker.args[0]
+    assert entry.final["status"] == "stopped"
+    assert (entry.path / "weights_last.safetensors").is_file()
+    assert entry.evaluation is not None and entry.evaluation.accuracy > 0.5
+    assert "Stopped: test accuracy" in area.banner.text()
+
+
+def test_huge_learning_rate_shows_the_message_and_resets_controls(window, qtbot):
+    area = window.train_area
+    set_config(window, optimizer="sgd", lr=50.0, momentum=0.9, loss="mse", epochs=2)
+    window.new_from_preset("mlp-300")
+    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+        area.start()
+    assert blocker.args[0].final["status"] == "failed"
+    assert area.banner.isVisible()
+    assert "learning rate (50) is probably too high" in area.banner.text()
+    assert area.start_button.isEnabled() and area.form.isEnabled() and not area.stop_button.isEnabled()
+
+
+def test_invalid_design_cannot_start(window):
+    window.new_design()  # empty: no layers
+    set_config(window)
+    assert not window.train_area.start()
+    assert "Cannot start" in window.train_area.banner.text()
+    assert window.train_area.start_button.isEnabled()
+
+
+def test_runs_list_compare_and_continue(window, qtbot):
+    area = window.train_area
+    set_config(window)
+    window.new_from_preset("mlp-300")
+    for lr in (0.003, 0.01):
+        set_config(window, lr=lr)
+        with qtbot.waitSignal(area.run_finished, timeout=60_000):
+            area.start()
+    top = [area.run_list.topLevelItem(i) for i in range(2)]
+    assert top[0].text(1).startswith("adam lr 0.01") and top[1].text(1).startswith("adam lr 0.003")
+    for item in top:
+        item.setSelected(True)
+    assert len(area.plots._overlays) >= 2  # the other run's curves, dashed
+    # Continue the newest run for one more epoch from its weights and optimizer state.
+    area.run_list.clearSelection()
+    top[0].setSelected(True)
+    assert area.continue_button.isEnabled()
+    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+        qtbot.mouseClick(area.continue_button, Qt.MouseButton.LeftButton)
+    continued = blocker.args[0]
+    assert continued.label == "mlp-300 (continued)" and continued.final["status"] == "completed"
+    first_loss = next(e for e in continued.events if e["type"] == "progress")["train_loss"]
+    assert first_loss < 0.6  # starts from trained weights, not from scratch (about 2.3)
+
+
+def test_runs_on_disk_are_listed(qtbot, window):
+    from playground.core.paths import runs_dir
+
+    names = {window.train_area.runs[i].path for i in range(len(window.train_area.runs))}
+    on_disk = {p for p in runs_dir().iterdir()} if runs_dir().exists() else set()
+    assert on_disk <= names
+
+
+def test_close_during_training_stops_cleanly(qtbot, qtlog):
+    window = MainWindow(load_torch=False)
+    qtbot.addWidget(window)
+    window.show()
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    window.train_area.form.set_config(TrainConfig(**{**SMALL, "epochs": 50, "limit": 3000, "batch_size": 8}))
+    window.new_from_preset("tutorial-cnn")
+    window.train_area.start()
+    qtbot.waitUntil(lambda: window.train_area.plots.point_count("train") > 0, timeout=30_000)
+    start = time.perf_counter()
+    assert window.close()
+    assert time.perf_counter() - start < 2.0
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    warnings = [r for r in qtlog.records if r.type.name in ("QtWarningMsg", "QtCriticalMsg")
+                and "propagateSizeHints" not in r.message]
+    assert warnings == []
