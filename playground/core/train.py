@@ -56,6 +56,8 @@ def batch_loss(out: torch.Tensor, y: torch.Tensor, loss: str, num_classes: int =
 def check_compatible(spec: NetworkSpec, config: TrainConfig) -> None:
     """Raise ``DesignError`` / ``ConfigError`` if this design cannot be trained with this config."""
     report = infer_shapes(spec)
+    if not spec.layers or any(row.problem for row in report.rows):
+        raise DesignError("the design cannot be trained: " + "; ".join(p.message for p in report.problems))
     if report.output_shape is not None and report.output_shape != (spec.num_classes,):
         what = ("MSE compares the outputs with one-hot targets" if config.loss == "mse"
                 else "cross-entropy needs one score per class")

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.setClean()
         self.torch_ready = False
         self.device_text = ""
+        self._image_loader = None  # a worker loading test images for the Evaluate area
 
         self.designer = DesignerWidget(self.document)
         self.tabs = QTabWidget()
@@ -356,6 +357,9 @@ class MainWindow(QMainWindow):
         if self.train_area.training:
             self.statusBar().showMessage("Stopping the training…")
         self.train_area.shutdown(timeout=2.0)
+        if self._image_loader is not None:
+            self._image_loader.quit()
+        QThreadPool.globalInstance().waitForDone(1000)
         self.save_layout()
         event.accept()
 
@@ -387,6 +391,7 @@ class MainWindow(QMainWindow):
             if self.evaluate_area.entry is entry:
                 self.evaluate_area.show_run(entry, data.test.images)
 
+        self._image_loader = worker
         worker.returned.connect(loaded)
         worker.errored.connect(lambda exc: self.statusBar().showMessage(f"Cannot load the test images: {exc}"))
         worker.start()

@@ -78,7 +78,15 @@ class TrainingPlots(QWidget):
             plot.setMouseEnabled(x=True, y=False)
             layout.addWidget(plot)
         self.acc_plot.setXLink(self.loss_plot)
+        # Fixed ranges, changed only when the data outgrow them: an auto-ranged axis is repainted on
+        # every redraw, and painting axes was half of the GUI thread's time during training.
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.disableAutoRange()
         self.acc_plot.setYRange(0, 1, padding=0.02)
+        self.x_max = 1.0
+        self.loss_max = 1.0
+        self.set_x_range(1)
+        self.loss_plot.setYRange(0, self.loss_max, padding=0.02)
         self.items: dict[str, pg.PlotDataItem] = {}
         styles = {
             "train_raw": (self.loss_plot, "training loss (raw)", pg.mkPen(COLOURS["train_raw"], width=1), None),
@@ -94,17 +102,40 @@ class TrainingPlots(QWidget):
             item.setDownsampling(auto=True, method="peak")
             self.items[key] = item
         self.curves = curves_from_events([])
+        self._drawn: dict[str, tuple[int, int]] = {}
         self._overlays: list[tuple[pg.PlotWidget, pg.PlotDataItem]] = []
         self.redraws = 0
 
-    def show_curves(self, curves: dict[str, CurveBuffer]) -> None:
+    def set_x_range(self, epochs: float) -> None:
+        self.x_max = max(float(epochs), 1e-3)
+        self.loss_plot.setXRange(0, self.x_max, padding=0.01)
+
+    def show_curves(self, curves: dict[str, CurveBuffer], epochs: float | None = None) -> None:
         self.curves = curves
+        if epochs is None:
+            x, _ = curves["train"].data()
+            epochs = max(1.0, float(x.max())) if len(x) else 1.0
+        self.set_x_range(epochs)
+        self.loss_max = 1.0
         self.redraw()
 
     def redraw(self) -> None:
         for key, item in self.items.items():
-            x, y = self.curves[key].data()
+            buffer = self.curves[key]
+            if self._drawn.get(key) == (id(buffer), buffer.n):
+                continue  # unchanged since the last redraw (validation curves change once an epoch)
+            self._drawn[key] = (id(buffer), buffer.n)
+            x, y = buffer.data()
             item.setData(x, y)
+        # Grow the loss axis only when the loss outgrows it (by doubling, so rarely).
+        tops = [float(self.curves[k].data()[1].max()) for k in ("train_raw", "val") if self.curves[k].n]
+        top = max(tops, default=1.0)
+        if top > self.loss_max or (top < self.loss_max / 4 and self.loss_max > 1.0):
+            while top > self.loss_max:
+                self.loss_max *= 2
+            while top < self.loss_max / 4 and self.loss_max > 1.0:
+                self.loss_max /= 2
+            self.loss_plot.setYRange(0, self.loss_max, padding=0.02)
         self.redraws += 1
 
     def point_count(self, key: str) -> int:

@@ -1,8 +1,9 @@
 """The Train area: settings, Start / Pause / Resume / Stop, progress, live curves and the runs.
 
-Training runs the core's generator in a superqt worker thread. The generator yields plain numbers
-about 20 times a second; the GUI thread appends them to the curve buffers, and a timer redraws the
-curves (25 times a second at most, only when something new arrived). The design is a snapshot
+Training runs the core's trainer in a worker process (``playground.core.worker``: torch is about 25%
+slower off a process's main thread), whose events a superqt worker thread relays. The trainer
+yields plain numbers about 20 times a second; the GUI thread appends them to the curve buffers, and a
+timer redraws the curves (about 14 times a second, only when something new arrived). The design is a snapshot
 taken at Start: editing it during a run changes nothing in the run.
 """
 
@@ -23,7 +24,8 @@ from playground.core.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, T
 from playground.ui.plots import CurveBuffer, TrainingPlots, curves_from_events
 
 REPORT_INTERVAL = 0.05  # seconds between progress events from the trainer
-REDRAW_MS = 40
+REDRAW_MS = 70  # about 14 redraws a second: smooth, and leaves the CPU to training
+TEXT_INTERVAL = 0.25  # seconds between updates of the progress text
 
 
 def format_eta(seconds: float) -> str:
@@ -55,6 +57,21 @@ class RunEntry:
         if self.curves is None:
             self.curves = curves_from_events(self.events)
         return self.curves
+
+
+def _read_evaluation(path: Path | None):
+    """The test evaluation a run wrote, or None."""
+    import json
+
+    from playground.core.metrics import Evaluation
+
+    file = path / "evaluation.json" if path else None
+    if file is None or not file.exists():
+        return None
+    try:
+        return Evaluation.from_dict(json.loads(file.read_text()))
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 # -- settings -----------------------------------------------------------------------------------------
@@ -204,36 +221,40 @@ class ConfigForm(QWidget):
 
 
 class TrainingRunner(QObject):
-    """Runs one Trainer in a worker thread and relays its events to the GUI thread."""
+    """Relays the events of a training in a worker process to the GUI thread (a superqt worker
+    thread reads the process's output)."""
 
     event_received = Signal(object)  # a plain event dict
     finished = Signal()
 
-    def __init__(self, trainer, parent=None):
+    def __init__(self, process, job: dict, parent=None):
         super().__init__(parent)
         from superqt.utils import GeneratorWorker
 
         from playground.core.train import guarded
 
-        self.trainer = trainer
-        self.worker = GeneratorWorker(guarded, trainer.run())
+        self.process = process
+        self.worker = GeneratorWorker(guarded, process.run(job))
         self.worker.yielded.connect(self.event_received)
-        self.worker.finished.connect(self.finished)
+        self.worker.finished.connect(self._done)
         self.running = False
+
+    @property
+    def paused(self) -> bool:
+        return self.process.paused
 
     def start(self) -> None:
         self.running = True
-        self.worker.finished.connect(self._done)
         self.worker.start()
 
     def _done(self) -> None:
         self.running = False
+        self.finished.emit()
 
 
 class TrainArea(QWidget):
     run_finished = Signal(object)  # a RunEntry
     runs_changed = Signal()
-    epoch_weights = Signal(object)  # a CPU copy of the newest epoch's weights (for the canvas)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -241,6 +262,7 @@ class TrainArea(QWidget):
         self.runs: list[RunEntry] = []
         self.current: RunEntry | None = None
         self.runner: TrainingRunner | None = None
+        self._spare = None  # a worker process started ahead, waiting for a job
         self._dirty = False
         self._disk_loaded = False
         self.torch_ready = False
@@ -354,8 +376,23 @@ class TrainArea(QWidget):
         self.form.setEnabled(idle)
         self.recommended_button.setEnabled(idle)
 
+    def _take_process(self):
+        from playground.core.worker import TrainingProcess
+
+        process, self._spare = self._spare, None
+        if process is None or not process.alive:
+            process = TrainingProcess()
+        return process
+
+    def _start_spare(self) -> None:
+        from playground.core.worker import TrainingProcess
+
+        if self._spare is None or not self._spare.alive:
+            self._spare = TrainingProcess()
+
     def set_torch_ready(self, devices: list[str]) -> None:
         self.torch_ready = True
+        self._start_spare()
         self.form.set_devices(devices)
         if not self.training:
             self._set_controls("idle")
@@ -393,38 +430,43 @@ class TrainArea(QWidget):
         """Start a run of a snapshot of the current design; False (and a message) if it cannot."""
         if self.training or not self.torch_ready:
             return False
+        from playground.core.config import resolve_device
         from playground.core.paths import runs_dir
-        from playground.core.runs import load_optimizer, load_weights, new_run_dir
+        from playground.core.runs import new_run_dir
         from playground.core.spec import DesignError
-        from playground.core.train import Trainer
+        from playground.core.train import check_compatible
 
         try:
             config = self.form.config()
             spec = initial.spec if initial else self.document.spec
-            kwargs = {}
+            job: dict[str, Any] = {}
             if initial is not None:
-                kwargs["initial_state"] = load_weights(initial.path / "weights_last.safetensors")
-                kwargs["optimizer_state"] = load_optimizer(initial.path / "optimizer.safetensors")
                 config = initial.config.updated(epochs=config.epochs)
-            trainer = Trainer(spec, config, report_interval=REPORT_INTERVAL, **kwargs)
-            trainer.run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
+                job["initial_weights"] = str(initial.path / "weights_last.safetensors")
+                job["optimizer_state"] = str(initial.path / "optimizer.safetensors")
+            check_compatible(spec, config)
+            resolve_device(config.device)
+            run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
         except (ConfigError, DesignError, OSError, RuntimeError) as exc:
             self._show_banner(f"Cannot start: {exc}")
             return False
+        job.update(design=spec.to_dict(), config=config.to_dict(), run_dir=str(run_dir),
+                   report_interval=REPORT_INTERVAL)
         self.banner.hide()
         entry = RunEntry(label=spec.name + (" (continued)" if initial else ""), spec=spec, config=config,
-                         path=trainer.run_dir, started=time.strftime("%H:%M:%S"))
+                         path=run_dir, started=time.strftime("%H:%M:%S"))
         entry.curves = curves_from_events([])
         self.current = entry
         self.runs.append(entry)
         self._add_run_item(entry)
-        self.plots.show_curves(entry.curves)
+        self.plots.show_curves(entry.curves, epochs=config.epochs)
         self.snapshot_label.setText(f"Training <b>{spec.name}</b> (a snapshot: editing the design now does "
                                     f"not change this run).")
         self.progress.setValue(0)
         self.progress_label.setText("Loading data…")
         self._smooth = self._smooth_acc = None
-        self.runner = TrainingRunner(trainer, self)
+        self._last_text = 0.0
+        self.runner = TrainingRunner(self._take_process(), job, self)
         self.runner.event_received.connect(self._on_event)
         self.runner.finished.connect(self._on_worker_finished)
         self._set_controls("running")
@@ -438,29 +480,34 @@ class TrainArea(QWidget):
     def toggle_pause(self) -> None:
         if not self.training:
             return
-        control = self.runner.trainer.control
-        if control.paused:
-            self.runner.trainer.resume()
+        if self.runner.paused:
+            self.runner.process.resume()
             self._set_controls("running")
         else:
-            self.runner.trainer.pause()
+            self.runner.process.pause()
             self._set_controls("paused")
             self.progress_label.setText(self.progress_label.text() + "  (pausing…)")
 
     def stop(self) -> None:
         if self.training:
-            self.runner.trainer.stop()
+            self.runner.process.stop()
             self.progress_label.setText("Stopping…")
 
     def shutdown(self, timeout: float = 2.0) -> bool:
-        """Stop any run without its final evaluation and wait for the worker (for closing the window)."""
+        """Stop any run without its final evaluation and wait for it (for closing the window)."""
+        self.redraw_timer.stop()
+        if self._spare is not None:
+            self._spare.kill()
+            self._spare = None
         if self.runner is None:
             return True
-        self.runner.trainer.stop(evaluate=False)
-        deadline = time.monotonic() + timeout
+        process = self.runner.process
+        process.stop(evaluate=False)
         done = QThreadPool.globalInstance().waitForDone(int(timeout * 1000))
-        self.redraw_timer.stop()
-        return done and time.monotonic() <= deadline + 0.1
+        if process.alive:
+            process.kill()
+            done = QThreadPool.globalInstance().waitForDone(500) and done
+        return done
 
     def continue_selected(self) -> None:
         runs = self._selected_runs_with_weights()
@@ -489,20 +536,20 @@ class TrainArea(QWidget):
             curves["train"].append(x, self._smooth)
             curves["train_acc"].append(x, self._smooth_acc)
             self._dirty = True
-            self.progress.setValue(event["step"])
-            self.progress.setFormat(f"epoch {event['epoch']}/{entry.config.epochs} · step {event['step']:,}/"
-                                    f"{event['total_steps']:,}")
-            self.progress_label.setText(f"{event['samples_per_second']:,.0f} images/s · ETA "
-                                        f"{format_eta(event['eta_seconds'])} · loss {loss:.4f} · "
-                                        f"accuracy {acc:.1%}")
+            now = time.monotonic()
+            if now - self._last_text >= TEXT_INTERVAL:  # text relayouts cost; numbers change fast anyway
+                self._last_text = now
+                self.progress.setValue(event["step"])
+                self.progress.setFormat(f"epoch {event['epoch']}/{entry.config.epochs} · step "
+                                        f"{event['step']:,}/{event['total_steps']:,}")
+                self.progress_label.setText(f"{event['samples_per_second']:,.0f} images/s · ETA "
+                                            f"{format_eta(event['eta_seconds'])} · loss {loss:.4f} · "
+                                            f"accuracy {acc:.1%}")
         elif kind == "epoch":
             if event["val_loss"] is not None:
                 curves["val"].append(event["epoch"], event["val_loss"])
                 curves["val_acc"].append(event["epoch"], event["val_accuracy"])
                 self._dirty = True
-            weights = self.runner.trainer.latest_weights() if self.runner else None
-            if weights is not None:
-                self.epoch_weights.emit(weights)
         elif kind == "paused":
             self.progress_label.setText(f"Paused at epoch {event['epoch']}, step {event['step']:,}.")
         elif kind == "stopped":
@@ -510,9 +557,7 @@ class TrainArea(QWidget):
                                         f"evaluating the weights kept…")
         elif kind == "finished":
             entry.final = event
-            if self.runner is not None:
-                entry.evaluation = self.runner.trainer.evaluation
-                entry.data = self.runner.trainer.data
+            entry.evaluation = _read_evaluation(entry.path)
             acc = event["test_accuracy"]
             summary = f"test accuracy {acc:.2%}" if acc is not None else "no test evaluation"
             if event["status"] == "failed":
@@ -540,6 +585,8 @@ class TrainArea(QWidget):
             self._update_run_item(entry)
         self._set_controls("idle")
         self._design_changed()
+        if self.torch_ready and self.isVisible():
+            self._start_spare()
         if entry is not None:
             self.run_finished.emit(entry)
 

@@ -60,7 +60,8 @@ def test_train_one_epoch_then_evaluate(window, qtbot):
     assert ev_area.table.rowCount() == 10
     assert ev_area.table.item(3, 1).text() == f"{evaluation.per_class[3].precision:.3f}"
     assert ev_area.table.item(3, 2).text() == f"{evaluation.per_class[3].recall:.3f}"
-    assert ev_area.shown_count == min(len(evaluation.misclassified), 200)
+    # The test images load in the background (training ran in another process).
+    qtbot.waitUntil(lambda: ev_area.shown_count == min(len(evaluation.misclassified), 200), timeout=30_000)
     # Click the cell of true 7 predicted 7: its images appear.
     ev_area.matrix.resize(400, 400)
     cell = ev_area.matrix.cell_rect(7, 7).center()
@@ -181,6 +182,7 @@ def test_close_during_training_stops_cleanly(qtbot, qtlog):
     assert window.close()
     assert time.perf_counter() - start < 2.0
     assert QThreadPool.globalInstance().activeThreadCount() == 0
+    assert window.train_area.runner.process.proc.poll() is not None  # the worker process is gone
     warnings = [r for r in qtlog.records if r.type.name in ("QtWarningMsg", "QtCriticalMsg")
                 and "propagateSizeHints" not in r.message]
     assert warnings == []

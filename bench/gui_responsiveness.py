@@ -1,0 +1,152 @@
+"""Does the window stay responsive while it trains, and does training in it lose speed?
+
+Trains ``tutorial-cnn`` (CPU, the tutorial's SGD settings) inside the real main window while a 10 ms
+timer measures the event loop's stalls, and counts how often the curves are redrawn. In the same
+run, trains the same config headless with the core's trainer in a fresh process (as
+``playground train`` does). Prints the longest stall, the 99th
+percentile tick gap, the curve refresh rate and both samples/s, as text and one JSON line.
+
+Targets: longest stall <= 50 ms, curves refreshed >= 10 times a second, samples/s >= 0.95x headless.
+
+usage: python bench/gui_responsiveness.py [--limit N] [--epochs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="playground-bench-"))
+
+
+def config(args):
+    from playground.core.config import preset_config
+
+    return preset_config("tutorial-cnn", epochs=args.epochs, limit=args.limit, device="cpu", seed=0)
+
+
+def headless(args) -> float:
+    """The same training run headless, as ``playground train`` runs it: a fresh process's main thread."""
+    import subprocess
+
+    code = (f"import sys, json; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from playground.core.config import preset_config\n"
+            "from playground.core.presets import get_preset\n"
+            "from playground.core.train import Trainer\n"
+            f"cfg = preset_config('tutorial-cnn', epochs={args.epochs}, limit={args.limit}, device='cpu', seed=0)\n"
+            "print(json.dumps(list(Trainer(get_preset('tutorial-cnn').spec, cfg).run())[-1]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["samples_per_second"]
+
+
+def in_window(args) -> dict:
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+    from playground.ui.app import create_app
+    from playground.ui.main_window import MainWindow
+
+    app = create_app([])
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    window = MainWindow(load_torch=False)
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    window.resize(1280, 800)
+    window.show()
+    window.new_from_preset("tutorial-cnn")
+    window.tabs.setCurrentWidget(window.train_area)
+    area = window.train_area
+    area.form.set_config(config(args))
+
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    ticker = QTimer()
+    ticker.setInterval(10)
+    last = [0]
+
+    def tick():
+        now = clock.nsecsElapsed()
+        if last[0]:
+            gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    ticker.timeout.connect(tick)
+    result: dict = {}
+
+    def finished(entry):
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["cpu1"] = usage.ru_utime + usage.ru_stime
+        result["final"] = entry.final
+        result["train_seconds"] = time.perf_counter() - result["t0"]
+        ticker.stop()
+        QTimer.singleShot(0, app.quit)
+
+    area.run_finished.connect(finished)
+
+    def begin():
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["cpu0"] = usage.ru_utime + usage.ru_stime
+        clock.start()
+        ticker.start()
+        redraws_before = area.plots.redraws
+        result["t0"] = time.perf_counter()
+        result["redraws_before"] = redraws_before
+        area.start()
+
+    QTimer.singleShot(500, begin)
+    app.exec()
+    redraws = area.plots.redraws - result["redraws_before"]
+    progress = [e for e in area.current.events if e["type"] == "progress"]
+    span = progress[-1]["elapsed_seconds"] - progress[0]["elapsed_seconds"] if len(progress) > 1 else 1.0
+    window.close()
+    gaps.sort()
+    return {
+        "longest_stall_ms": round(max(gaps) - 10, 1),
+        "p99_tick_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1),
+        "ticks": len(gaps),
+        "curve_refreshes_per_s": round(redraws / max(span, 1e-9), 1),
+        "samples_per_second": result["final"]["samples_per_second"],
+        # CPU the window's own process used while training, in cores (the training is elsewhere).
+        "window_cpu_cores": round((result["cpu1"] - result["cpu0"]) / result["train_seconds"], 3),
+        "test_accuracy": result["final"]["test_accuracy"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--limit", type=int, default=0, help="training images (0: all)")
+    ap.add_argument("--epochs", type=int, default=1)
+    args = ap.parse_args()
+    from playground.core.data import load_dataset
+
+    cfg = config(args)
+    load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)  # warm the data cache for both
+    base = headless(args)
+    gui = in_window(args)
+    gui["headless_samples_per_second"] = round(base)
+    gui["samples_per_second"] = round(gui["samples_per_second"])
+    gui["ratio_vs_headless"] = round(gui["samples_per_second"] / base, 3)
+    print(f"longest event-loop stall   {gui['longest_stall_ms']:7.1f} ms   (target <= 50)")
+    print(f"99th percentile tick gap   {gui['p99_tick_gap_ms']:7.1f} ms   (timer set to 10 ms)")
+    print(f"curve refreshes            {gui['curve_refreshes_per_s']:7.1f} /s   (target >= 10)")
+    print(f"window process CPU         {gui['window_cpu_cores']:7.3f} cores while training")
+    print(f"samples/s in the window    {gui['samples_per_second']:7d}")
+    print(f"samples/s headless         {gui['headless_samples_per_second']:7d}")
+    print(f"window / headless          {gui['ratio_vs_headless']:7.3f}x     (target >= 0.95)")
+    print(json.dumps(gui))
+
+
+if __name__ == "__main__":
+    main()

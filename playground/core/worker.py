@@ -1,0 +1,154 @@
+"""Training in a separate process, driven through pipes: for front ends that must stay responsive.
+
+Why a process and not a thread: torch's CPU kernels use OpenMP, and only a process's main thread
+gets OpenMP's warm ("hot") thread team; the same training run from a secondary thread was about 25%
+slower on a two-core machine (docs/benchmarks.md), and it also competed with the window for the
+GIL. In a worker process the trainer runs on the main thread at full speed.
+
+Protocol (JSON lines): the worker prints ``{"type": "ready"}`` once torch is imported, reads one job
+line from stdin (``design``, ``config``, ``run_dir``, optional ``initial_weights``,
+``optimizer_state`` and ``report_interval``), then prints each trainer event as it comes. While
+it trains it takes commands on stdin: ``pause``, ``resume``, ``stop`` (keep weights, evaluate) and
+``abort`` (stop without the final evaluation). If stdin closes, it aborts.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from collections.abc import Iterator
+
+
+WORKER_NICENESS = 10
+
+
+class TrainingProcess:
+    """A worker process, started ahead of time so that a run starts without waiting for torch."""
+
+    def __init__(self):
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "playground.core.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
+        self._stderr: collections.deque[str] = collections.deque(maxlen=40)
+        threading.Thread(target=self._drain_stderr, daemon=True, name="worker-stderr").start()
+        self._lock = threading.Lock()
+        self.paused = False
+
+    def _drain_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self._stderr.append(line.rstrip())
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            try:
+                self.proc.stdin.write(line + "\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass  # the worker has ended; its output says how
+
+    def pause(self) -> None:
+        self.paused = True
+        self._send("pause")
+
+    def resume(self) -> None:
+        self.paused = False
+        self._send("resume")
+
+    def stop(self, evaluate: bool = True) -> None:
+        self.paused = False
+        self._send("stop" if evaluate else "abort")
+
+    def kill(self) -> None:
+        if self.alive:
+            self.proc.kill()
+        self.proc.wait()
+
+    def run(self, job: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Send ``job`` and yield the worker's events until it finishes (the generator to run off the
+        GUI thread). A worker that dies without a final event yields an ``error`` event with the end
+        of what it printed to stderr."""
+        self._send(json.dumps(job))
+        ended = False
+        for line in self.proc.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # stray output of a library; not an event
+            if event.get("type") == "ready":
+                continue
+            yield event
+            if event.get("type") in ("finished", "error"):
+                ended = True
+                break
+        self.proc.stdin.close() if not self.proc.stdin.closed else None
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        if not ended:
+            tail = "\n".join(list(self._stderr)[-8:])
+            yield {"type": "error", "error": "WorkerDied",
+                   "message": f"The training process ended unexpectedly (exit code {self.proc.returncode})."
+                              + (f"\n{tail}" if tail else "")}
+
+
+def _read_commands(trainer) -> None:
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "pause":
+            trainer.pause()
+        elif command == "resume":
+            trainer.resume()
+        elif command == "stop":
+            trainer.stop()
+        elif command == "abort":
+            trainer.stop(evaluate=False)
+    trainer.stop(evaluate=False)  # the front end went away
+
+
+def main() -> int:
+    from playground.core.config import TrainConfig
+    from playground.core.runs import load_optimizer, load_weights
+    from playground.core.spec import NetworkSpec
+    from playground.core.train import Trainer, guarded
+
+    if hasattr(os, "nice"):
+        # Below the window in priority: it is idle most of the time, and when it draws it should
+        # get a core at once rather than wait behind both training threads.
+        os.nice(WORKER_NICENESS)
+    print(json.dumps({"type": "ready"}), flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        return 0
+
+    def setup() -> Iterator[dict[str, Any]]:
+        job = json.loads(line)
+        spec = NetworkSpec.from_dict(job["design"])
+        config = TrainConfig.from_dict(job["config"])
+        initial = load_weights(job["initial_weights"]) if job.get("initial_weights") else None
+        optimizer = load_optimizer(Path(job["optimizer_state"])) if job.get("optimizer_state") else None
+        trainer = Trainer(spec, config, run_dir=job.get("run_dir"), initial_state=initial,
+                          optimizer_state=optimizer, report_interval=job.get("report_interval", 0.1))
+        threading.Thread(target=_read_commands, args=(trainer,), daemon=True, name="commands").start()
+        yield from trainer.run()
+
+    for event in guarded(setup()):
+        print(json.dumps(event), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
