@@ -25,7 +25,7 @@ from typing import Any
 from collections.abc import Iterator
 
 
-WORKER_NICENESS = 10
+WORKER_NICENESS = 4
 
 
 class TrainingProcess:

@@ -73,7 +73,9 @@ class TrainingPlots(QWidget):
             plot.setTitle(title)
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
-            plot.showGrid(x=True, y=True, alpha=0.25)
+            # No grid: with one, each axis covers the plot area and is repainted (text and all) with
+            # every new point, which was 90% of a redraw.
+            plot.showGrid(x=False, y=False)
             plot.addLegend(offset=(-10, 10))
             plot.setMouseEnabled(x=True, y=False)
             layout.addWidget(plot)

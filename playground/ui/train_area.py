@@ -23,9 +23,9 @@ from playground.core import PRESETS, NetworkSpec
 from playground.core.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from playground.ui.plots import CurveBuffer, TrainingPlots, curves_from_events
 
-REPORT_INTERVAL = 0.05  # seconds between progress events from the trainer
-REDRAW_MS = 70  # about 14 redraws a second: smooth, and leaves the CPU to training
-TEXT_INTERVAL = 0.25  # seconds between updates of the progress text
+REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
+REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
+TEXT_INTERVAL = 0.5  # seconds between updates of the progress text (each one re-lays out the panel)
 
 
 def format_eta(seconds: float) -> str:
@@ -351,9 +351,12 @@ class TrainArea(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
 
+        # Redraws follow new points, at most every REDRAW_MS: no timer ticks while nothing arrives.
         self.redraw_timer = QTimer(self)
+        self.redraw_timer.setSingleShot(True)
         self.redraw_timer.setInterval(REDRAW_MS)
         self.redraw_timer.timeout.connect(self._redraw)
+        self._last_redraw = 0.0
         self._set_controls("idle")
         document.spec_changed.connect(self._design_changed)
         self._design_changed()
@@ -470,7 +473,6 @@ class TrainArea(QWidget):
         self.runner.event_received.connect(self._on_event)
         self.runner.finished.connect(self._on_worker_finished)
         self._set_controls("running")
-        self.redraw_timer.start()
         self.runner.start()
         return True
 
@@ -574,6 +576,12 @@ class TrainArea(QWidget):
             self.progress_label.setText("Failed.")
         if kind in ("finished", "error"):
             self._update_run_item(entry)
+        if self._dirty and not self.redraw_timer.isActive():
+            wait = REDRAW_MS / 1000 - (time.monotonic() - self._last_redraw)
+            if wait <= 0:
+                self._redraw()
+            else:
+                self.redraw_timer.start(int(wait * 1000) + 1)
 
     def _on_worker_finished(self) -> None:
         self.redraw_timer.stop()
@@ -593,6 +601,7 @@ class TrainArea(QWidget):
     def _redraw(self, force: bool = False) -> None:
         if self._dirty or force:
             self._dirty = False
+            self._last_redraw = time.monotonic()
             self.plots.redraw()
 
     # -- the runs list ---------------------------------------------------------------------------------------
