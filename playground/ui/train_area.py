@@ -395,7 +395,8 @@ class TrainArea(QWidget):
 
     def set_torch_ready(self, devices: list[str]) -> None:
         self.torch_ready = True
-        self._start_spare()
+        if self.isVisible():
+            self._start_spare()
         self.form.set_devices(devices)
         if not self.training:
             self._set_controls("idle")
@@ -426,6 +427,13 @@ class TrainArea(QWidget):
     def _clear_banner(self) -> None:
         if not self.training:
             self.banner.hide()
+
+    def showEvent(self, event) -> None:
+        # Start a worker process (it imports torch, a few seconds) once the Train area is shown,
+        # so that Start is instant, without loading the machine for people who only design.
+        super().showEvent(event)
+        if self.torch_ready and not self.training:
+            self._start_spare()
 
     # -- start, pause, stop ----------------------------------------------------------------------------------
 

@@ -186,3 +186,16 @@ def test_close_during_training_stops_cleanly(qtbot, qtlog):
     warnings = [r for r in qtlog.records if r.type.name in ("QtWarningMsg", "QtCriticalMsg")
                 and "propagateSizeHints" not in r.message]
     assert warnings == []
+
+
+def test_the_worker_process_starts_when_the_train_area_is_shown(qtbot):
+    window = MainWindow(load_torch=False)
+    qtbot.addWidget(window)
+    window.tabs.setCurrentWidget(window.designer)
+    window.show()
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    assert window.train_area._spare is None  # only designing: no second process
+    window.tabs.setCurrentWidget(window.train_area)
+    assert window.train_area._spare is not None and window.train_area._spare.alive
+    window.close()
+    assert window.train_area._spare is None
