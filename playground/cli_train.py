@@ -43,6 +43,15 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser("predict", help="classify images of handwritten digits",
+                       description="Classify PNG or JPEG images of a digit (dark on light or light on "
+                                   "dark), preprocessed like MNIST. The model loads once.")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", type=Path, metavar="RUN_DIR_OR_MODEL",
+                   help="a run folder or a model folder (default: the model that ships with the app)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per image")
+    p.set_defaults(func=cmd_predict)
+
     p = sub.add_parser("evaluate", help="evaluate a run's model on the test set",
                        description="Accuracy, per-class precision, recall and F1 and the confusion "
                                    "matrix of a run's best (or last) weights on its test set.")
@@ -192,3 +201,37 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{run.spec.name}, {args.weights} weights, {run.path}")
         print(result.format(CLASS_NAMES[cfg.dataset]))
     return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from playground.cli import UsageError
+    from playground.core.predict import Classifier
+    from playground.core.preprocess import load_image, preprocess_image
+    from playground.core.runs import RunError
+
+    try:
+        classifier = Classifier.from_path(args.model)
+    except RunError as exc:
+        raise UsageError(str(exc)) from None
+    failures = 0
+    for path in args.images:
+        try:
+            image = preprocess_image(load_image(path))
+            if image is None:
+                raise ValueError(f"{path}: no digit found (the image is blank)")
+        except ValueError as exc:
+            failures += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "error": str(exc)}), flush=True)
+            else:
+                print(f"playground: {exc}", file=sys.stderr)
+            continue
+        probs = classifier.probabilities(image)
+        digit = int(probs.argmax())
+        if args.json:
+            print(json.dumps({"path": str(path), "digit": digit,
+                              "probabilities": [round(float(p), 6) for p in probs]}), flush=True)
+        else:
+            table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
+            print(f"{path}: {digit} ({probs[digit]:.1%})   {table}")
+    return 1 if failures else 0

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -181,3 +182,33 @@ def test_progress_bar_on_a_terminal():
     text = out.getvalue()
     assert "\repoch 1/2 [###############               ]  50%" in text
     assert "1,234 img/s  ETA 1:15  loss 0.5000  acc 90.00%" in text
+
+
+def test_predict_images(tmp_path):
+    from PIL import Image
+
+    from playground.core.data import load_raw
+
+    _, test = load_raw("mnist")
+    paths = []
+    for i in range(3):  # light on dark as in MNIST, and dark on light, enlarged
+        img = test.images[i].numpy()
+        if i == 1:
+            img = 255 - np.asarray(Image.fromarray(img).resize((140, 140)))
+        path = tmp_path / f"digit{i}.png"
+        Image.fromarray(img).save(path)
+        paths.append(str(path))
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    result = run("predict", paths[0], str(tmp_path / "broken.png"), paths[1], paths[2], "--json")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("digit") for line in lines] == [7, None, 2, 1]
+    assert "not a readable image" in lines[1]["error"]
+    assert all(abs(sum(line["probabilities"]) - 1) < 1e-3 for line in lines if "digit" in line)
+    assert result.returncode == 1  # one image failed; the others were still classified
+    text = run("predict", paths[0])
+    assert text.returncode == 0 and text.stdout.startswith(f"{paths[0]}: 7 (")
+
+
+def test_predict_with_a_bad_model_folder(tmp_path):
+    result = run("predict", "x.png", "--model", str(tmp_path))
+    assert result.returncode == 2 and "no such file" in result.stderr

@@ -27,6 +27,8 @@ def test_wheel_contains_assets(wheel):
     for f in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "README.md"):
         assert f"playground/assets/mnist/{f}" in names
     assert "playground/core/spec.py" in names
+    for f in ("design.json", "weights.safetensors", "config.json", "README.md"):
+        assert f"playground/assets/default_model/{f}" in names
 
 
 def test_installed_wheel_loads_mnist(wheel, tmp_path):
@@ -35,7 +37,9 @@ def test_installed_wheel_loads_mnist(wheel, tmp_path):
                     str(wheel)], check=True)
     code = ("import playground.core.paths as p, playground.core.data as d; "
             f"a = p.assets_dir(); assert str(a).startswith({str(target)!r}), a; "
-            "s = d.load_dataset(limit=100); print(len(s.train), s.test.labels[:3].tolist())")
+            "s = d.load_dataset(limit=100); print(len(s.train), s.test.labels[:3].tolist()); "
+            "from playground.core.predict import Classifier; c = Classifier.from_path(); "
+            "assert str(c.source).startswith(%r)" % str(target))
     env = {**os.environ, "PYTHONPATH": str(target), "PLAYGROUND_CACHE_DIR": str(tmp_path / "cache")}
     # Run from an empty folder so the checkout cannot be imported by accident.
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,

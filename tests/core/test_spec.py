@@ -107,3 +107,17 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
 def test_from_json_checks_like_load():
     text = NetworkSpec((make_layer("Flatten"), make_layer("Linear", out_features=10))).to_json()
     assert NetworkSpec.from_json(text).layers[1].params == {"out_features": 10, "bias": True}
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "d.json"
+    PRESETS["mlp-300"].spec.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    os.chmod(path, 0o640)
+    PRESETS["lenet5"].spec.save(path)  # replacing keeps the file's mode
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640

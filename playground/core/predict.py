@@ -1,0 +1,54 @@
+"""Classifying single images with a trained model: the canvas, ``playground predict`` and export
+checks all go through :class:`Classifier`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from playground.core.paths import assets_dir
+from playground.core.runs import RunError, load_state_into, load_weights
+from playground.core.spec import DesignError, NetworkSpec, load_design
+
+
+def default_model_dir() -> Path:
+    """The model that ships with the app (assets/default_model), so drawing works before training."""
+    return assets_dir() / "default_model"
+
+
+class Classifier:
+    """A model loaded once, in eval mode on the CPU."""
+
+    def __init__(self, spec: NetworkSpec, state: dict, source: str = "model"):
+        from playground.core.build import build_model
+
+        self.spec = spec
+        self.source = source
+        self.model = build_model(spec).eval()
+        load_state_into(self.model, state, source)
+
+    @classmethod
+    def from_path(cls, path: str | Path | None = None) -> "Classifier":
+        """A run folder (its best weights), a model folder (design.json + weights.safetensors), or
+        the bundled default model when ``path`` is None. ``RunError`` says what is wrong."""
+        folder = Path(path) if path is not None else default_model_dir()
+        if not folder.is_dir():
+            raise RunError(f"{folder}: not a folder; give a run folder or a model folder "
+                           f"(with design.json and weights)")
+        try:
+            spec = load_design(folder / "design.json")
+        except DesignError as exc:
+            raise RunError(str(exc)) from None
+        for name in ("weights.safetensors", "weights_best.safetensors", "weights_last.safetensors"):
+            if (folder / name).exists():
+                return cls(spec, load_weights(folder / name), str(folder / name))
+        raise RunError(f"{folder}: no weights (weights.safetensors or weights_best.safetensors)")
+
+    def probabilities(self, image: np.ndarray) -> np.ndarray:
+        """Class probabilities (10,) of a 28x28 image in [0, 1], white ink on black."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).reshape(1, 1, 28, 28)
+        with torch.inference_mode():
+            return torch.softmax(self.model(x), dim=1)[0].numpy()
