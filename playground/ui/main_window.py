@@ -13,12 +13,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget)
 
 from playground import APP_NAME, __version__
 from playground.core import DEFAULT_PRESET, PRESETS, DesignError, NetworkSpec, get_preset
 from playground.ui.designer import DesignerWidget
+from playground.ui.draw_area import DrawArea
 from playground.ui.document import DesignDocument
 from playground.ui.evaluate_area import EvaluateArea
 from playground.ui.train_area import TrainArea
@@ -55,21 +55,6 @@ class TorchLoader(QObject):
             pass
 
 
-class ComingArea(QWidget):
-    """An area that a later version fills; says what it will do and what works today."""
-
-    def __init__(self, title: str, text: str, parent=None):
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        heading = QLabel(f"<h2>{title}</h2>")
-        body = QLabel(text)
-        body.setWordWrap(True)
-        body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(heading)
-        layout.addWidget(body)
-        layout.addStretch(1)
-
-
 class MainWindow(QMainWindow):
     def __init__(self, spec: NetworkSpec | None = None, load_torch: bool = True, parent=None):
         super().__init__(parent)
@@ -90,9 +75,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.evaluate_area, "Evaluate")
         self.train_area.run_finished.connect(self.show_evaluation)
         self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
-        self.tabs.addTab(ComingArea(
-            "Draw", "Draw a digit with the mouse and watch the network classify it as you draw: comes in a "
-                    "later version."), "Draw")
+        self.draw_area = DrawArea(self.train_area)
+        self.tabs.addTab(self.draw_area, "Draw")
         self.setCentralWidget(self.tabs)
 
         self._make_actions()
@@ -212,6 +196,7 @@ class MainWindow(QMainWindow):
         self.torch_ready = True
         self.device_text = label
         self.train_area.set_torch_ready(devices or ["cpu"])
+        self.draw_area.set_torch_ready()
         self.device_label.setText(f"Training device: {label}")
         self.statusBar().showMessage(f"PyTorch ready ({seconds:.1f} s)", 4000)
 

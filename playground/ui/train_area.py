@@ -255,6 +255,7 @@ class TrainingRunner(QObject):
 class TrainArea(QWidget):
     run_finished = Signal(object)  # a RunEntry
     runs_changed = Signal()
+    epoch_finished = Signal(str)  # the run folder, whose weights_last.safetensors was just written
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -482,6 +483,7 @@ class TrainArea(QWidget):
         self.runner.finished.connect(self._on_worker_finished)
         self._set_controls("running")
         self.runner.start()
+        self.runs_changed.emit()  # lists that offer "the run in progress" can now show it
         return True
 
     def _start_clicked(self) -> None:
@@ -560,6 +562,8 @@ class TrainArea(QWidget):
                 curves["val"].append(event["epoch"], event["val_loss"])
                 curves["val_acc"].append(event["epoch"], event["val_accuracy"])
                 self._dirty = True
+            if entry.path is not None:
+                self.epoch_finished.emit(str(entry.path))
         elif kind == "paused":
             self.progress_label.setText(f"Paused at epoch {event['epoch']}, step {event['step']:,}.")
         elif kind == "stopped":

@@ -240,7 +240,7 @@ def test_layout_is_remembered(qtbot):
     first = MainWindow(load_torch=False)
     first.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
     qtbot.addWidget(first)
-    first.resize(761, 555)  # within the offscreen screen's 800x800, above the minimum width
+    first.resize(761, 640)  # within the offscreen screen's 800x800, above the window's minimum size
     first.tabs.setCurrentIndex(2)
     first.designer.splitter.setSizes([150, 700, 261])
     first.show()
@@ -248,7 +248,7 @@ def test_layout_is_remembered(qtbot):
     first.close()
     second = MainWindow(load_torch=False)
     qtbot.addWidget(second)
-    assert (second.width(), second.height()) == (761, 555)
+    assert (second.width(), second.height()) == (761, 640)
     second.show()
     assert second.designer.splitter.sizes() == sizes
     assert second.tabs.currentIndex() == 2
