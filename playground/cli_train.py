@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core.config import DATASET_NAMES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from playground.core.units import format_eta
 
 
 def add_commands(sub) -> None:
@@ -84,12 +85,6 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise UsageError(str(exc).removeprefix("options: ")) from None
 
 
-def _format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
-        else f"{seconds // 60}:{seconds % 60:02d}"
-
-
 class ProgressPrinter:
     """A one-line progress bar with ETA on a terminal; one line per epoch elsewhere."""
 
@@ -108,7 +103,7 @@ class ProgressPrinter:
             frac = e["step"] / e["total_steps"]
             bar = "#" * int(frac * 30)
             line = (f"\repoch {e['epoch']}/{self.epochs} [{bar:<30}] {frac:4.0%}  "
-                    f"{e['samples_per_second']:,.0f} img/s  ETA {_format_eta(e['eta_seconds'])}  "
+                    f"{e['samples_per_second']:,.0f} img/s  ETA {format_eta(e['eta_seconds'])}  "
                     f"loss {e['train_loss']:.4f}  acc {e['train_accuracy']:.2%}")
             self.stream.write(line)
             self.stream.flush()

@@ -21,17 +21,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from playground.core.units import format_eta
 from playground.ui.plots import CurveBuffer, TrainingPlots, curves_from_events
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
 TEXT_INTERVAL = 0.5  # seconds between updates of the progress text (each one re-lays out the panel)
-
-
-def format_eta(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else \
-        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 @dataclass

@@ -14,3 +14,19 @@ def temporary_settings(tmp_path, qapp):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     QSettings().clear()
     yield tmp_path / "settings"
+
+
+@pytest.fixture
+def ready_window(qtbot):
+    """The main window with torch 'loaded' (devices: the CPU) and no dialogs on close."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from playground.ui.main_window import MainWindow
+
+    window = MainWindow(load_torch=False)
+    qtbot.addWidget(window)
+    window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
+    window.show()
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    yield window
+    window.train_area.shutdown()

@@ -295,3 +295,13 @@ def test_start_from_a_preset(window):
     assert window.document.spec == PRESETS["lenet5"].spec
     assert "61,706 parameters" in window.designer.problems.totals.text()
     assert not window.isWindowModified() and window.document.undo_stack.count() == 0
+
+
+def test_the_window_module_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, playground.ui.main_window; "
+            "assert 'torch' not in sys.modules, 'importing the window imports torch'")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**__import__('os').environ,
+                                                                  "QT_QPA_PLATFORM": "offscreen"})

@@ -6,9 +6,7 @@ import math
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QMessageBox
 
-from playground.ui.main_window import MainWindow
 
 # Digits as strokes in a unit box (x right, y down).
 SHAPES = {
@@ -21,15 +19,9 @@ PLACES = {"centred": (90, 70, 120), "small in a corner": (10, 10, 55), "large": 
 
 
 @pytest.fixture
-def draw(qtbot):
-    window = MainWindow(load_torch=False)
-    qtbot.addWidget(window)
-    window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
-    window.show()
-    window._torch_loaded("CPU", 0.0, ["cpu"])
-    window.tabs.setCurrentWidget(window.draw_area)
-    yield window.draw_area
-    window.train_area.shutdown()
+def draw(ready_window):
+    ready_window.tabs.setCurrentWidget(ready_window.draw_area)
+    return ready_window.draw_area
 
 
 def stroke_points(shape, place, steps=6):

@@ -6,7 +6,6 @@ import time
 
 import pytest
 from PySide6.QtCore import QPoint, Qt, QThreadPool
-from PySide6.QtWidgets import QMessageBox
 
 from playground.core import PRESETS
 from playground.core.config import TrainConfig
@@ -16,15 +15,9 @@ SMALL = dict(epochs=1, limit=1000, batch_size=16, device="cpu", optimizer="adam"
 
 
 @pytest.fixture
-def window(qtbot):
-    w = MainWindow(load_torch=False)
-    qtbot.addWidget(w)
-    w.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
-    w.show()
-    w._torch_loaded("CPU", 0.0, ["cpu"])
-    w.tabs.setCurrentWidget(w.train_area)
-    yield w
-    w.train_area.shutdown()
+def window(ready_window):
+    ready_window.tabs.setCurrentWidget(ready_window.train_area)
+    return ready_window
 
 
 def set_config(window, **changes):
