@@ -53,6 +53,17 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per image")
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser("export", help="export a trained model and check the export",
+                       description="Export a run's (best) model, or a model file, as the app's model file, "
+                                   "TorchScript, ONNX or a standalone PyTorch script; then run 300 test "
+                                   "images through the exported file and compare with the model. Exit 1 if "
+                                   "the check fails.")
+    p.add_argument("source", type=Path, metavar="RUN_DIR_OR_MODEL")
+    p.add_argument("--format", required=True, choices=["model", "torchscript", "onnx", "script"])
+    p.add_argument("--out", required=True, type=Path, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print the check as one JSON object")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("evaluate", help="evaluate a run's model on the test set",
                        description="Accuracy, per-class precision, recall and F1 and the confusion "
                                    "matrix of a run's best (or last) weights on its test set.")
@@ -230,3 +241,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
             table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
             print(f"{path}: {digit} ({probs[digit]:.1%})   {table}")
     return 1 if failures else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from playground.cli import UsageError
+    from playground.core.data import load_raw
+    from playground.core.export import ExportError, export
+    from playground.core.predict import Classifier
+    from playground.core.runs import RunError, load_run
+
+    try:
+        classifier = Classifier.from_path(args.source)
+        accuracy = None
+        if args.source.is_dir() and (args.source / "evaluation.json").exists():
+            run = load_run(args.source)
+            accuracy = run.evaluation.accuracy if run.evaluation else None
+        _, test = load_raw("mnist")
+        check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
+                       check_images=test.images[:300])
+    except (RunError, ExportError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.json:
+        print(json.dumps(check.to_dict()))
+    else:
+        print(f"exported {args.format} to {args.out}")
+        print(check.format_text())
+    return 0 if check.passed else 1

@@ -212,3 +212,23 @@ def test_predict_images(tmp_path):
 def test_predict_with_a_bad_model_folder(tmp_path):
     result = run("predict", "x.png", "--model", str(tmp_path))
     assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_export_command_checks_the_export(tmp_path):
+    out = tmp_path / "default.onnx"
+    result = run("export", str(_default_model()), "--format", "onnx",
+                 "--out", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    check = json.loads(result.stdout.splitlines()[-1])
+    assert check["passed"] and check["images"] == 300 and check["label_agreement"] == 1.0
+    assert out.is_file()
+    text = run("export", str(_default_model()), "--format", "script", "--out", str(tmp_path / "net.py"))
+    assert text.returncode == 0 and "check PASSED: 300 test images, labels agree on 100.00%" in text.stdout
+    bad = run("export", str(tmp_path / "nothing"), "--format", "onnx", "--out", str(out))
+    assert bad.returncode == 2 and "not a folder" in bad.stderr
+
+
+def _default_model():
+    from playground.core.predict import default_model_dir
+
+    return default_model_dir()

@@ -30,9 +30,18 @@ class Classifier:
 
     @classmethod
     def from_path(cls, path: str | Path | None = None) -> "Classifier":
-        """A run folder (its best weights), a model folder (design.json + weights.safetensors), or
-        the bundled default model when ``path`` is None. ``RunError`` says what is wrong."""
+        """A run folder (its best weights), a model folder (design.json + weights.safetensors), a
+        model file (.pgmodel.safetensors), or the bundled default model when ``path`` is None.
+        ``RunError`` says what is wrong."""
         folder = Path(path) if path is not None else default_model_dir()
+        if folder.is_file():
+            from playground.core.export import ExportError, load_model_file
+
+            try:
+                spec, state, _ = load_model_file(folder)
+            except ExportError as exc:
+                raise RunError(str(exc)) from None
+            return cls(spec, state, str(folder))
         if not folder.is_dir():
             raise RunError(f"{folder}: not a folder; give a run folder or a model folder "
                            f"(with design.json and weights)")
