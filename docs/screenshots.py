@@ -6,7 +6,8 @@ Runs offscreen unless DISPLAY is set (under Xvfb: ``xvfb-run -a python docs/scre
 Writes designer.png (the tutorial-cnn preset, a layer selected), designer-problem.png (a design
 with a shape problem and its one-click fix), train.png (fast-cnn training, after a pause) and
 evaluate.png (its evaluation, true 4 predicted 9 selected) and draw.png (a drawn 4 classified by
-the default model), all at 1280x800. Trains for real on
+the default model), all at 1280x800, and export.png (the Export dialog after an ONNX export and its
+check). Trains for real on
 12,000 images, so it takes about half a minute.
 """
 
@@ -106,8 +107,20 @@ def main() -> None:
     for _ in range(5):
         QApplication.processEvents()
     window.grab().save(str(out / "draw.png"))
+
+    # File > Export after the run: ONNX, with the check's figures.
+    dialog = window.show_export_dialog(modal=False)
+    dialog.format_box.setCurrentIndex(dialog.format_box.findData("onnx"))
+    dialog.path_edit.setText(str(Path(tempfile.mkdtemp()) / "fast-cnn.onnx"))
+    dialog.show()
+    dialog.start_export()
+    wait(lambda: dialog.check is not None or "failed" in dialog.result.text(), 60)
+    for _ in range(5):
+        QApplication.processEvents()
+    dialog.grab().save(str(out / "export.png"))
+    dialog.close()
     window.close()
-    print(f"saved designer.png, designer-problem.png, train.png, evaluate.png and draw.png in {out}")
+    print(f"saved designer.png, designer-problem.png, train.png, evaluate.png, draw.png and export.png in {out}")
     app.quit()
 
 

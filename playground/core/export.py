@@ -133,7 +133,7 @@ def export_onnx(path: Path, model: torch.nn.Module) -> None:
 
     with atomic_path(path) as tmp, contextlib.redirect_stdout(io.StringIO()):
         torch.onnx.export(model.eval(), (_example(),), str(tmp), dynamo=True, input_names=["image"],
-                          output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+                          output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},))
 
 
 _RECURRENT_CLASS = '''

@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train_area, "Train")
         self.tabs.addTab(self.evaluate_area, "Evaluate")
         self.train_area.run_finished.connect(self.show_evaluation)
+        self.train_area.runs_changed.connect(self._update_export_action)
         self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
         self.draw_area = DrawArea(self.train_area)
         self.tabs.addTab(self.draw_area, "Draw")
@@ -119,8 +120,9 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, S.Save, "Save the design")
         self.save_as_action = self._action("Save &As…", self.save_as, "Ctrl+Shift+S",
                                            "Save the design under a new name")
-        self.export_action = self._action("&Export…", lambda: None, None,
-                                          "Export a trained model (train one first)")
+        self.export_action = self._action("&Export Model…", self.show_export_dialog, "Ctrl+E",
+                                          "Export a trained model: app model file, TorchScript, ONNX or a "
+                                          "PyTorch script, checked after writing")
         self.export_action.setEnabled(False)
         self.quit_action = self._action("&Quit", self.close, S.Quit, "Quit the app")
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
@@ -348,6 +350,24 @@ class MainWindow(QMainWindow):
         self.save_layout()
         event.accept()
 
+    # -- export -----------------------------------------------------------------------------------------------
+
+    def exportable_runs(self) -> list:
+        """Finished runs with weights on disk, newest first."""
+        return [r for r in reversed(self.train_area.runs)
+                if r.final and r.path and (r.path / "weights_best.safetensors").exists()]
+
+    def _update_export_action(self) -> None:
+        self.export_action.setEnabled(bool(self.exportable_runs()))
+
+    def show_export_dialog(self, modal: bool = True):
+        from playground.ui.export_dialog import ExportDialog
+
+        dialog = ExportDialog(self.exportable_runs(), self)
+        if modal:
+            dialog.exec()
+        return dialog
+
     # -- evaluation -----------------------------------------------------------------------------------------
 
     def _evaluate_run_item(self, item, column: int) -> None:
@@ -369,17 +389,18 @@ class MainWindow(QMainWindow):
         from playground.core.data import load_dataset
 
         c = entry.config
-        worker = create_worker(load_dataset, c.dataset, c.val_fraction, c.seed, c.limit, _start_thread=False)
 
         def loaded(data):
             entry.data = data
             if self.evaluate_area.entry is entry:
                 self.evaluate_area.show_run(entry, data.test.images)
 
-        self._image_loader = worker
-        worker.returned.connect(loaded)
-        worker.errored.connect(lambda exc: self.statusBar().showMessage(f"Cannot load the test images: {exc}"))
-        worker.start()
+        def failed(exc):
+            self.statusBar().showMessage(f"Cannot load the test images: {exc}")
+
+        # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
+        self._image_loader = create_worker(load_dataset, c.dataset, c.val_fraction, c.seed, c.limit,
+                                           _start_thread=True, _connect={"returned": loaded, "errored": failed})
 
     # -- help -------------------------------------------------------------------------------------------
 

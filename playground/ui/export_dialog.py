@@ -1,0 +1,127 @@
+"""File > Export: write a trained model in a chosen format, then show the export check's figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QVBoxLayout, QWidget)
+
+FORMAT_TEXT = {
+    "model": ("App model file (.pgmodel.safetensors)", "Weights with the design and preprocessing: opens in this app"),
+    "torchscript": ("TorchScript (.pt)", "Runs with torch.jit.load, without this app"),
+    "onnx": ("ONNX (.onnx)", "For ONNX Runtime and other frameworks; any batch size"),
+    "script": ("PyTorch script (.py)", "The network as readable code, with its weights beside it"),
+}
+
+
+class ExportDialog(QDialog):
+    """Choose a run, a format and a file; Export writes it in a worker thread and checks it."""
+
+    def __init__(self, runs, parent=None):
+        super().__init__(parent)
+        from playground.core.export import FORMATS
+
+        self.setWindowTitle("Export model")
+        self.runs = runs
+        self.check = None
+        self.worker = None
+        self.run_box = QComboBox()
+        for run in runs:
+            acc = run.final.get("test_accuracy") if run.final else None
+            self.run_box.addItem(f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else ""))
+        self.format_box = QComboBox()
+        for key in FORMATS:
+            self.format_box.addItem(FORMAT_TEXT[key][0], key)
+            self.format_box.setItemData(self.format_box.count() - 1, FORMAT_TEXT[key][1],
+                                        Qt.ItemDataRole.ToolTipRole)
+        self.format_help = QLabel()
+        self.format_help.setStyleSheet("color: #6b7280;")
+        self.path_edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        path_widget = QWidget()
+        path_widget.setLayout(path_row)
+        path_row.setContentsMargins(0, 0, 0, 0)
+        self.result = QLabel("After writing the file, 300 test images go through it and are compared with the "
+                             "model: the labels must agree and the outputs differ by less than 1e-4.")
+        self.result.setWordWrap(True)
+        self.result.setMinimumWidth(520)
+        form = QFormLayout()
+        form.addRow("Model", self.run_box)
+        form.addRow("Format", self.format_box)
+        form.addRow("", self.format_help)
+        form.addRow("File", path_widget)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.ActionRole)
+        self.export_button.clicked.connect(self.start_export)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.result)
+        layout.addWidget(self.buttons)
+        self.format_box.currentIndexChanged.connect(self._format_changed)
+        self.run_box.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
+
+    @property
+    def fmt(self) -> str:
+        return self.format_box.currentData()
+
+    def _format_changed(self, *args) -> None:
+        from playground.core.export import FORMATS
+
+        self.format_help.setText(FORMAT_TEXT[self.fmt][1])
+        run = self.runs[self.run_box.currentIndex()] if self.runs else None
+        folder = Path(self.path_edit.text()).parent if self.path_edit.text() else Path.home()
+        stem = run.spec.name if run else "model"
+        self.path_edit.setText(str(folder / f"{stem}{FORMATS[self.fmt]}"))
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
+        if path:
+            self.path_edit.setText(path)
+
+    def start_export(self) -> None:
+        """Export in a worker thread (ONNX takes seconds); the result shows when it is done."""
+        from superqt.utils import create_worker
+
+        if not self.runs:
+            return
+        run = self.runs[self.run_box.currentIndex()]
+        self.export_button.setEnabled(False)
+        self.result.setStyleSheet("")
+        self.result.setText("Exporting and checking…")
+        # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
+        self.worker = create_worker(_export_run, run.path, self.fmt, Path(self.path_edit.text()),
+                                    _start_thread=True, _connect={"returned": self._done, "errored": self._failed})
+
+    def _done(self, check) -> None:
+        self.check = check
+        self.export_button.setEnabled(True)
+        colour = "#065f46" if check.passed else "#b91c1c"
+        self.result.setStyleSheet(f"color: {colour};")
+        self.result.setText(f"Wrote {check.path}\n{check.format_text()} (checked in {check.seconds:.1f} s)")
+
+    def _failed(self, exc: Exception) -> None:
+        self.export_button.setEnabled(True)
+        self.result.setStyleSheet("color: #b91c1c;")
+        self.result.setText(f"Export failed: {exc}")
+
+
+def _export_run(run_path: Path, fmt: str, out: Path):
+    from playground.core.data import load_raw
+    from playground.core.export import export
+    from playground.core.predict import Classifier
+    from playground.core.runs import load_run
+
+    classifier = Classifier.from_path(run_path)
+    run = load_run(run_path)
+    accuracy = run.evaluation.accuracy if run.evaluation else None
+    _, test = load_raw("mnist")
+    return export(fmt, out, classifier.spec, classifier.model.state_dict(), accuracy,
+                  check_images=test.images[:300])

@@ -1,0 +1,63 @@
+"""File > Export in the window: export a trained run and show the check's figures."""
+
+from __future__ import annotations
+
+import os
+
+from playground.core.config import TrainConfig
+
+
+def trained(ready_window, qtbot):
+    area = ready_window.train_area
+    ready_window.new_from_preset("fast-cnn")
+    area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
+    assert not ready_window.export_action.isEnabled() or ready_window.exportable_runs()
+    with qtbot.waitSignal(area.run_finished, timeout=60_000):
+        area.start()
+    assert ready_window.export_action.isEnabled()
+    return ready_window
+
+
+def test_export_dialog_writes_and_checks(ready_window, qtbot, tmp_path):
+    window = trained(ready_window, qtbot)
+    dialog = window.show_export_dialog(modal=False)
+    qtbot.addWidget(dialog)
+    dialog.format_box.setCurrentIndex(dialog.format_box.findData("onnx"))
+    out = tmp_path / "mine.onnx"
+    dialog.path_edit.setText(str(out))
+    dialog.start_export()
+    qtbot.waitUntil(lambda: dialog.check is not None, timeout=60_000)
+    assert out.is_file() and dialog.check.passed
+    assert "check PASSED: 300 test images, labels agree on 100.00%" in dialog.result.text()
+    dialog.show()
+    dialog.grab().save(str(tmp_path / "dialog.png"))
+
+
+def test_export_into_a_read_only_folder_keeps_the_old_file(ready_window, qtbot, tmp_path, monkeypatch):
+    import playground.core.atomic as atomic
+
+    window = trained(ready_window, qtbot)
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    target = folder / "model.pt"
+    target.write_bytes(b"the previous export")
+    os.chmod(folder, 0o555)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    if os.access(folder, os.W_OK):  # root writes anywhere: refuse the way the OS does for a user
+        monkeypatch.setattr(atomic.tempfile, "mkstemp", refuse)
+    dialog = window.show_export_dialog(modal=False)
+    qtbot.addWidget(dialog)
+    dialog.format_box.setCurrentIndex(dialog.format_box.findData("torchscript"))
+    dialog.path_edit.setText(str(target))
+    try:
+        dialog.start_export()
+        qtbot.waitUntil(lambda: "Export failed" in dialog.result.text(), timeout=60_000)
+    finally:
+        os.chmod(folder, 0o755)
+    assert "Permission denied" in dialog.result.text() and "unchanged" in dialog.result.text()
+    assert target.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in folder.iterdir()) == ["model.pt"]
+    assert dialog.export_button.isEnabled()
