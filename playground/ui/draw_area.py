@@ -163,6 +163,7 @@ class DrawArea(QWidget):
         self.train_area = train_area
         self.classifier = None
         self.follow_path: Path | None = None  # the run whose newest epoch is followed
+        self._opened: list[tuple[str, object]] = []  # models opened with File > Open Model
         self.latencies: list[float] = []
         self.probabilities: np.ndarray | None = None
         self.pad = DrawPad()
@@ -253,6 +254,8 @@ class DrawArea(QWidget):
         self.model_box.blockSignals(True)
         self.model_box.clear()
         self.model_box.addItem("Default model (ships with the app)", ("default", str(default_model_dir())))
+        for i, (label, _) in reversed(list(enumerate(self._opened))):
+            self.model_box.addItem(label, ("opened", str(i)))
         if self.train_area is not None:
             if self.train_area.training and self.train_area.current and self.train_area.current.path:
                 self.model_box.addItem(f"Training now: {self.train_area.current.label} (follows each epoch)",
@@ -274,6 +277,11 @@ class DrawArea(QWidget):
             return
         kind, path = data
         self.follow_path = Path(path) if kind == "follow" else None
+        if kind == "opened":
+            self.classifier = self._opened[int(path)][1]
+            self.model_status.setText(f"{self.classifier.spec.name}: {Path(self.classifier.source).name}")
+            self.classify()
+            return
         if kind == "follow" and not (Path(path) / "weights_last.safetensors").exists():
             self.classifier = None
             self.model_status.setText("Waiting for the first epoch to finish…")
@@ -301,6 +309,18 @@ class DrawArea(QWidget):
         self.model_status.setText(f"{self.classifier.spec.name}: {Path(self.classifier.source).name}")
         self.classify()
         return True
+
+    def use_classifier(self, classifier, label: str) -> None:
+        """Classify with an opened model (listed in the chooser until the list is rebuilt)."""
+        self._opened.append((label, classifier))
+        self.model_box.blockSignals(True)
+        self.model_box.insertItem(1, label, ("opened", str(len(self._opened) - 1)))
+        self.model_box.setCurrentIndex(1)
+        self.model_box.blockSignals(False)
+        self.follow_path = None
+        self.classifier = classifier
+        self.model_status.setText(f"{classifier.spec.name}: {Path(classifier.source).name}")
+        self.classify()
 
     def _epoch_finished(self, path: str) -> None:
         if self.follow_path is not None and Path(path) == self.follow_path:

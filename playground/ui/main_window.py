@@ -124,6 +124,9 @@ class MainWindow(QMainWindow):
                                           "Export a trained model: app model file, TorchScript, ONNX or a "
                                           "PyTorch script, checked after writing")
         self.export_action.setEnabled(False)
+        self.open_model_action = self._action("Open &Model…", self.open_model_dialog, "Ctrl+Shift+O",
+                                              "Open a model file (.pgmodel.safetensors), or a PyTorch state "
+                                              "dict (.pt/.pth) that fits the current design")
         self.quit_action = self._action("&Quit", self.close, S.Quit, "Quit the app")
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(S.Undo)])
@@ -156,6 +159,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
+        file_menu.addAction(self.open_model_action)
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
@@ -350,6 +354,51 @@ class MainWindow(QMainWindow):
         self.save_layout()
         event.accept()
 
+    # -- models ---------------------------------------------------------------------------------------------
+
+    def open_model_dialog(self) -> None:
+        if not self.torch_ready:
+            self.show_error("Not ready yet", "PyTorch is still loading; try again in a moment.")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(Path.home()),
+                                              "Models (*.pgmodel.safetensors *.pt *.pth);;All files (*)")
+        if path:
+            self.open_model_file(path)
+
+    def open_model_file(self, path: str | Path) -> bool:
+        """Open a model: its design goes to the designer, its weights to the canvas and to the next
+        training. A state dict (.pt/.pth) must fit the current design. Nothing changes on failure."""
+        from playground.core.export import ExportError, load_model_file, load_state_dict_file
+        from playground.core.paths import cache_dir
+        from playground.core.predict import Classifier
+        from playground.core.runs import RunError, save_weights
+
+        path = Path(path)
+        try:
+            if path.suffix.lower() in (".pt", ".pth"):
+                spec = self.document.spec
+                state = load_state_dict_file(path)
+                classifier = Classifier(spec, state, str(path))  # checks that the weights fit the design
+                weights = cache_dir() / "opened" / f"{path.stem}.safetensors"
+                weights.parent.mkdir(parents=True, exist_ok=True)
+                save_weights(weights, classifier.model.state_dict())
+            else:
+                spec, state, _ = load_model_file(path)
+                classifier = Classifier(spec, state, str(path))
+                weights = path
+        except (ExportError, RunError, OSError) as exc:
+            self.show_error("Cannot open model", str(exc))
+            return False
+        if spec is not self.document.spec:
+            if not self.maybe_save():
+                return False
+            self.document.reset(spec)
+        self.train_area.set_initial_weights(spec, weights)
+        self.draw_area.use_classifier(classifier, f"Opened: {path.name}")
+        self.statusBar().showMessage(f"Opened model {path.name}: its design is in the designer, the canvas "
+                                     f"uses it, and Start trains on from its weights", 8000)
+        return True
+
     # -- export -----------------------------------------------------------------------------------------------
 
     def exportable_runs(self) -> list:
@@ -407,7 +456,8 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = [
             ("Ctrl+N", "New design"), ("Ctrl+O", "Open a design"), ("Ctrl+S", "Save"),
-            ("Ctrl+Shift+S", "Save as"), ("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
+            ("Ctrl+Shift+S", "Save as"), ("Ctrl+Shift+O", "Open a model"), ("Ctrl+E", "Export the model"),
+            ("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
             ("Del", "Delete the selected layer"), ("Ctrl+D", "Duplicate the selected layer"),
             ("Enter or double-click in the palette", "Add that layer at the end"),
             ("Ctrl+1 … Ctrl+4", "Design, Train, Evaluate, Draw"), ("F1", "This list"), ("Ctrl+Q", "Quit"),

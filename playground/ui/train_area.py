@@ -402,9 +402,20 @@ class TrainArea(QWidget):
     def _design_changed(self) -> None:
         spec = self.document.spec
         if not self.training:
+            opened = self._initial_weights_for(spec)
             self.snapshot_label.setText(f"Will train <b>{spec.name}</b> as it is in the Design area when you "
-                                        f"press Start.")
+                                        f"press Start" + (f", from the weights of {opened.name}." if opened
+                                                          else "."))
         self.recommended_button.setEnabled(not self.training)
+
+    def set_initial_weights(self, spec: NetworkSpec, weights: Path) -> None:
+        """The next Start of this design trains on from these weights (an opened model)."""
+        self._initial = (spec, Path(weights))
+        self._design_changed()
+
+    def _initial_weights_for(self, spec: NetworkSpec) -> Path | None:
+        initial = getattr(self, "_initial", None)
+        return initial[1] if initial and initial[0] == spec else None
 
     def use_recommended(self) -> None:
         name = self.document.spec.name
@@ -451,6 +462,9 @@ class TrainArea(QWidget):
                 config = initial.config.updated(epochs=config.epochs)
                 job["initial_weights"] = str(initial.path / "weights_last.safetensors")
                 job["optimizer_state"] = str(initial.path / "optimizer.safetensors")
+            opened = self._initial_weights_for(spec) if initial is None else None
+            if opened is not None:
+                job["initial_weights"] = str(opened)
             check_compatible(spec, config)
             resolve_device(config.device)
             run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))

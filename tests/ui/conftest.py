@@ -26,6 +26,8 @@ def ready_window(qtbot):
     window = MainWindow(load_torch=False)
     qtbot.addWidget(window)
     window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
+    window.errors = []
+    window.show_error = lambda title, message: window.errors.append((title, message))
     window.show()
     window._torch_loaded("CPU", 0.0, ["cpu"])
     yield window
