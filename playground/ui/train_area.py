@@ -132,6 +132,9 @@ class ConfigForm(QWidget):
         spin("epochs", 1, 10000, "Passes over the training images.")
         real("val_fraction", 0.0, 0.5, 3, 0.05, "Share of the training images kept aside to validate.")
         check("augment", "Train on randomly shifted, rotated and scaled copies: sturdier on drawn digits.")
+        real("max_shift", 0.0, 8.0, 1, 0.5, "Augmentation: largest shift, in pixels.")
+        real("max_rotation", 0.0, 45.0, 1, 1.0, "Augmentation: largest rotation, in degrees.")
+        real("max_scale", 0.0, 0.5, 2, 0.05, "Augmentation: largest change of size (0.1 = ±10%).")
         combo("dataset", {"mnist": "Handwritten digits (ships with the app)",
                           "fashion-mnist": "Clothing images (downloaded once, needs the internet)",
                           "kmnist": "Japanese characters (downloaded once, needs the internet)"},
@@ -148,7 +151,8 @@ class ConfigForm(QWidget):
         widget.setToolTip(tip)
         widget.setObjectName(f"config_{name}")
         titles = {"lr": "Learning rate", "limit": "Training images", "val_fraction": "Validation share",
-                  "step_epochs": "Step every (epochs)", "eps": "Epsilon"}
+                  "step_epochs": "Step every (epochs)", "eps": "Epsilon", "max_shift": "Shift up to (px)",
+                  "max_rotation": "Rotate up to (°)", "max_scale": "Scale up to (±)"}
         label = QLabel(titles.get(name, name.replace("_", " ").capitalize()))
         label.setToolTip(tip)
         self.form.addRow(label, widget)
@@ -179,6 +183,9 @@ class ConfigForm(QWidget):
             self.form.setRowVisible(self.editors[name], name in uses)
         for name in ("step_epochs", "gamma"):
             self.form.setRowVisible(self.editors[name], schedule == "step")
+        augment = self.editors["augment"].isChecked()
+        for name in ("max_shift", "max_rotation", "max_scale"):
+            self.form.setRowVisible(self.editors[name], augment)
 
     def set_config(self, config: TrainConfig) -> None:
         for name, widget in self.editors.items():

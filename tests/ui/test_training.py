@@ -192,3 +192,18 @@ def test_the_worker_process_starts_when_the_train_area_is_shown(qtbot):
     assert window.train_area._spare is not None and window.train_area._spare.alive
     window.close()
     assert window.train_area._spare is None
+
+
+def test_the_form_edits_every_setting(window):
+    import dataclasses
+
+    form = window.train_area.form
+    assert set(form.editors) == {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.8, nesterov=True, schedule="step", step_epochs=2,
+                         gamma=0.3, batch_size=48, epochs=4, augment=True, max_shift=3.0, max_rotation=15.0,
+                         max_scale=0.2, seed=7, limit=5000, val_fraction=0.2, weight_decay=0.001, device="cpu")
+    form.set_config(config)
+    assert form.config() == config
+    assert form.form.isRowVisible(form.editors["max_rotation"]) and form.form.isRowVisible(form.editors["gamma"])
+    assert not form.form.isRowVisible(form.editors["beta1"])  # an Adam setting, hidden for SGD
+    assert all(form.editors[name].toolTip() for name in form.editors)
