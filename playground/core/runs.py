@@ -183,7 +183,9 @@ def load_state_into(model, state: dict[str, Any], source: Path | str) -> None:
     model.load_state_dict(state)
 
 
-def load_run(path: str | Path) -> RunRecord:
+def load_run(path: str | Path, with_events: bool = True) -> RunRecord:
+    """A run folder read back; ``with_events=False`` skips the metrics log (read it later with
+    :func:`read_events`), for listing many runs quickly."""
     path = Path(path)
     if not (path / "design.json").is_file():
         raise RunError(f"{path}: not a run folder (no design.json)")
@@ -193,21 +195,26 @@ def load_run(path: str | Path) -> RunRecord:
         summary = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
     except (DesignError, ConfigError, OSError, json.JSONDecodeError) as exc:
         raise RunError(f"{path}: cannot be read ({exc})") from None
+    evaluation = None
+    if (path / "evaluation.json").exists():
+        evaluation = Evaluation.from_dict(json.loads((path / "evaluation.json").read_text()))
+    return RunRecord(path, spec, config, summary, read_events(path) if with_events else [], evaluation)
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """The events a run logged in its metrics.jsonl (all of them up to a line a crash cut short)."""
     events = []
-    metrics = path / "metrics.jsonl"
+    metrics = Path(path) / "metrics.jsonl"
     if metrics.exists():
         for line in metrics.read_text(encoding="utf-8").splitlines():
             try:
                 events.append(json.loads(line))
             except json.JSONDecodeError:
                 break  # a line cut short by a crash: keep what came before
-    evaluation = None
-    if (path / "evaluation.json").exists():
-        evaluation = Evaluation.from_dict(json.loads((path / "evaluation.json").read_text()))
-    return RunRecord(path, spec, config, summary, events, evaluation)
+    return events
 
 
-def list_runs(base: Path) -> list[RunRecord]:
+def list_runs(base: Path, with_events: bool = True) -> list[RunRecord]:
     """Every readable run folder under ``base``, oldest first."""
     if not base.is_dir():
         return []
@@ -215,7 +222,7 @@ def list_runs(base: Path) -> list[RunRecord]:
     for child in sorted(base.iterdir()):
         if child.is_dir() and (child / "design.json").exists():
             try:
-                runs.append(load_run(child))
+                runs.append(load_run(child, with_events))
             except RunError:
                 continue
     return runs

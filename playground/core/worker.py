@@ -93,7 +93,8 @@ class TrainingProcess:
             if event.get("type") in ("finished", "error"):
                 ended = True
                 break
-        self.proc.stdin.close() if not self.proc.stdin.closed else None
+        if not self.proc.stdin.closed:
+            self.proc.stdin.close()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

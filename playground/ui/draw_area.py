@@ -7,7 +7,6 @@ the GUI thread (preprocessing plus a forward pass of a small model is a few mill
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +163,6 @@ class DrawArea(QWidget):
         self.classifier = None
         self.follow_path: Path | None = None  # the run whose newest epoch is followed
         self._opened: list[tuple[str, object]] = []  # models opened with File > Open Model
-        self.latencies: list[float] = []
         self.probabilities: np.ndarray | None = None
         self.pad = DrawPad()
         self.pad.drawing_changed.connect(self._schedule)
@@ -335,14 +333,11 @@ class DrawArea(QWidget):
     def classify(self) -> None:
         from playground.core.preprocess import preprocess_strokes
 
-        start = time.perf_counter()
         image = preprocess_strokes(self.pad.point_lists(), PEN_WIDTH * self.pad.brush / DEFAULT_BRUSH)
         if image is None or self.classifier is None:
             self._show(image, None)
             return
-        probs = self.classifier.probabilities(image)
-        self.latencies.append(time.perf_counter() - start)
-        self._show(image, probs)
+        self._show(image, self.classifier.probabilities(image))
 
     def _show(self, image: np.ndarray | None, probs: np.ndarray | None) -> None:
         self.probabilities = probs

@@ -50,6 +50,10 @@ class RunEntry:
 
     def get_curves(self) -> dict[str, CurveBuffer]:
         if self.curves is None:
+            if not self.events and self.path is not None and self.final is not None:
+                from playground.core.runs import read_events
+
+                self.events = read_events(self.path)  # runs from disk are listed without their logs
             self.curves = curves_from_events(self.events)
         return self.curves
 
@@ -663,12 +667,13 @@ class TrainArea(QWidget):
 
         self._disk_loaded = True
         known = {r.path for r in self.runs if r.path}
-        for run in list_runs(runs_dir()):
+        # Without the metrics logs: a curve is read only when its run is selected.
+        for run in list_runs(runs_dir(), with_events=False):
             if run.path in known:
                 continue
             final = dict(run.summary) if run.summary.get("status") not in (None, "running") else None
             entry = RunEntry(label=run.spec.name, spec=run.spec, config=run.config, path=run.path,
-                             events=run.events, final=final, evaluation=run.evaluation,
+                             final=final, evaluation=run.evaluation,
                              started=str(run.summary.get("started", "")).replace("T", " "))
             self.runs.append(entry)
             self._add_run_item(entry)

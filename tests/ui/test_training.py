@@ -207,3 +207,25 @@ def test_the_form_edits_every_setting(window):
     assert form.form.isRowVisible(form.editors["max_rotation"]) and form.form.isRowVisible(form.editors["gamma"])
     assert not form.form.isRowVisible(form.editors["beta1"])  # an Adam setting, hidden for SGD
     assert all(form.editors[name].toolTip() for name in form.editors)
+
+
+def test_runs_on_disk_are_listed_without_their_logs_until_selected(qtbot):
+    from playground.core.paths import runs_dir
+    from playground.core.runs import new_run_dir
+    from playground.core.train import train
+
+    path = new_run_dir(runs_dir(), "from-disk")
+    train(PRESETS["mlp-300"].spec, TrainConfig(**SMALL), run_dir=path)
+    window = MainWindow(load_torch=False)
+    qtbot.addWidget(window)
+    window.show()
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    area = window.train_area
+    (entry,) = [r for r in area.runs if r.path == path]
+    assert entry.events == [] and entry.final["status"] == "completed"
+    index = area.runs.index(entry)
+    item = next(area.run_list.topLevelItem(i) for i in range(area.run_list.topLevelItemCount())
+                if area.run_list.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == index)
+    item.setSelected(True)
+    assert entry.events and area.plots.point_count("val_acc") == 1
+    window.train_area.shutdown()
