@@ -50,7 +50,7 @@ def headless(args) -> float:
 
 
 def in_window(args) -> dict:
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtCore import QElapsedTimer, QSettings, QThreadPool, QTimer
 
     from playground.ui.app import create_app
     from playground.ui.main_window import MainWindow
@@ -58,8 +58,7 @@ def in_window(args) -> dict:
     app = create_app([])
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    window = MainWindow(load_torch=False)
-    window._torch_loaded("CPU", 0.0, ["cpu"])
+    window = MainWindow()  # loads PyTorch in the background, as the app does
     window.resize(1280, 800)
     window.show()
     window.new_from_preset("tutorial-cnn")
@@ -90,7 +89,19 @@ def in_window(args) -> dict:
         result["final"] = entry.final
         result["train_seconds"] = time.perf_counter() - result["t0"]
         ticker.stop()
-        QTimer.singleShot(0, app.quit)
+        quit_when_idle()
+
+    idle_polls = [0]
+
+    def quit_when_idle():
+        # After a run the window loads the test images for the Evaluate area in worker threads;
+        # quit once the thread pool has stayed idle for 0.3 s.
+        busy = QThreadPool.globalInstance().activeThreadCount() > 0
+        idle_polls[0] = 0 if busy else idle_polls[0] + 1
+        if idle_polls[0] >= 6:
+            app.quit()
+        else:
+            QTimer.singleShot(50, quit_when_idle)
 
     area.run_finished.connect(finished)
 
@@ -106,7 +117,17 @@ def in_window(args) -> dict:
         result["redraws_before"] = redraws_before
         area.start()
 
-    QTimer.singleShot(500, begin)
+    def when_ready():
+        # Start once PyTorch is loaded and the Train area's worker process is waiting, then 0.5 s more.
+        import select
+
+        spare = area._spare  # its first line ("ready") comes once it has imported PyTorch
+        if window.torch_ready and spare is not None and select.select([spare.proc.stdout], [], [], 0)[0]:
+            QTimer.singleShot(500, begin)
+        else:
+            QTimer.singleShot(50, when_ready)
+
+    QTimer.singleShot(0, when_ready)
     app.exec()
     redraws = area.plots.redraws - result["redraws_before"]
     progress = [e for e in area.current.events if e["type"] == "progress"]

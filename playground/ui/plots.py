@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#374151")
@@ -60,15 +62,155 @@ def curves_from_events(events: list[dict]) -> dict[str, CurveBuffer]:
     return curves
 
 
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most about ``max_points`` points that keep the curve's look: each block of samples becomes
+    its minimum and its maximum, in order (pyqtgraph's "peak" downsampling)."""
+    n = len(x)
+    if n <= max_points:
+        return x, y
+    k = int(np.ceil(2 * n / max_points))
+    m = n // k
+    blocks = y[: m * k].reshape(m, k)
+    lo, hi = blocks.argmin(axis=1), blocks.argmax(axis=1)
+    first, second = np.minimum(lo, hi), np.maximum(lo, hi)
+    base = np.arange(m) * k
+    index = np.empty(2 * m, dtype=np.intp)
+    index[0::2], index[1::2] = base + first, base + second
+    index = np.concatenate([index, np.arange(m * k, n)])  # the newest points as they are
+    return x[index], y[index]
+
+
+class LiveCurve(pg.GraphicsObject):
+    """A curve that grows point by point and repaints only where it grew.
+
+    pyqtgraph's curve items rebuild their path and repaint their whole bounding rectangle (most of
+    the plot, axes and legend included) on every ``setData``. This item appends the new points to
+    its path and marks only the rectangle around the newest segment dirty, so a redraw during
+    training paints a few hundred pixels instead of the plot; its bounding rectangle grows by
+    doubling, so geometry changes (full repaints) are rare. Beyond ``max_points`` the path is rebuilt
+    from decimated data (min and max per block), so long runs stay cheap to draw.
+    """
+
+    def __init__(self, pen: QPen, name: str, max_points: int = 2000):
+        super().__init__()
+        self.opts = {"pen": pen, "name": name, "antialias": True, "symbol": None}  # read by legend samples
+        self.pen = QPen(pen)
+        self.pen.setCosmetic(True)
+        self.pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)  # joins stay within half the pen width
+        self.pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        self.max_points = max_points
+        self.path = QPainterPath()
+        self.points = 0  # points in the path
+        self._buffer: CurveBuffer | None = None  # the buffer drawn
+        self._drawn = 0  # its points drawn
+        self._last: tuple[float, float] | None = None
+        self._bounds: tuple[float, float, float, float] | None = None  # x min, x max, y min, y max
+        self._rect = QRectF()  # the bounding rectangle: the data bounds with room to grow
+
+    def name(self) -> str:
+        return self.opts["name"]
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
+        if self._bounds is None:
+            return None, None
+        return self._bounds[:2] if ax == 0 else self._bounds[2:]
+
+    def paint(self, painter: QPainter, *args) -> None:
+        if self.points:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setPen(self.pen)
+            painter.drawPath(self.path)
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points drawn (after any decimation)."""
+        n = self.path.elementCount()
+        x = np.array([self.path.elementAt(i).x for i in range(n)])
+        y = np.array([self.path.elementAt(i).y for i in range(n)])
+        return x, y
+
+    def show_buffer(self, buffer: CurveBuffer) -> None:
+        """Draw ``buffer``: appending its new points when it is the buffer drawn last, else anew."""
+        n, drawn = buffer.n, self._drawn
+        if buffer is self._buffer and n == drawn:
+            return
+        x, y = buffer.data()
+        if buffer is not self._buffer or n < drawn or self.points + n - drawn > self.max_points:
+            self._rebuild(*decimate(x, y, self.max_points // 2))
+        else:
+            self._append(x[drawn:], y[drawn:])
+        self._buffer, self._drawn = buffer, n
+
+    def _rebuild(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.path = QPainterPath()
+        self.points = 0
+        self._last = None
+        self._bounds = None
+        self._append(x, y, repaint=False)
+        self.prepareGeometryChange()
+        self._rect = self._room() if self._bounds else QRectF()
+        self.update()
+
+    def _append(self, x: np.ndarray, y: np.ndarray, repaint: bool = True) -> None:
+        if len(x) == 0:
+            return
+        first = self._last
+        for xi, yi in zip(x.tolist(), y.tolist()):
+            if self.points == 0:
+                self.path.moveTo(xi, yi)
+            else:
+                self.path.lineTo(xi, yi)
+            self.points += 1
+        self._last = (float(x[-1]), float(y[-1]))
+        new = (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
+        b = self._bounds
+        self._bounds = new if b is None else (min(b[0], new[0]), max(b[1], new[1]), min(b[2], new[2]),
+                                              max(b[3], new[3]))
+        if not repaint:
+            return
+        x0, x1, y0, y1 = self._bounds
+        r = self._rect
+        if not (r.left() <= x0 and x1 <= r.right() and r.top() <= y0 and y1 <= r.bottom()):
+            self.prepareGeometryChange()  # rare: the rectangle at least doubles each time
+            self._rect = self._room()
+            self.update()
+            return
+        # Repaint from the previous last point to the new points, with the pen's reach around them.
+        x0, x1, y0, y1 = new
+        if first is not None:
+            x0, x1, y0, y1 = min(x0, first[0]), max(x1, first[0]), min(y0, first[1]), max(y1, first[1])
+        pad = self.pen.widthF() + 3  # pixels: half the pen, antialiasing and the round cap, with margin
+        px, py = (self.pixelWidth() or 0.0) * pad, (self.pixelHeight() or 0.0) * pad
+        self.update(QRectF(x0 - px, y0 - py, x1 - x0 + 2 * px, y1 - y0 + 2 * py))
+
+    def _room(self) -> QRectF:
+        """The data bounds with as much room again on every side (at least 1 unit), so that the
+        bounding rectangle rarely needs to grow."""
+        x0, x1, y0, y1 = self._bounds
+        w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+        return QRectF(x0 - w, y0 - h, 3 * w, 3 * h)
+
+
 class TrainingPlots(QWidget):
-    """Loss (raw and smoothed training loss, validation loss) and accuracy against epochs."""
+    """Loss (raw and smoothed training loss, validation loss) and accuracy against epochs.
+
+    Both plots share one graphics view, and the live curves are ``LiveCurve``s, which repaint only
+    where they grew: the window redraws them about 12 times a second while training runs beside it,
+    so each redraw must cost the CPU as little as possible.
+    """
+
+    MAX_POINTS = 2000  # per curve on screen; more are decimated (a plot is about 1,000 px wide)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = pg.PlotWidget()
-        self.acc_plot = pg.PlotWidget()
+        self.view = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.view)
+        self.loss_plot = self.view.addPlot(row=0, col=0)
+        self.acc_plot = self.view.addPlot(row=1, col=0)
         for plot, title, ylabel in ((self.loss_plot, "Loss", "loss"), (self.acc_plot, "Accuracy", "accuracy")):
             plot.setTitle(title)
             plot.setLabel("bottom", "epoch")
@@ -78,7 +220,7 @@ class TrainingPlots(QWidget):
             plot.showGrid(x=False, y=False)
             plot.addLegend(offset=(-10, 10))
             plot.setMouseEnabled(x=True, y=False)
-            layout.addWidget(plot)
+            plot.hideButtons()
         self.acc_plot.setXLink(self.loss_plot)
         # Fixed ranges, changed only when the data outgrow them: an auto-ranged axis is repainted on
         # every redraw, and painting axes was half of the GUI thread's time during training.
@@ -89,7 +231,7 @@ class TrainingPlots(QWidget):
         self.loss_max = 1.0
         self.set_x_range(1)
         self.loss_plot.setYRange(0, self.loss_max, padding=0.02)
-        self.items: dict[str, pg.PlotDataItem] = {}
+        self.items: dict[str, pg.GraphicsObject] = {}
         styles = {
             "train_raw": (self.loss_plot, "training loss (raw)", pg.mkPen(COLOURS["train_raw"], width=1), None),
             "train": (self.loss_plot, "training loss (smoothed)", pg.mkPen(COLOURS["train"], width=2), None),
@@ -98,14 +240,16 @@ class TrainingPlots(QWidget):
             "val_acc": (self.acc_plot, "validation accuracy", pg.mkPen(COLOURS["val_acc"], width=2), "o"),
         }
         for key, (plot, name, pen, symbol) in styles.items():
-            item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6,
-                             symbolBrush=pen.color() if symbol else None)
-            item.setClipToView(True)
-            item.setDownsampling(auto=True, method="peak")
+            if symbol:  # one point an epoch: a PlotDataItem for its symbols
+                item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6, symbolBrush=pen.color())
+            else:  # many points, redrawn often
+                item = LiveCurve(pen, name, self.MAX_POINTS)
+                plot.addItem(item)
+                plot.legend.addItem(item, name)
             self.items[key] = item
         self.curves = curves_from_events([])
         self._drawn: dict[str, tuple[int, int]] = {}
-        self._overlays: list[tuple[pg.PlotWidget, pg.PlotDataItem]] = []
+        self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
         self.redraws = 0
 
     def set_x_range(self, epochs: float) -> None:
@@ -127,8 +271,10 @@ class TrainingPlots(QWidget):
             if self._drawn.get(key) == (id(buffer), buffer.n):
                 continue  # unchanged since the last redraw (validation curves change once an epoch)
             self._drawn[key] = (id(buffer), buffer.n)
-            x, y = buffer.data()
-            item.setData(x, y)
+            if isinstance(item, LiveCurve):
+                item.show_buffer(buffer)
+            else:
+                item.setData(*buffer.data())
         # Grow the loss axis only when the loss outgrows it (by doubling, so rarely).
         tops = [float(self.curves[k].data()[1].max()) for k in ("train_raw", "val") if self.curves[k].n]
         top = max(tops, default=1.0)
@@ -155,4 +301,6 @@ class TrainingPlots(QWidget):
                 x, y = curves[key].data()
                 item = plot.plot(x, y, pen=pen, name=f"{label} ({what})",
                                  symbol="o" if key == "val_acc" else None, symbolSize=5, symbolBrush=colour)
+                item.setDownsampling(auto=True, method="peak")
+                item.setClipToView(True)
                 self._overlays.append((plot, item))

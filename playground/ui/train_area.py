@@ -2,8 +2,9 @@
 
 Training runs the core's trainer in a worker process (``playground.core.worker``: torch is about 25%
 slower off a process's main thread), whose events a superqt worker thread relays. The trainer
-yields plain numbers about 20 times a second; the GUI thread appends them to the curve buffers, and a
-timer redraws the curves (about 14 times a second, only when something new arrived). The design is a snapshot
+yields plain numbers about 12 times a second; the GUI thread appends them to the curve buffers and
+redraws the curves at most every REDRAW_MS (only the new segments are painted), and updates the
+progress text once a second. The design is a snapshot
 taken at Start: editing it during a run changes nothing in the run.
 """
 
@@ -26,7 +27,7 @@ from playground.ui.plots import CurveBuffer, TrainingPlots, curves_from_events
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
-TEXT_INTERVAL = 0.5  # seconds between updates of the progress text (each one re-lays out the panel)
+TEXT_INTERVAL = 1.0  # seconds between updates of the progress bar and text (each re-lays out the panel)
 
 
 @dataclass
