@@ -1,8 +1,10 @@
 """Live training curves with pyqtgraph.
 
-Each curve is one ``PlotDataItem`` created once, fed from a preallocated numpy buffer that doubles
-when full (as pyqtgraph's scrolling-plot example does); the window redraws from a timer, only when
-new points arrived. Runs chosen for comparison are drawn as dashed overlays.
+Each run's curves live in numpy buffers that double when full (as pyqtgraph's scrolling-plot example
+does). The training curves are ``LiveCurve`` items, which append new points and repaint only the
+strip where they grew, since the window redraws them about 12 times a second beside a training that
+needs both cores; the validation curves (one point an epoch, with symbols) are ``PlotDataItem``s.
+Runs chosen for comparison are drawn as dashed overlays.
 """
 
 from __future__ import annotations
