@@ -56,6 +56,26 @@ class TorchLoader(QObject):
             pass
 
 
+_garbage_collector = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only on the GUI thread, from a timer (pyqtgraph's
+    ``GarbageCollector``: automatic collection off, a generation collected once a second when its
+    count is over the usual threshold). Once per process.
+
+    Why: automatic collection runs in whichever thread happens to allocate. When a worker thread
+    (ONNX export, loading images, relaying a training) collected a cycle holding Qt wrappers from a
+    closed window or dialog, PySide deleted those QObjects in the worker: it took Qt's object lock
+    there and waited for the GIL, while the GUI thread held the GIL and waited for that lock. The
+    app froze for good (seen in the test suite: the export dialog's test hung)."""
+    global _garbage_collector
+    if _garbage_collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _garbage_collector = GarbageCollector(interval=1.0)
+
+
 def freeze_startup_objects() -> None:
     """Move the objects made at start-up (Qt bindings, pyqtgraph, PyTorch: about 230,000) out of the
     garbage collector's full passes, once per process. With them, each full pass took ~90 ms on the
@@ -68,6 +88,7 @@ def freeze_startup_objects() -> None:
 class MainWindow(QMainWindow):
     def __init__(self, spec: NetworkSpec | None = None, load_torch: bool = True, parent=None):
         super().__init__(parent)
+        collect_garbage_on_gui_thread()
         self.settings = QSettings()
         self.document = DesignDocument(spec or get_preset(DEFAULT_PRESET).spec, self)
         self.document.undo_stack.setClean()
