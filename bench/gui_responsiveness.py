@@ -5,7 +5,9 @@ timer measures the event loop's stalls, and counts how often the curves are redr
 run, trains the same config headless with the core's trainer in a fresh process (as
 ``playground train`` does). Prints the longest stall, the 99th
 percentile tick gap, the curve refresh rate and both samples/s (median of --repeats interleaved
-runs of each), as text and one JSON line.
+runs of each), as text and one JSON line. On Linux it also prints the trainer's share of the machine
+while it trained (cores its threads ran on, time slices a second, from /proc/<pid>/task/*/schedstat):
+steadier from run to run than samples/s, so a change to the window shows there first.
 
 Targets: longest stall <= 50 ms, curves refreshed >= 10 times a second, samples/s >= 0.95x headless.
 
@@ -35,18 +37,53 @@ def config(args):
     return preset_config("tutorial-cnn", epochs=args.epochs, limit=args.limit, device="cpu", seed=0)
 
 
-def headless(args) -> float:
-    """The same training run headless, as ``playground train`` runs it: a fresh process's main thread."""
+def schedstat(pid="self") -> list[int]:
+    """The scheduler counts of a process's threads, summed (Linux; zeros elsewhere): nanoseconds on a
+    CPU, nanoseconds runnable but waiting, time slices."""
+    import glob
+
+    total = [0, 0, 0]
+    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            values = [int(v) for v in open(path).read().split()]
+        except (OSError, ValueError):
+            continue
+        total = [a + b for a, b in zip(total, values)]
+    return total
+
+
+def trainer_share(first, last) -> dict | None:
+    """Cores the trainer's threads ran on, and its time slices a second, between two snapshots
+    (schedstat, perf_counter) taken at its first and last progress events; None without /proc."""
+    if first is None or last is None or not any(first[0]):
+        return None
+    (run0, _, slices0), t0 = first
+    (run1, _, slices1), t1 = last
+    wall = t1 - t0
+    return {"cores": (run1 - run0) / 1e9 / wall, "slices_per_s": (slices1 - slices0) / wall} if wall > 0 else None
+
+
+def headless(args) -> tuple[float, dict | None]:
+    """The same training run headless, as ``playground train`` runs it: a fresh process's main thread.
+    Returns its samples/s and its threads' share of the machine while it trained."""
     import subprocess
 
-    code = (f"import sys, json; sys.path.insert(0, {str(ROOT)!r})\n"
+    import inspect
+
+    code = (f"import sys, json, time; sys.path.insert(0, {str(ROOT)!r})\n" + inspect.getsource(schedstat) +
             "from playground.core.config import preset_config\n"
             "from playground.core.presets import get_preset\n"
             "from playground.core.train import Trainer\n"
             f"cfg = preset_config('tutorial-cnn', epochs={args.epochs}, limit={args.limit}, device='cpu', seed=0)\n"
-            "print(json.dumps(list(Trainer(get_preset('tutorial-cnn').spec, cfg).run())[-1]))")
+            "first = last = None\n"
+            "for event in Trainer(get_preset('tutorial-cnn').spec, cfg).run():\n"
+            "    if event['type'] == 'progress':\n"
+            "        last = (schedstat(), time.perf_counter())\n"
+            "        first = first or last\n"
+            "print(json.dumps({'final': event, 'first': first, 'last': last}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])["samples_per_second"]
+    result = json.loads(out.strip().splitlines()[-1])
+    return result["final"]["samples_per_second"], trainer_share(result["first"], result["last"])
 
 
 def in_window(args) -> dict:
@@ -116,6 +153,14 @@ def in_window(args) -> dict:
         result["t0"] = time.perf_counter()
         result["redraws_before"] = redraws_before
         area.start()
+        worker = area.runner.process.proc.pid  # the worker process that trains
+
+        def progress(event):
+            if event["type"] == "progress":
+                result["last"] = (schedstat(worker), time.perf_counter())
+                result.setdefault("first", result["last"])
+
+        area.runner.event_received.connect(progress)
 
     def when_ready():
         # Start once PyTorch is loaded and the Train area's worker process is waiting, then 0.5 s more.
@@ -143,6 +188,7 @@ def in_window(args) -> dict:
         # CPU the window's own process used while training, in cores (the training is elsewhere).
         "window_cpu_cores": round((result["cpu1"] - result["cpu0"]) / result["train_seconds"], 3),
         "test_accuracy": result["final"]["test_accuracy"],
+        "trainer": trainer_share(result.get("first"), result.get("last")),
     }
 
 
@@ -160,11 +206,17 @@ def main() -> None:
     load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)  # warm the data cache for both
     import statistics
 
-    bases, guis = [], []
+    bases, guis, shares = [], [], []
     for _ in range(args.repeats):  # interleaved, so that a slow spell of the machine hits both alike
-        bases.append(headless(args))
+        samples, share = headless(args)
+        bases.append(samples)
+        shares.append(share)
         guis.append(in_window(args))
     base = statistics.median(bases)
+
+    def median_share(items, key):
+        values = [item[key] for item in items if item]
+        return round(statistics.median(values), 3) if values else None
     gui = {
         "longest_stall_ms": max(g["longest_stall_ms"] for g in guis),
         "p99_tick_gap_ms": max(g["p99_tick_gap_ms"] for g in guis),
@@ -176,6 +228,11 @@ def main() -> None:
         "runs_in_window": [round(g["samples_per_second"]) for g in guis],
         "runs_headless": [round(b) for b in bases],
         "test_accuracy": guis[-1]["test_accuracy"],
+        # Steadier than samples/s from run to run: how much of the machine the trainer got.
+        "trainer_cores_window": median_share([g["trainer"] for g in guis], "cores"),
+        "trainer_cores_headless": median_share(shares, "cores"),
+        "trainer_slices_per_s_window": median_share([g["trainer"] for g in guis], "slices_per_s"),
+        "trainer_slices_per_s_headless": median_share(shares, "slices_per_s"),
     }
     gui["ratio_vs_headless"] = round(gui["samples_per_second"] / base, 3)
     print(f"longest event-loop stall   {gui['longest_stall_ms']:7.1f} ms   (target <= 50)")
@@ -185,6 +242,11 @@ def main() -> None:
     print(f"samples/s in the window    {gui['samples_per_second']:7d}")
     print(f"samples/s headless         {gui['headless_samples_per_second']:7d}")
     print(f"window / headless          {gui['ratio_vs_headless']:7.3f}x     (target >= 0.95)")
+    if gui["trainer_cores_window"] is not None:
+        print(f"trainer's cores in use       {gui['trainer_cores_window']:5.3f} in the window, "
+              f"{gui['trainer_cores_headless']:5.3f} headless")
+        print(f"trainer's time slices        {gui['trainer_slices_per_s_window']:5.0f} /s in the window, "
+              f"{gui['trainer_slices_per_s_headless']:5.0f} /s headless (each wake-up in the window takes one)")
     print(f"runs: window {gui['runs_in_window']}, headless {gui['runs_headless']}")
     print(json.dumps(gui))
 
