@@ -102,19 +102,18 @@ class LiveCurve(pg.GraphicsObject):
         self.pen.setCapStyle(Qt.PenCapStyle.RoundCap)
         self.max_points = max_points
         self.path = QPainterPath()
-        self.points = 0  # points in the path
         self._buffer: CurveBuffer | None = None  # the buffer drawn
         self._drawn = 0  # its points drawn
-        self._last: tuple[float, float] | None = None
         self._bounds: tuple[float, float, float, float] | None = None  # x min, x max, y min, y max
         self._rect = QRectF()  # the bounding rectangle: the data bounds with room to grow
-        self._xy = CurveBuffer(256)  # the points in the path, to draw only those in an exposed strip
-        self._x_sorted = True  # x never went back: the points near an x can be found by bisection
-        # paint() gets the rectangle to repaint (the strip around the newest segment, usually).
-        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
 
     def name(self) -> str:
         return self.opts["name"]
+
+    @property
+    def points(self) -> int:
+        """Points in the path."""
+        return self.path.elementCount()
 
     def boundingRect(self) -> QRectF:
         return self._rect
@@ -124,34 +123,19 @@ class LiveCurve(pg.GraphicsObject):
             return None, None
         return self._bounds[:2] if ax == 0 else self._bounds[2:]
 
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        if not self.points:
-            return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(self.pen)
-        exposed = option.exposedRect
-        if not self._x_sorted or self.points < 16 or exposed.width() > 0.25 * self._rect.width():
+    def paint(self, painter: QPainter, *args) -> None:
+        # The whole path, even for a strip: Qt clips the stroke to the repainted area itself.
+        if self.points:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            painter.setPen(self.pen)
             painter.drawPath(self.path)
-            return
-        # A strip (the usual repaint while training): stroking the whole path costs in proportion to
-        # its length, so stroke only the points whose segments can reach the strip, plus one more
-        # on each side so that the joins there come out as in the whole path.
-        x, y = self._xy.data()
-        reach = self._pixel_size()[0] * (self.pen.widthF() + 3)
-        first = max(int(np.searchsorted(x, exposed.left() - reach, "left")) - 2, 0)
-        last = min(int(np.searchsorted(x, exposed.right() + reach, "right")) + 2, len(x))
-        if last - first < 2:
-            return
-        path = QPainterPath()
-        path.moveTo(x[first], y[first])
-        for xi, yi in zip(x[first + 1:last].tolist(), y[first + 1:last].tolist()):
-            path.lineTo(xi, yi)
-        painter.drawPath(path)
 
     def getData(self) -> tuple[np.ndarray, np.ndarray]:
         """The points drawn (after any decimation)."""
-        x, y = self._xy.data()
-        return x.copy(), y.copy()
+        n = self.path.elementCount()
+        x = np.array([self.path.elementAt(i).x for i in range(n)])
+        y = np.array([self.path.elementAt(i).y for i in range(n)])
+        return x, y
 
     def show_buffer(self, buffer: CurveBuffer) -> None:
         """Draw ``buffer``: appending its new points when it is the buffer drawn last, else anew."""
@@ -167,10 +151,6 @@ class LiveCurve(pg.GraphicsObject):
 
     def _rebuild(self, x: np.ndarray, y: np.ndarray) -> None:
         self.path = QPainterPath()
-        self.points = 0
-        self._xy.clear()
-        self._x_sorted = True
-        self._last = None
         self._bounds = None
         self._append(x, y, repaint=False)
         self.prepareGeometryChange()
@@ -180,17 +160,13 @@ class LiveCurve(pg.GraphicsObject):
     def _append(self, x: np.ndarray, y: np.ndarray, repaint: bool = True) -> None:
         if len(x) == 0:
             return
-        first = self._last
+        last = self.path.currentPosition() if self.points else None  # where the new segment starts
         xs, ys = x.tolist(), y.tolist()
         for xi, yi in zip(xs, ys):
-            if self.points == 0:
+            if not self.points:
                 self.path.moveTo(xi, yi)
             else:
                 self.path.lineTo(xi, yi)
-                self._x_sorted = self._x_sorted and xi >= self._last[0]
-            self._xy.append(xi, yi)
-            self._last = (xi, yi)
-            self.points += 1
         new = (min(xs), max(xs), min(ys), max(ys))  # a few points: cheaper than numpy's reductions
         b = self._bounds
         self._bounds = new if b is None else (min(b[0], new[0]), max(b[1], new[1]), min(b[2], new[2]),
@@ -206,8 +182,8 @@ class LiveCurve(pg.GraphicsObject):
             return
         # Repaint from the previous last point to the new points, with the pen's reach around them.
         x0, x1, y0, y1 = new
-        if first is not None:
-            x0, x1, y0, y1 = min(x0, first[0]), max(x1, first[0]), min(y0, first[1]), max(y1, first[1])
+        if last is not None:
+            x0, x1, y0, y1 = min(x0, last.x()), max(x1, last.x()), min(y0, last.y()), max(y1, last.y())
         pad = self.pen.widthF() + 3  # pixels: half the pen, antialiasing and the round cap, with margin
         px, py = self._pixel_size()
         px, py = px * pad, py * pad
