@@ -11,7 +11,7 @@ steadier from run to run than samples/s, so a change to the window shows there f
 
 Targets: longest stall <= 50 ms, curves refreshed >= 10 times a second, samples/s >= 0.95x headless.
 
-usage: python bench/gui_responsiveness.py [--limit N] [--epochs N] [--repeats N]  (about 30 s a repeat)
+usage: python bench/gui_responsiveness.py [--limit N] [--epochs N] [--repeats N]  (about a minute a repeat)
 """
 
 from __future__ import annotations
@@ -66,9 +66,8 @@ def trainer_share(first, last) -> dict | None:
 def headless(args) -> tuple[float, dict | None]:
     """The same training run headless, as ``playground train`` runs it: a fresh process's main thread.
     Returns its samples/s and its threads' share of the machine while it trained."""
-    import subprocess
-
     import inspect
+    import subprocess
 
     code = (f"import sys, json, time; sys.path.insert(0, {str(ROOT)!r})\n" + inspect.getsource(schedstat) +
             "from playground.core.config import preset_config\n"
