@@ -572,9 +572,7 @@ class TrainArea(QWidget):
             now = time.monotonic()
             if now - self._last_text >= TEXT_INTERVAL:  # text relayouts cost; numbers change fast anyway
                 self._last_text = now
-                self.progress.setValue(event["step"])
-                self.progress.setFormat(f"epoch {event['epoch']}/{entry.config.epochs} · step "
-                                        f"{event['step']:,}/{event['total_steps']:,}")
+                self._show_step(entry, event)
                 self.progress_label.setText(f"{event['samples_per_second']:,.0f} images/s · ETA "
                                             f"{format_eta(event['eta_seconds'])} · loss {loss:.4f} · "
                                             f"accuracy {acc:.1%}")
@@ -586,8 +584,10 @@ class TrainArea(QWidget):
             if entry.path is not None:
                 self.epoch_finished.emit(str(entry.path))
         elif kind == "paused":
+            self._show_step(entry, event)  # the bar may lag by up to TEXT_INTERVAL
             self.progress_label.setText(f"Paused at epoch {event['epoch']}, step {event['step']:,}.")
         elif kind == "stopped":
+            self._show_step(entry, event)
             self.progress_label.setText(f"Stopped at epoch {event['epoch']}, step {event['step']:,}; "
                                         f"evaluating the weights kept…")
         elif kind == "finished":
@@ -630,6 +630,11 @@ class TrainArea(QWidget):
             self._start_spare()
         if entry is not None:
             self.run_finished.emit(entry)
+
+    def _show_step(self, entry: RunEntry, event: dict) -> None:
+        self.progress.setValue(event["step"])
+        self.progress.setFormat(f"epoch {event['epoch']}/{entry.config.epochs} · step "
+                                f"{event['step']:,}/{self.progress.maximum():,}")
 
     def _redraw(self, force: bool = False) -> None:
         if self._dirty or force:

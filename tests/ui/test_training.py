@@ -84,6 +84,9 @@ def test_pause_and_resume(window, qtbot):
     qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
     assert area.pause_button.text() == "Resume"
     qtbot.waitUntil(lambda: "paused" in kinds(area.current), timeout=2_000)
+    paused = next(e for e in area.current.events if e["type"] == "paused")
+    assert area.progress.value() == paused["step"]  # the bar shows where it paused, as the text does
+    assert f"step {paused['step']:,}/" in area.progress.format()
     points = len(area.current.events)
     qtbot.wait(400)
     assert len(area.current.events) == points  # nothing happens while paused
