@@ -105,6 +105,7 @@ class EvaluateArea(QWidget):
         super().__init__(parent)
         self.entry = None
         self.images = None  # uint8 test images the evaluation was made on
+        self._shown: tuple[list[int], str] | None = None  # the gallery's indices and caption
         self.title = QLabel("Train a network (Train area) or pick a run there to evaluate it here.")
         self.title.setWordWrap(True)
         self.accuracy = QLabel()
@@ -167,6 +168,7 @@ class EvaluateArea(QWidget):
             self.table.setRowCount(0)
             self.matrix.set_matrix([], [])
             self.images_label.clear()
+            self._shown = None
             return
         names = CLASS_NAMES[entry.config.dataset]
         self.title.setText(f"<b>{entry.label}</b> — {entry.config.optimizer}, lr {entry.config.lr:g}, "
@@ -191,7 +193,15 @@ class EvaluateArea(QWidget):
         what = "correctly classified" if true == pred else f"predicted {names[pred]}"
         self._fill(self.entry.evaluation.indices(true, pred), f"True {names[true]}, {what}")
 
+    def set_images(self, images) -> None:
+        """The run's test images, once loaded: the gallery fills in what it shows (a cell the user
+        clicked meanwhile stays chosen)."""
+        self.images = images
+        if self._shown is not None:
+            self._fill(*self._shown)
+
     def _fill(self, indices: list[int], caption: str) -> None:
+        self._shown = (indices, caption)
         self.gallery.clear()
         shown = indices[:MAX_IMAGES]
         more = f" (first {MAX_IMAGES} shown)" if len(indices) > MAX_IMAGES else ""

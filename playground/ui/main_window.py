@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
         def loaded(data):
             entry.data = data
             if self.evaluate_area.entry is entry:
-                self.evaluate_area.show_run(entry, data.test.images)
+                self.evaluate_area.set_images(data.test.images)
 
         def failed(exc):
             self.statusBar().showMessage(f"Cannot load the test images: {exc}")

@@ -62,6 +62,15 @@ def test_train_one_epoch_then_evaluate(window, qtbot):
     assert ev_area.shown_count == min(evaluation.confusion[7][7], 200)
     assert ev_area.gallery.item(0).text() == "7 → 7"
 
+    # A cell clicked while the images still load stays chosen once they arrive.
+    images = ev_area.images
+    ev_area.show_run(entry)
+    qtbot.mouseClick(ev_area.matrix, Qt.MouseButton.LeftButton, pos=QPoint(cell.x(), cell.y()))
+    assert ev_area.shown_count == 0 and "loading the images" in ev_area.images_label.text()
+    ev_area.set_images(images)
+    assert ev_area.shown_count == min(evaluation.confusion[7][7], 200)
+    assert ev_area.images_label.text().startswith("<b>True 7, correctly classified</b>")
+
 
 def test_the_design_is_a_snapshot(window, qtbot):
     area = window.train_area
