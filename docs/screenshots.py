@@ -84,6 +84,8 @@ def main() -> None:
     area.toggle_pause()
     points = area.plots.point_count("train")
     wait(lambda: area.plots.point_count("train") > points + 8, 20)
+    for _ in range(3):  # the layout pass that follows a new progress text
+        QApplication.processEvents()
     window.grab().save(str(out / "train.png"))
     wait(lambda: not area.training)
     window.tabs.setCurrentWidget(window.evaluate_area)
@@ -92,6 +94,7 @@ def main() -> None:
     ev = window.evaluate_area
     ev.matrix.selected = (4, 9)
     ev.show_cell(4, 9)
+    wait(lambda: "loading the images" not in ev.images_label.text(), 60)  # test images load in a worker
     for _ in range(5):
         QApplication.processEvents()
     window.grab().save(str(out / "evaluate.png"))
