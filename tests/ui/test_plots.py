@@ -70,6 +70,30 @@ def test_a_new_point_repaints_a_small_area_and_the_screen_matches_a_full_render(
     assert on_screen == fresh
 
 
+def test_a_long_curve_strokes_only_the_sub_paths_near_a_repaint(plots, qapp, monkeypatch):
+    monkeypatch.setattr(LiveCurve, "CHUNK", 4)  # many sub-paths, and many places where two meet
+    widget, curves = plots
+    for i in range(60):
+        _add_point(curves, i)
+        widget.redraw()
+        qapp.processEvents()
+    curve = widget.items["train"]
+    assert len(curve._chunks) == 15 and curve.points == 60
+    x, y = curve.getData()
+    assert np.array_equal(x, curves["train"].data()[0]) and np.array_equal(y, curves["train"].data()[1])
+    _add_point(curves, 60)
+    widget.redraw()
+    qapp.processEvents()
+    assert 1 <= curve.stroked <= 2  # the newest sub-path, and the one before where they meet
+
+    # The sub-paths meet without a seam: the screen after the partial repaints equals a full render,
+    # which strokes them all.
+    on_screen = qapp.primaryScreen().grabWindow(widget.winId()).toImage()
+    fresh = widget.grab().toImage()
+    assert curve.stroked == len(curve._chunks)
+    assert on_screen.convertToFormat(fresh.format()) == fresh
+
+
 def test_curves_are_drawn_unbroken(plots, qapp):
     widget, curves = plots
     for i in range(60):
