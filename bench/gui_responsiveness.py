@@ -106,11 +106,11 @@ def in_window(args) -> dict:
     clock = QElapsedTimer()
     ticker = QTimer()
     ticker.setInterval(10)
-    last = [0]
+    last = [None]
 
     def tick():
         now = clock.nsecsElapsed()
-        if last[0]:
+        if last[0] is not None:
             gaps.append((now - last[0]) / 1e6)
         last[0] = now
 
@@ -147,6 +147,7 @@ def in_window(args) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         result["cpu0"] = usage.ru_utime + usage.ru_stime
         clock.start()
+        last[0] = clock.nsecsElapsed()  # the first gap includes starting the run
         ticker.start()
         redraws_before = area.plots.redraws
         result["t0"] = time.perf_counter()

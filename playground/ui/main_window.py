@@ -44,6 +44,10 @@ class TorchLoader(QObject):
 
             label = device_label(resolve_device("auto"))
             devices = available_devices()
+            # The Train area's and the dialogs' worker threads come from superqt, whose first import
+            # takes about 0.3 s (qtpy, PySide's signatures): here rather than on the GUI thread when
+            # the first run starts.
+            import superqt.utils  # noqa: F401
         except Exception as exc:  # a broken torch install must not take the window down
             self._emit(self.failed, f"{type(exc).__name__}: {exc}")
             return
