@@ -19,6 +19,8 @@ pg.setConfigOptions(antialias=True, background="w", foreground="#374151")
 
 COLOURS = {"train_raw": "#bfdbfe", "train": "#2563eb", "val": "#dc2626", "train_acc": "#2563eb",
            "val_acc": "#dc2626"}
+# Room above and below the curves' range, so that a new point's repaint stays clear of the axes.
+Y_PADDING = 0.05
 OVERLAY_COLOURS = ["#059669", "#7c3aed", "#d97706", "#db2777", "#0891b2", "#65a30d"]
 
 
@@ -88,11 +90,12 @@ class LiveCurve(pg.GraphicsObject):
     pyqtgraph's curve items rebuild their path and repaint their whole bounding rectangle (most of
     the plot, axes and legend included) on every ``setData``. This item appends the new points and
     marks only the rectangle around the newest segment dirty, so a redraw during training paints a
-    few hundred pixels instead of the plot; its bounding rectangle grows by doubling, so geometry
-    changes (full repaints) are rare. The points are kept in sub-paths of ``CHUNK`` segments, and a
-    repaint strokes only the sub-paths that reach the repainted area: Qt strokes a whole path before
-    clipping it, which for one path of 1,500 points was 5 ms a redraw. Beyond ``max_points`` the
-    curve is rebuilt from decimated data (min and max per block), so long runs stay cheap to draw.
+    few hundred pixels instead of the plot, never the axes; its bounding rectangle is the plot's
+    visible area, so new points never change its geometry (which would repaint all of it). The
+    points are kept in sub-paths of ``CHUNK`` segments, and a repaint strokes only the sub-paths
+    that reach the repainted area: Qt strokes a whole path before clipping it, which for one path
+    of 1,500 points was 5 ms a redraw. Beyond ``max_points`` the curve is rebuilt from decimated
+    data (min and max per block), so long runs stay cheap to draw.
     """
 
     CHUNK = 32  # segments per sub-path
@@ -112,14 +115,41 @@ class LiveCurve(pg.GraphicsObject):
         self._buffer: CurveBuffer | None = None  # the buffer drawn
         self._drawn = 0  # its points drawn
         self._bounds: tuple[float, float, float, float] | None = None  # x min, x max, y min, y max
-        self._rect = QRectF()  # the bounding rectangle: the data bounds with room to grow
+        self._area: QRectF | None = None  # the plot's visible area in data coordinates; None outside a plot
+        self._area_stale = True
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # paint() gets the exposed rectangle
 
     def name(self) -> str:
         return self.opts["name"]
 
     def boundingRect(self) -> QRectF:
-        return self._rect
+        # In a plot, the plot's visible area: it changes only with the plot's range, which repaints
+        # the plot anyway, so new points never change the item's geometry (a change repaints all
+        # the item covered, axes included). Outside a plot, the data's bounds.
+        area = self._plot_area()
+        if area is not None:
+            return area
+        if self._bounds is None:
+            return QRectF()
+        x0, x1, y0, y1 = self._bounds
+        return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+    def viewRangeChanged(self) -> None:
+        """pyqtgraph calls this when the plot's range changes or the item joins a plot; the plot's
+        transform may follow only later (``viewTransformChanged``), so the area is read when next
+        needed."""
+        self.prepareGeometryChange()
+        self._area_stale = True
+
+    def viewTransformChanged(self) -> None:
+        super().viewTransformChanged()  # forgets pyqtgraph's cached viewRect()
+        self.viewRangeChanged()
+
+    def _plot_area(self) -> QRectF | None:
+        if self._area_stale:
+            self._area = self.viewRect()
+            self._area_stale = False
+        return self._area
 
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):
         if self._bounds is None:
@@ -172,8 +202,8 @@ class LiveCurve(pg.GraphicsObject):
         self.points = 0
         self._bounds = None
         self._append(x, y, repaint=False)
-        self.prepareGeometryChange()
-        self._rect = self._room() if self._bounds else QRectF()
+        if self._plot_area() is None:
+            self.prepareGeometryChange()
         self.update()
 
     def _append(self, x: np.ndarray, y: np.ndarray, repaint: bool = True) -> None:
@@ -199,21 +229,23 @@ class LiveCurve(pg.GraphicsObject):
                                               max(b[3], new[3]))
         if not repaint:
             return
-        x0, x1, y0, y1 = self._bounds
-        r = self._rect
-        if not (r.left() <= x0 and x1 <= r.right() and r.top() <= y0 and y1 <= r.bottom()):
-            self.prepareGeometryChange()  # rare: the rectangle at least doubles each time
-            self._rect = self._room()
+        area = self._plot_area()
+        if area is None:  # not in a plot: the bounds may have grown
+            self.prepareGeometryChange()
             self.update()
             return
-        # Repaint from the previous last point to the new points, with the pen's reach around them.
+        # Repaint from the previous last point to the new points, with the pen's reach around them,
+        # within the plot (what lies beyond, axes included, does not change).
         x0, x1, y0, y1 = new
         if last is not None:
             x0, x1, y0, y1 = min(x0, last.x()), max(x1, last.x()), min(y0, last.y()), max(y1, last.y())
+        ux, uy = self._pixel_size()  # one pixel in data units
         pad = self.pen.widthF() + 3  # pixels: half the pen, antialiasing and the round cap, with margin
-        px, py = self._pixel_size()
-        px, py = px * pad, py * pad
-        self.update(QRectF(x0 - px, y0 - py, x1 - x0 + 2 * px, y1 - y0 + 2 * py))
+        strip = QRectF(x0 - pad * ux, y0 - pad * uy, x1 - x0 + 2 * pad * ux, y1 - y0 + 2 * pad * uy)
+        # Qt repaints an item whose rectangle comes within 2 pixels of a repaint: keep clear of the axes.
+        strip = strip.intersected(area.adjusted(2 * ux, 2 * uy, -2 * ux, -2 * uy))
+        if not strip.isEmpty():
+            self.update(strip)
 
     def _pixel_size(self) -> tuple[float, float]:
         """One screen pixel's width and height in data units (0 when not on screen). The plots only
@@ -223,13 +255,6 @@ class LiveCurve(pg.GraphicsObject):
         if t is None or t.m11() == 0 or t.m22() == 0:
             return 0.0, 0.0
         return 1.0 / abs(t.m11()), 1.0 / abs(t.m22())
-
-    def _room(self) -> QRectF:
-        """The data bounds with as much room again on every side (at least 1 unit), so that the
-        bounding rectangle rarely needs to grow."""
-        x0, x1, y0, y1 = self._bounds
-        w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-        return QRectF(x0 - w, y0 - h, 3 * w, 3 * h)
 
 
 class TrainingPlots(QWidget):
@@ -250,14 +275,23 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.view)
         self.loss_plot = self.view.addPlot(row=0, col=0)
         self.acc_plot = self.view.addPlot(row=1, col=0)
-        for plot, title, ylabel in ((self.loss_plot, "Loss", "loss"), (self.acc_plot, "Accuracy", "accuracy")):
+        # Each legend sits in the corner its curves leave first: losses fall, accuracies rise.
+        for plot, title, ylabel, corner in ((self.loss_plot, "Loss", "loss", (-10, 10)),
+                                            (self.acc_plot, "Accuracy", "accuracy", (-10, -10))):
             plot.setTitle(title)
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
-            # No grid: with one, each axis covers the plot area and is repainted (text and all) with
-            # every new point, which was 90% of a redraw.
+            # What a new point's repaint may touch is the curves alone: no grid (with one, each axis
+            # covers the plot and is repainted, text and all, with every point: 90% of a redraw),
+            # ticks pointing out of the plot rather than into it, legends out of the curves' way.
             plot.showGrid(x=False, y=False)
-            plot.addLegend(offset=(-10, 10))
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setStyle(tickLength=5)
+            # One width for both y axes: the plots' epochs line up, and new tick labels (the loss
+            # axis grows) do not re-lay out the plots.
+            plot.getAxis("left").setWidth(56)
+            plot.addLegend(offset=corner)
+            plot.setFlag(plot.GraphicsItemFlag.ItemHasNoContents)  # a container: nothing of its own to paint
             plot.setMouseEnabled(x=True, y=False)
             plot.hideButtons()
         self.acc_plot.setXLink(self.loss_plot)
@@ -265,11 +299,11 @@ class TrainingPlots(QWidget):
         # every redraw, and painting axes was half of the GUI thread's time during training.
         for plot in (self.loss_plot, self.acc_plot):
             plot.disableAutoRange()
-        self.acc_plot.setYRange(0, 1, padding=0.02)
+        self.acc_plot.setYRange(0, 1, padding=Y_PADDING)
         self.x_max = 1.0
         self.loss_max = 1.0
         self.set_x_range(1)
-        self.loss_plot.setYRange(0, self.loss_max, padding=0.02)
+        self.loss_plot.setYRange(0, self.loss_max, padding=Y_PADDING)
         self.items: dict[str, pg.GraphicsObject] = {}
         styles = {
             "train_raw": (self.loss_plot, "training loss (raw)", pg.mkPen(COLOURS["train_raw"], width=1), None),
@@ -322,7 +356,7 @@ class TrainingPlots(QWidget):
                 self.loss_max *= 2
             while top < self.loss_max / 4 and self.loss_max > 1.0:
                 self.loss_max /= 2
-            self.loss_plot.setYRange(0, self.loss_max, padding=0.02)
+            self.loss_plot.setYRange(0, self.loss_max, padding=Y_PADDING)
         self.redraws += 1
 
     def point_count(self, key: str) -> int:

@@ -70,6 +70,26 @@ def test_a_new_point_repaints_a_small_area_and_the_screen_matches_a_full_render(
     assert on_screen == fresh
 
 
+def test_new_points_repaint_neither_axes_nor_legends(plots, qapp):
+    widget, curves = plots
+    for i in range(3):  # the first points set the loss plot's range: axes and all repainted
+        _add_point(curves, i)
+        widget.redraw()
+        qapp.processEvents()
+    spy = PaintSpy(widget.view.viewport())
+    for i in range(3, 60):  # from the left axis, the loss falls towards its axis, the accuracy rises to 1
+        _add_point(curves, i)
+        widget.redraw()
+        qapp.processEvents()
+    assert len(spy.regions) >= 50
+    view = widget.view
+    for plot in (widget.loss_plot, widget.acc_plot):
+        for item in (plot.getAxis("left"), plot.getAxis("bottom"), plot.legend):
+            rect = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            hits = [region for region in spy.regions if region.intersects(rect)]
+            assert hits == [], f"{type(item).__name__} of the {plot.titleLabel.text} plot was repainted"
+
+
 def test_a_long_curve_strokes_only_the_sub_paths_near_a_repaint(plots, qapp, monkeypatch):
     monkeypatch.setattr(LiveCurve, "CHUNK", 4)  # many sub-paths, and many places where two meet
     widget, curves = plots
@@ -96,27 +116,32 @@ def test_a_long_curve_strokes_only_the_sub_paths_near_a_repaint(plots, qapp, mon
 
 def test_curves_are_drawn_unbroken(plots, qapp):
     widget, curves = plots
-    for i in range(60):
+    widget.show_curves(curves, epochs=2)  # the plots' ranges change after the curves joined them
+    for i in range(114):  # the loss plot's range grows with the first point
         _add_point(curves, i)
         widget.redraw()
         qapp.processEvents()
     image = widget.grab().toImage()
-    blue = QColor(COLOURS["train_acc"])
-    acc = widget.acc_plot.vb
+    blue = QColor(COLOURS["train"])
+    assert QColor(COLOURS["train_acc"]) == blue
 
-    def pixel(x, y):  # data coordinates of the accuracy plot -> pixel in the widget
-        return widget.view.mapFromScene(acc.mapViewToScene(QPointF(x, y)))
+    for plot, top_value in ((widget.acc_plot, 1.0), (widget.loss_plot, 2.3)):
+        vb = plot.vb
 
-    x0, x1 = pixel(0.05, 0).x(), pixel(0.95, 0).x()
-    top, bottom = pixel(0, 1.0).y(), pixel(0, 0).y()
-    assert x1 - x0 > 300 and bottom - top > 100
-    gaps = []
-    for x in range(x0, x1):
-        column = (QColor(image.pixel(x, y)) for y in range(top, bottom + 1))
-        if not any(abs(c.red() - blue.red()) + abs(c.green() - blue.green()) + abs(c.blue() - blue.blue()) < 60
-                   for c in column):
-            gaps.append(x)
-    assert gaps == []  # every pixel column under the accuracy curve holds some of its colour
+        def pixel(x, y, vb=vb):  # data coordinates of the plot -> pixel in the widget
+            return widget.view.mapFromScene(vb.mapViewToScene(QPointF(x, y)))
+
+        x0, x1 = pixel(0.05, 0).x(), pixel(1.85, 0).x()
+        top, bottom = pixel(0, top_value).y(), pixel(0, 0).y()
+        assert x1 - x0 > 600 and bottom - top > 100
+        gaps = []
+        for x in range(x0, x1):
+            column = (QColor(image.pixel(x, y)) for y in range(top - 3, bottom + 4))  # the pen's width
+            if not any(abs(c.red() - blue.red()) + abs(c.green() - blue.green()) + abs(c.blue() - blue.blue())
+                       < 60 for c in column):
+                gaps.append(x)
+        # Every pixel column under the curve holds some of its colour.
+        assert gaps == [], f"the {plot.titleLabel.text} curve has gaps"
 
 
 def test_decimate_keeps_the_extremes_in_order():
