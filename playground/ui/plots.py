@@ -9,6 +9,8 @@ Runs chosen for comparison are drawn as dashed overlays.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -47,23 +49,58 @@ class CurveBuffer:
         return self.x[: self.n], self.y[: self.n]
 
 
-def curves_from_events(events: list[dict]) -> dict[str, CurveBuffer]:
-    """The curves of a run (live or read back from its metrics.jsonl)."""
-    curves = {k: CurveBuffer() for k in ("train_raw", "train", "val", "train_acc", "val_acc")}
-    smooth = smooth_acc = None
-    for e in events:
-        kind = e.get("type")
+# The smoothed curves' time constant, as a share of the run's length: smoothing over a count of
+# points instead would lag by more of the run the faster the machine trains (fewer points an epoch).
+SMOOTHING = 0.03
+
+
+class Smoother:
+    """An exponential moving average of values at increasing x, with time constant ``tau`` in x."""
+
+    def __init__(self):
+        self.value: float | None = None
+        self.x = 0.0
+
+    def add(self, x: float, value: float, tau: float) -> float:
+        if self.value is None:
+            self.value = value
+        else:
+            keep = math.exp(-max(x - self.x, 0.0) / tau)
+            self.value = keep * self.value + (1.0 - keep) * value
+        self.x = x
+        return self.value
+
+
+class CurveBuilder:
+    """A run's curves from its events, as they come or read back from its metrics.jsonl."""
+
+    def __init__(self):
+        self.curves = {k: CurveBuffer() for k in ("train_raw", "train", "val", "train_acc", "val_acc")}
+        self._loss, self._acc = Smoother(), Smoother()
+
+    def add(self, e: dict) -> bool:
+        """Add an event's points; whether it had any."""
+        kind, curves = e.get("type"), self.curves
         if kind == "progress":
             x = e["step"] / e["steps_per_epoch"]
-            smooth = e["train_loss"] if smooth is None else 0.8 * smooth + 0.2 * e["train_loss"]
-            smooth_acc = e["train_accuracy"] if smooth_acc is None else 0.8 * smooth_acc + 0.2 * e["train_accuracy"]
+            tau = SMOOTHING * max(e["total_steps"] / e["steps_per_epoch"], 1e-6)  # the run's epochs
             curves["train_raw"].append(x, e["train_loss"])
-            curves["train"].append(x, smooth)
-            curves["train_acc"].append(x, smooth_acc)
-        elif kind == "epoch" and e.get("val_loss") is not None:
+            curves["train"].append(x, self._loss.add(x, e["train_loss"], tau))
+            curves["train_acc"].append(x, self._acc.add(x, e["train_accuracy"], tau))
+            return True
+        if kind == "epoch" and e.get("val_loss") is not None:
             curves["val"].append(e["epoch"], e["val_loss"])
             curves["val_acc"].append(e["epoch"], e["val_accuracy"])
-    return curves
+            return True
+        return False
+
+
+def curves_from_events(events: list[dict]) -> dict[str, CurveBuffer]:
+    """The curves of a run read back from its events."""
+    builder = CurveBuilder()
+    for e in events:
+        builder.add(e)
+    return builder.curves
 
 
 def decimate(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from playground.core.units import format_eta
-from playground.ui.plots import CurveBuffer, TrainingPlots, curves_from_events
+from playground.ui.plots import CurveBuffer, CurveBuilder, TrainingPlots, curves_from_events
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
@@ -272,6 +272,7 @@ class TrainArea(QWidget):
         self.runner: TrainingRunner | None = None
         self._spare = None  # a worker process started ahead, waiting for a job
         self._dirty = False
+        self._curve_builder = CurveBuilder()  # the current run's
         self._disk_loaded = False
         self.torch_ready = False
 
@@ -488,7 +489,8 @@ class TrainArea(QWidget):
         self.banner.hide()
         entry = RunEntry(label=spec.name + (" (continued)" if initial else ""), spec=spec, config=config,
                          path=run_dir, started=time.strftime("%H:%M:%S"))
-        entry.curves = curves_from_events([])
+        self._curve_builder = CurveBuilder()
+        entry.curves = self._curve_builder.curves
         self.current = entry
         self.runs.append(entry)
         self._add_run_item(entry)
@@ -497,7 +499,6 @@ class TrainArea(QWidget):
                                     f"not change this run).")
         self.progress.setValue(0)
         self.progress_label.setText("Loading data…")
-        self._smooth = self._smooth_acc = None
         self._last_text = 0.0
         self.runner = TrainingRunner(self._take_process(), job, self)
         self.runner.event_received.connect(self._on_event)
@@ -555,32 +556,21 @@ class TrainArea(QWidget):
             return
         entry.events.append(event)
         kind = event["type"]
-        curves = entry.curves
+        if self._curve_builder.add(event):
+            self._dirty = True
         if kind == "start":
             self.progress.setRange(0, event["total_steps"])
             self.progress_label.setText(f"Training on {event['device']}: {event['train_size']:,} images, "
                                         f"{event['parameters']:,} parameters")
         elif kind == "progress":
-            x = event["step"] / event["steps_per_epoch"]
-            loss, acc = event["train_loss"], event["train_accuracy"]
-            self._smooth = loss if self._smooth is None else 0.8 * self._smooth + 0.2 * loss
-            self._smooth_acc = acc if self._smooth_acc is None else 0.8 * self._smooth_acc + 0.2 * acc
-            curves["train_raw"].append(x, loss)
-            curves["train"].append(x, self._smooth)
-            curves["train_acc"].append(x, self._smooth_acc)
-            self._dirty = True
             now = time.monotonic()
             if now - self._last_text >= TEXT_INTERVAL:  # text relayouts cost; numbers change fast anyway
                 self._last_text = now
                 self._show_step(entry, event)
                 self.progress_label.setText(f"{event['samples_per_second']:,.0f} images/s · ETA "
-                                            f"{format_eta(event['eta_seconds'])} · loss {loss:.4f} · "
-                                            f"accuracy {acc:.1%}")
+                                            f"{format_eta(event['eta_seconds'])} · loss "
+                                            f"{event['train_loss']:.4f} · accuracy {event['train_accuracy']:.1%}")
         elif kind == "epoch":
-            if event["val_loss"] is not None:
-                curves["val"].append(event["epoch"], event["val_loss"])
-                curves["val_acc"].append(event["epoch"], event["val_accuracy"])
-                self._dirty = True
             if entry.path is not None:
                 self.epoch_finished.emit(str(entry.path))
         elif kind == "paused":

@@ -144,6 +144,35 @@ def test_curves_are_drawn_unbroken(plots, qapp):
         assert gaps == [], f"the {plot.titleLabel.text} curve has gaps"
 
 
+def _progress_events(points_per_epoch, loss_at, epochs=3, steps_per_epoch=840):
+    events = []
+    for k in range(1, epochs * points_per_epoch + 1):
+        step = round(k * steps_per_epoch / points_per_epoch)
+        loss = loss_at(step / steps_per_epoch, k)
+        events.append({"type": "progress", "step": step, "steps_per_epoch": steps_per_epoch,
+                       "total_steps": epochs * steps_per_epoch, "train_loss": loss, "train_accuracy": 1 - loss / 3})
+    return events
+
+
+@pytest.mark.parametrize("points_per_epoch", [12, 85])  # a fast machine's run, a slow one's
+def test_the_smoothed_curves_follow_a_change_within_a_tenth_of_the_run(points_per_epoch):
+    curves = curves_from_events(_progress_events(points_per_epoch, lambda x, k: 2.0 if x < 1.5 else 0.5))
+    x, y = curves["train"].data()
+    assert np.array_equal(curves["train_raw"].data()[0], x)
+    assert y[x < 1.5].max() == pytest.approx(2.0)
+    later = y[x >= 1.5 + 0.3]  # 10% of a 3-epoch run after the drop
+    assert 0.5 <= later[0] <= 0.56
+    acc_x, acc = curves["train_acc"].data()
+    assert acc[acc_x >= 1.8][0] == pytest.approx(1 - later[0] / 3)
+
+
+def test_the_smoothed_curve_is_smoother_than_the_raw_one():
+    curves = curves_from_events(_progress_events(85, lambda x, k: 1.0 + (0.2 if k % 2 else -0.2)))
+    raw, smooth = curves["train_raw"].data()[1][30:], curves["train"].data()[1][30:]
+    assert np.std(smooth) < 0.1 * np.std(raw)
+    assert np.mean(smooth) == pytest.approx(1.0, abs=0.01)
+
+
 def test_decimate_keeps_the_extremes_in_order():
     x = np.arange(10_000, dtype=float)
     y = np.sin(x / 50)
