@@ -54,7 +54,8 @@ def schedstat(pid="self") -> list[int]:
 
 def trainer_share(first, last) -> dict | None:
     """Cores the trainer's threads ran on, and its time slices a second, between two snapshots
-    (schedstat, perf_counter) taken at its first and last progress events; None without /proc."""
+    (schedstat, perf_counter) taken at its first and last progress events (the last one's step is
+    the run's last: ``step == total_steps``); None without /proc."""
     if first is None or last is None or not any(first[0]):
         return None
     (run0, _, slices0), t0 = first
@@ -76,7 +77,7 @@ def headless(args) -> tuple[float, dict | None]:
             f"cfg = preset_config('tutorial-cnn', epochs={args.epochs}, limit={args.limit}, device='cpu', seed=0)\n"
             "first = last = None\n"
             "for event in Trainer(get_preset('tutorial-cnn').spec, cfg).run():\n"
-            "    if event['type'] == 'progress':\n"
+            "    if event['type'] == 'progress' and (first is None or event['step'] == event['total_steps']):\n"
             "        last = (schedstat(), time.perf_counter())\n"
             "        first = first or last\n"
             "print(json.dumps({'final': event, 'first': first, 'last': last}))")
@@ -155,8 +156,8 @@ def in_window(args) -> dict:
         area.start()
         worker = area.runner.process.proc.pid  # the worker process that trains
 
-        def progress(event):
-            if event["type"] == "progress":
+        def progress(event):  # /proc read twice a run, not at every event
+            if event["type"] == "progress" and ("first" not in result or event["step"] == event["total_steps"]):
                 result["last"] = (schedstat(worker), time.perf_counter())
                 result.setdefault("first", result["last"])
 
