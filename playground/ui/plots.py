@@ -352,6 +352,10 @@ class TrainingPlots(QWidget):
         for key, (plot, name, pen, symbol) in styles.items():
             if symbol:  # one point an epoch: a PlotDataItem for its symbols
                 item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6, symbolBrush=pen.color())
+                # The legend draws its sample with the symbols' item, which gets its colours only with
+                # data: without this the sample stays grey (new points no longer repaint the legend).
+                item.scatter.setBrush(pen.color())
+                item.scatter.setPen(item.opts["symbolPen"])
             else:  # many points, redrawn often
                 item = LiveCurve(pen, name, self.MAX_POINTS)
                 plot.addItem(item)

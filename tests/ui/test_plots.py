@@ -90,6 +90,17 @@ def test_new_points_repaint_neither_axes_nor_legends(plots, qapp):
             assert hits == [], f"{type(item).__name__} of the {plot.titleLabel.text} plot was repainted"
 
 
+def test_the_legends_show_the_validation_symbols_in_their_colour_before_any_point(plots):
+    widget, _ = plots
+    image = widget.grab().toImage()
+    red = QColor(COLOURS["val"])
+    for plot in (widget.loss_plot, widget.acc_plot):
+        sample = plot.legend.items[-1][0]  # the validation curve's: a line with a symbol at (10, 10)
+        centre = widget.view.mapFromScene(sample.mapToScene(QPointF(10, 10)))
+        c = QColor(image.pixel(centre.x(), centre.y()))
+        assert abs(c.red() - red.red()) + abs(c.green() - red.green()) + abs(c.blue() - red.blue()) < 60
+
+
 def test_a_long_curve_strokes_only_the_sub_paths_near_a_repaint(plots, qapp, monkeypatch):
     monkeypatch.setattr(LiveCurve, "CHUNK", 4)  # many sub-paths, and many places where two meet
     widget, curves = plots
