@@ -571,6 +571,7 @@ class TrainArea(QWidget):
                                             f"{format_eta(event['eta_seconds'])} · loss "
                                             f"{event['train_loss']:.4f} · accuracy {event['train_accuracy']:.1%}")
         elif kind == "epoch":
+            self._show_step(entry, event)  # the bar reaches each epoch's end (and the run's) at once
             if entry.path is not None:
                 self.epoch_finished.emit(str(entry.path))
         elif kind == "paused":

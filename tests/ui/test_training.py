@@ -28,7 +28,10 @@ def kinds(entry):
     return [e["type"] for e in entry.events]
 
 
-def test_train_one_epoch_then_evaluate(window, qtbot):
+def test_train_one_epoch_then_evaluate(window, qtbot, monkeypatch):
+    import playground.ui.train_area as train_area
+
+    monkeypatch.setattr(train_area, "TEXT_INTERVAL", 1e9)  # the bar's 1 Hz updates: only the first one here
     area = window.train_area
     set_config(window)
     window.new_from_preset("mlp-300")
@@ -44,6 +47,7 @@ def test_train_one_epoch_then_evaluate(window, qtbot):
     assert len(x) == area.plots.point_count("train")  # the curve items hold the points
     assert area.start_button.isEnabled() and area.form.isEnabled()
     assert "Completed: test accuracy" in area.banner.text()
+    assert area.progress.value() == area.progress.maximum()  # the bar ends full, whenever its last update was
 
     # The Evaluate area shows the engine's own figures.
     evaluation = entry.evaluation
