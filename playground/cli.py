@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -113,6 +114,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `playground presets | head -1`
         sys.stderr.close()
         return 0
+    except MemoryError:
+        print("playground: error: out of memory; the input is too large for this machine", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, never a traceback
+        if os.environ.get("PLAYGROUND_DEBUG"):
+            raise
+        print(f"playground: error: {_first_line(exc)} ({type(exc).__name__}). This is a bug in the app, not "
+              f"in your input; set PLAYGROUND_DEBUG=1 to see where it happened, and please report it.",
+              file=sys.stderr)
+        return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    # Control characters from a file must not reach the terminal raw: repr escapes them.
+    return repr(text[0][:300])[1:-1] if text else "unexpected failure"
 
 
 if __name__ == "__main__":  # pragma: no cover

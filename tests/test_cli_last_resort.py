@@ -1,0 +1,38 @@
+"""The command line's last line of defence: an unexpected error is a message and exit code 1, never a
+traceback (a traceback tells a user nothing and can carry text from a file to the terminal raw)."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground import cli
+
+
+def test_an_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
+    def broken(args):
+        raise KeyError("\x1b[2Jpayload")
+
+    monkeypatch.setattr(cli, "cmd_presets", broken)
+    assert cli.main(["presets"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("playground: error: ") and "KeyError" in err and "Traceback" not in err
+    assert "\x1b" not in err and len(err.splitlines()) == 1
+
+
+def test_out_of_memory_is_a_message(monkeypatch, capsys):
+    def hungry(args):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "cmd_presets", hungry)
+    assert cli.main(["presets"]) == 1
+    assert "out of memory" in capsys.readouterr().err
+
+
+def test_debug_shows_the_traceback(monkeypatch):
+    def broken(args):
+        raise KeyError("x")
+
+    monkeypatch.setattr(cli, "cmd_presets", broken)
+    monkeypatch.setenv("PLAYGROUND_DEBUG", "1")
+    with pytest.raises(KeyError):
+        cli.main(["presets"])
