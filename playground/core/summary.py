@@ -7,7 +7,8 @@ The text goes to terminals, so the design's own text (name, description) passes 
 from __future__ import annotations
 
 from playground.core.layers import format_shape
-from playground.core.shapes import ShapeReport, machine_memory_bytes, memory_line, training_bytes
+from playground.core import shapes
+from playground.core.shapes import ShapeReport, memory_line, training_bytes
 from playground.core.spec import NetworkSpec
 from playground.core.text import format_bytes, printable
 
@@ -27,7 +28,7 @@ def report_dict(spec: NetworkSpec, report: ShapeReport, batch_size: int = DEFAUL
             "activation_bytes_per_image": report.activation_bytes,
             "batch_size": batch_size,
             "training_bytes": training_bytes(report, batch_size),
-            "machine_bytes": machine_memory_bytes(),
+            "machine_bytes": shapes.machine_memory_bytes(),
         },
         "layers": [
             {"index": row.index + 1, "type": row.type, "description": spec.layers[row.index].describe(),
@@ -63,7 +64,7 @@ def format_report(spec: NetworkSpec, report: ShapeReport, batch_size: int = DEFA
     out += [line(r) for r in rows[:-1]]
     out += [line(tuple("-" * w for w in widths)), line(rows[-1])]
     out += ["", f"memory: {memory_line(report, batch_size)} (this machine has "
-                f"{format_bytes(machine_memory_bytes())})"]
+                f"{format_bytes(shapes.machine_memory_bytes())})"]
     if report.problems:
         out += ["", f"{len(report.problems)} problem(s):"]
         for p in report.problems:
