@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from playground.core.layers import format_shape
 from playground.core import shapes
+from playground.core.config import TrainConfig
 from playground.core.shapes import ShapeReport, memory_line, training_bytes
 from playground.core.spec import NetworkSpec
 from playground.core.text import format_bytes, printable
 
-DEFAULT_BATCH_SIZE = 128  # TrainConfig's default, for a design given without a training config
+DEFAULT_BATCH_SIZE = TrainConfig.batch_size  # for a design given without a training config
 
 
 def report_dict(spec: NetworkSpec, report: ShapeReport, batch_size: int = DEFAULT_BATCH_SIZE) -> dict:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from playground.core import (CATALOG, DesignError, Fix, LayerSpec, NetworkSpec, ShapeReport, apply_fix,
                              infer_shapes, load_design)
+from playground.core.summary import DEFAULT_BATCH_SIZE
 
 _PARAM_EDIT_ID = 1001  # commands with this id merge when they edit the same field one after another
 
@@ -52,14 +53,13 @@ class DesignDocument(QObject):
     modified_changed = Signal(bool)
     batch_size_changed = Signal(int)  # the batch size the designer's memory estimate is for
 
-    DEFAULT_BATCH_SIZE = 128  # TrainConfig's default, until the Train tab says otherwise
 
     def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._spec = spec or NetworkSpec()
         self._report = infer_shapes(self._spec)
         self._selected = -1
-        self._batch_size = self.DEFAULT_BATCH_SIZE
+        self._batch_size = DEFAULT_BATCH_SIZE  # TrainConfig's, until the Train tab sets its own
         self.path: Path | None = None
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
