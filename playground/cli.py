@@ -16,7 +16,8 @@ from playground import APP_NAME, __version__
 from playground.core.presets import PRESETS, get_preset
 from playground.core.shapes import infer_shapes
 from playground.core.spec import DesignError, NetworkSpec, load_design
-from playground.core.summary import format_report, report_dict
+from playground.core.summary import DEFAULT_BATCH_SIZE, format_report, report_dict
+from playground.core.text import printable
 
 
 class UsageError(Exception):
@@ -31,12 +32,14 @@ def _add_design_source(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_design(args: argparse.Namespace) -> NetworkSpec:
+    """The design of ``--preset`` or of the file given; a bad file is a ``UsageError`` (exit 2)
+    whose message has no control characters from the file or its name."""
     if args.preset:
         return get_preset(args.preset).spec
     try:
         return load_design(args.design)
     except DesignError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(printable(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print each layer's output shape, parameters and multiply-adds, "
                                    "the totals and any problems. Exits 1 if the design is invalid.")
     _add_design_source(p)
+    p.add_argument("--batch-size", type=int, metavar="N",
+                   help="estimate training memory at this batch size (default: the preset's, else "
+                        f"{DEFAULT_BATCH_SIZE})")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_summary)
 
@@ -69,12 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    batch_size = args.batch_size
+    if batch_size is None:
+        batch_size = get_preset(args.preset).train.get("batch_size", DEFAULT_BATCH_SIZE) if args.preset \
+            else DEFAULT_BATCH_SIZE
+    if not 1 <= batch_size <= 65536:
+        raise UsageError(f"--batch-size must be 1 to 65536; got {batch_size}")
     spec = resolve_design(args)
     report = infer_shapes(spec)
     if args.json:
-        print(json.dumps(report_dict(spec, report)))
+        print(json.dumps(report_dict(spec, report, batch_size)))
     else:
-        print(format_report(spec, report))
+        print(format_report(spec, report, batch_size))
     return 0 if report.valid else 1
 
 

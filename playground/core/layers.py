@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from playground.core.text import short_repr
+
 Shape = tuple[int, ...]
 
 
@@ -46,34 +48,45 @@ class ParamSpec:
         return self.label or self.name.replace("_", " ").capitalize()
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` in canonical form, or raise ``ValueError`` saying what is allowed."""
+        """Return ``value`` in canonical form, or raise ``ValueError`` saying what is allowed.
+
+        Any value at all may come in (a design file is untrusted JSON): a list, a dict, an int with
+        thousands of digits, NaN; the message quotes it shortly and printably."""
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise ValueError(f"must be true or false, not {value!r}")
+                raise ValueError(f"must be true or false, not {short_repr(value)}")
             return value
         if self.kind == "choice":
-            if value not in self.choices:
-                raise ValueError(f"must be one of {', '.join(self.choices)}; got {value!r}")
+            if not isinstance(value, str) or value not in self.choices:
+                raise ValueError(f"must be one of {', '.join(self.choices)}; got {short_repr(value)}")
             return value
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
                 if isinstance(value, float) and value.is_integer():
                     value = int(value)
                 else:
-                    raise ValueError(f"must be a whole number, not {value!r}")
+                    raise ValueError(f"must be a whole number, not {short_repr(value)}")
         elif self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"must be a number, not {value!r}")
-            value = float(value)
+                raise ValueError(f"must be a number, not {short_repr(value)}")
+            try:
+                value = float(value)
+            except OverflowError:  # an int too large for a float
+                raise ValueError(f"must be a finite number, not {short_repr(value)}") from None
             if not math.isfinite(value):
-                raise ValueError(f"must be a finite number, not {value!r}")
+                raise ValueError(f"must be a finite number, not {short_repr(value)}")
         else:  # pragma: no cover - catalog definition error
             raise AssertionError(f"unknown parameter kind {self.kind}")
         if self.minimum is not None and value < self.minimum:
-            raise ValueError(f"must be at least {self.minimum:g}; got {value:g}")
+            raise ValueError(f"must be at least {self.minimum:g}; got {_number(value)}")
         if self.maximum is not None and value > self.maximum:
-            raise ValueError(f"must be at most {self.maximum:g}; got {value:g}")
+            raise ValueError(f"must be at most {self.maximum:g}; got {_number(value)}")
         return value
+
+
+def _number(value: int | float) -> str:
+    """A number for a message; one too long to print whole is described by its size."""
+    return short_repr(value) if isinstance(value, int) else f"{value:g}"
 
 
 @dataclass(frozen=True)

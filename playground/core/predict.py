@@ -21,11 +21,24 @@ class Classifier:
     """A model loaded once, in eval mode on the CPU."""
 
     def __init__(self, spec: NetworkSpec, state: dict, source: str = "model"):
+        """``RunError`` if the design cannot be built (a shape problem, or over the memory budget) or
+        the weights do not fit it; both are checked before the model is allocated."""
         from playground.core.build import build_model
+        from playground.core.shapes import infer_shapes
+        from playground.core.text import printable
 
         self.spec = spec
         self.source = source
-        self.model = build_model(spec).eval()
+        report = infer_shapes(spec)
+        held = sum(int(v.numel()) for v in state.values() if hasattr(v, "numel"))
+        if report.valid and held < report.total_parameters:
+            # A small file whose design declares huge layers: refused without building the model.
+            raise RunError(f"{printable(source)}: the weights do not fit this design (the file holds "
+                           f"{held:,} values but the design has {report.total_parameters:,} parameters)")
+        try:
+            self.model = build_model(spec).eval()
+        except DesignError as exc:
+            raise RunError(f"{printable(source)}: {exc}") from None
         load_state_into(self.model, state, source)
 
     @classmethod

@@ -1,16 +1,48 @@
 """Shape inference over a whole design, without torch.
 
-For each layer: its input and output shape, parameter count and multiply-adds; the totals; and the
-problems that would stop training, each tied to a layer and, where one exists, a suggested
-:class:`~playground.core.layers.Fix` with an absolute layer index.
+For each layer: its input and output shape, parameter count and multiply-adds; the totals; the
+memory the design needs; and the problems that would stop training, each tied to a layer and, where
+one exists, a suggested :class:`~playground.core.layers.Fix` with an absolute layer index.
+
+The memory budget. Every layer's parameters are range-checked, but a design of in-range layers can
+still need hundreds of gigabytes, so the whole design is budgeted too, before torch allocates
+anything (:func:`~playground.core.build.build_model` refuses a design with a problem):
+
+- parameter memory: parameters x 4 bytes (float32);
+- activation memory for one image: the input plus every layer's output, x 4 bytes (a recurrent
+  layer counts the states it keeps for every row, layer and gate);
+- training memory at batch size B (:func:`training_bytes`): 4 copies of the parameters (weights,
+  gradients and the two moment buffers of Adam, the most any optimizer here keeps) plus the
+  activations x B x 2 (kept for the backward pass, and their gradients). This errs high: it is meant
+  to refuse what cannot fit, not to predict usage to the byte.
+
+A design whose parameters exceed :data:`MAX_PARAMETER_BYTES` (2 GB), or that could not train even
+one image at a time in this machine's physical memory, has a budget problem like a shape problem.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, replace
 
-from playground.core.layers import CATALOG, Fix, LayerProblem, NeedsImage, Shape, format_shape, make_layer
+from playground.core.layers import (CATALOG, Fix, LayerProblem, LayerSpec, NeedsImage, Shape, format_shape,
+                                    make_layer)
 from playground.core.spec import NetworkSpec
+from playground.core.text import format_bytes
+
+BYTES_PER_VALUE = 4  # float32
+MAX_PARAMETER_BYTES = 2_000_000_000  # 500 million parameters; the presets need under 1 MB
+FALLBACK_MACHINE_BYTES = 16_000_000_000  # where the physical memory cannot be read
+
+
+def machine_memory_bytes() -> int:
+    """This machine's physical memory (POSIX ``sysconf``), or 16 GB where that cannot be read."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return FALLBACK_MACHINE_BYTES
+    return pages * page_size if pages > 0 and page_size > 0 else FALLBACK_MACHINE_BYTES
 
 
 @dataclass(frozen=True)
@@ -31,6 +63,7 @@ class LayerRow:
     parameters: int
     macs: int
     problem: Problem | None = None
+    activations: int = 0  # values kept for one image's backward pass (its output, states)
 
 
 @dataclass(frozen=True)
@@ -38,6 +71,7 @@ class ShapeReport:
     rows: tuple[LayerRow, ...]
     problems: tuple[Problem, ...]
     output_shape: Shape | None
+    input_values: int = 784  # values in one input image
 
     @property
     def total_parameters(self) -> int:
@@ -46,6 +80,16 @@ class ShapeReport:
     @property
     def total_macs(self) -> int:
         return sum(r.macs for r in self.rows)
+
+    @property
+    def parameter_bytes(self) -> int:
+        """Memory of the weights as float32."""
+        return self.total_parameters * BYTES_PER_VALUE
+
+    @property
+    def activation_bytes(self) -> int:
+        """Memory of one image's activations: the input and every layer's output, as float32."""
+        return (self.input_values + sum(r.activations for r in self.rows)) * BYTES_PER_VALUE
 
     @property
     def valid(self) -> bool:
@@ -79,6 +123,31 @@ def _resolve(spec: NetworkSpec, index: int, exc: LayerProblem) -> Problem:
     return Problem(index, f"Layer {index + 1} ({layer.type}): {exc.message}", fix)
 
 
+def training_bytes(report: ShapeReport, batch_size: int) -> int:
+    """Estimated memory to train at ``batch_size``: 4 copies of the parameters (weights, gradients,
+    Adam's two moments) + activations x batch x 2 (forward values kept, and their gradients)."""
+    return 4 * report.parameter_bytes + 2 * report.activation_bytes * max(1, int(batch_size))
+
+
+def memory_line(report: ShapeReport, batch_size: int | None = None) -> str:
+    """``"parameters 1.7 MB · training at batch size 128 about 25.1 MB"`` for a summary or a window."""
+    text = f"parameters {format_bytes(report.parameter_bytes)}"
+    if batch_size is not None:
+        text += f" · training at batch size {batch_size} about {format_bytes(training_bytes(report, batch_size))}"
+    return text
+
+
+def _activations(layer: LayerSpec, in_shape: Shape, out_shape: Shape) -> int:
+    """Values one image leaves in memory for the backward pass through this layer."""
+    layer_type = CATALOG[layer.type]
+    gates = getattr(layer_type, "gates", 0)
+    if gates:  # recurrent: every row, stacked layer and direction keeps its gates, cell and hidden state
+        steps = in_shape[1] if len(in_shape) == 3 else 1
+        dirs = 2 if layer.params["bidirectional"] else 1
+        return steps * layer.params["num_layers"] * dirs * layer.params["hidden_size"] * (gates + 2)
+    return math.prod(out_shape)
+
+
 def infer_shapes(spec: NetworkSpec) -> ShapeReport:
     rows: list[LayerRow] = []
     problems: list[Problem] = []
@@ -97,7 +166,8 @@ def infer_shapes(spec: NetworkSpec) -> ShapeReport:
             shape = None
             continue
         shape = info.out_shape
-        rows.append(LayerRow(i, layer.type, in_shape, shape, info.parameters, info.macs))
+        rows.append(LayerRow(i, layer.type, in_shape, shape, info.parameters, info.macs,
+                             activations=_activations(layer, in_shape, shape)))
 
     if not spec.layers:
         fix = Fix("", "insert", 0, layer=make_layer("Flatten"))
@@ -105,7 +175,45 @@ def infer_shapes(spec: NetworkSpec) -> ShapeReport:
                                 replace(fix, label=_fix_label(spec, fix))))
     elif shape is not None and shape != (spec.num_classes,):
         problems.append(_output_problem(spec, shape))
-    return ShapeReport(tuple(rows), tuple(problems), shape)
+    report = ShapeReport(tuple(rows), tuple(problems), shape, math.prod(spec.input_shape))
+    budget = _budget_problem(spec, report)
+    if budget is not None:
+        if budget.layer >= 0 and rows[budget.layer].problem is None:
+            rows[budget.layer] = replace(rows[budget.layer], problem=budget)
+        report = replace(report, rows=tuple(rows), problems=(*problems, budget))
+    return report
+
+
+def _budget_problem(spec: NetworkSpec, report: ShapeReport) -> Problem | None:
+    """A problem when the whole design is too large: its weights over the 2 GB limit, or its training
+    over this machine's memory even at batch size 1. It is tied to the layer that costs the most."""
+    if not report.rows:
+        return None
+    if report.parameter_bytes > MAX_PARAMETER_BYTES:
+        big = max(report.rows, key=lambda r: r.parameters)
+        return Problem(
+            big.index,
+            f"The design has {report.total_parameters:,} parameters, {format_bytes(report.parameter_bytes)} "
+            f"as float32, over the limit of {format_bytes(MAX_PARAMETER_BYTES)}; layer {big.index + 1} "
+            f"({spec.layers[big.index].describe()}) alone has {big.parameters:,}: give it fewer "
+            f"{_size_word(spec.layers[big.index])}",
+        )
+    need, machine = training_bytes(report, 1), machine_memory_bytes()
+    if need > machine:
+        big = max(report.rows, key=lambda r: 4 * r.parameters + 2 * r.activations)
+        return Problem(
+            big.index,
+            f"The design needs about {format_bytes(need)} to train even one image at a time; this "
+            f"machine has {format_bytes(machine)}; layer {big.index + 1} "
+            f"({spec.layers[big.index].describe()}) costs the most: give it fewer "
+            f"{_size_word(spec.layers[big.index])}",
+        )
+    return None
+
+
+def _size_word(layer: LayerSpec) -> str:
+    return {"Linear": "outputs", "Conv2d": "filters"}.get(layer.type, "units" if "hidden_size" in layer.params
+                                                          else "channels")
 
 
 def _output_problem(spec: NetworkSpec, shape: Shape) -> Problem:

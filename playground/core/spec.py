@@ -4,6 +4,13 @@ A spec is an ordered list of catalog layers applied to a 1x28x28 image. Edits re
 which keeps undo simple (store the before and after) and lets a training run hold a snapshot.
 Loading checks everything and raises :class:`DesignError`, whose message names the file, the layer
 (1-based, as the designer numbers them) and the field.
+
+Design files may come from strangers, so loading trusts nothing: the file is at most
+:data:`MAX_DESIGN_BYTES` (checked before it is read), any JSON value of any type in any field gives a
+``DesignError`` (never another exception), nesting and numbers are bounded, and a name or description
+is bounded in length. Control characters, bidi overrides and lone surrogates in a name or description
+are replaced by U+FFFD (the replacement character) when the spec is made, so the spec can always be
+shown and saved as UTF-8; tabs and line breaks in a name become spaces.
 """
 
 from __future__ import annotations
@@ -15,10 +22,16 @@ from typing import Any
 
 from playground.core.atomic import atomic_write_text
 from playground.core.layers import CATALOG, Fix, LayerSpec, Shape
+from playground.core.text import clean_text, printable, short_repr
 
 FORMAT_VERSION = 1
 INPUT_SHAPE: Shape = (1, 28, 28)
 NUM_CLASSES = 10
+
+MAX_DESIGN_BYTES = 1_000_000  # the largest preset is under 2 kB
+MAX_NAME_CHARS = 200
+MAX_DESCRIPTION_CHARS = 10_000
+MAX_LAYERS = 1_000
 
 
 class DesignError(ValueError):
@@ -32,6 +45,15 @@ class NetworkSpec:
     description: str = ""
     input_shape: Shape = INPUT_SHAPE
     num_classes: int = NUM_CLASSES
+
+    def __post_init__(self):
+        # Whatever made this spec (a file, the designer, code), its text can be shown and saved.
+        name = clean_text(str(self.name))[:MAX_NAME_CHARS]
+        description = clean_text(str(self.description), multiline=True)[:MAX_DESCRIPTION_CHARS]
+        if name != self.name:
+            object.__setattr__(self, "name", name)
+        if description != self.description:
+            object.__setattr__(self, "description", description)
 
     # -- edits (each returns a new spec) -----------------------------------------------------------
 
@@ -91,12 +113,22 @@ class NetworkSpec:
 
     @classmethod
     def from_json(cls, text: str, source: str = "design") -> "NetworkSpec":
+        source = printable(source)
+        if not isinstance(text, str):
+            raise DesignError(f"{source}: a design is JSON text, not {type(text).__name__}")
+        if len(text) > MAX_DESIGN_BYTES:
+            raise DesignError(f"{source}: {len(text):,} characters is too large for a design "
+                              f"(at most {MAX_DESIGN_BYTES:,}); is this a design file?")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DesignError(
                 f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
             ) from None
+        except RecursionError:
+            raise DesignError(f"{source}: the JSON is nested too deeply to be a design") from None
+        except ValueError as exc:  # e.g. an integer past Python's 4300-digit limit
+            raise DesignError(f"{source}: not a valid design ({printable(str(exc))[:120]})") from None
         return _parse(data, source)
 
     def save(self, path: str | Path) -> None:
@@ -107,62 +139,83 @@ class NetworkSpec:
 def load_design(path: str | Path) -> NetworkSpec:
     """Read a design file, raising :class:`DesignError` for anything wrong with it."""
     path = Path(path)
+    shown = printable(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            # Bound the size before reading: a 100 MB "design" is refused having read 1 MB.
+            data = file.read(MAX_DESIGN_BYTES + 1)
+        if len(data) > MAX_DESIGN_BYTES:
+            raise DesignError(f"{shown}: larger than {MAX_DESIGN_BYTES // 1_000_000} MB, too large "
+                              f"for a design (a design file is a few kB); is this a design file?")
+        text = data.decode("utf-8")
     except FileNotFoundError:
-        raise DesignError(f"{path}: no such file") from None
+        raise DesignError(f"{shown}: no such file") from None
+    except IsADirectoryError:
+        raise DesignError(f"{shown}: is a folder, not a design file") from None
     except UnicodeDecodeError:
-        raise DesignError(f"{path}: not a text file (a design is a JSON file)") from None
+        raise DesignError(f"{shown}: not a text file (a design is a JSON file)") from None
     except OSError as exc:
-        raise DesignError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise DesignError(f"{shown}: cannot be read ({exc.strerror})") from None
     return NetworkSpec.from_json(text, str(path))
 
 
 def _parse(data: Any, source: str) -> NetworkSpec:
+    source = printable(source)
     if not isinstance(data, dict):
         raise DesignError(f"{source}: a design is a JSON object, not {type(data).__name__}")
     if "format_version" not in data:
         raise DesignError(f"{source}: missing 'format_version' (is this a design file?)")
     version = data["format_version"]
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:
         raise DesignError(
-            f"{source}: unknown format_version {version!r}; this version of the app reads "
+            f"{source}: unknown format_version {short_repr(version)}; this version of the app reads "
             f"format_version {FORMAT_VERSION} (a newer app may have written it)"
         )
-    name = data.get("name", "untitled")
-    description = data.get("description", "")
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise DesignError(f"{source}: 'name' and 'description' must be text")
+    name = _text_field(data, "name", "untitled", MAX_NAME_CHARS, source)
+    description = _text_field(data, "description", "", MAX_DESCRIPTION_CHARS, source)
     input_shape = data.get("input_shape", list(INPUT_SHAPE))
     if input_shape != list(INPUT_SHAPE):
         raise DesignError(f"{source}: input_shape must be {list(INPUT_SHAPE)} (MNIST images); "
-                          f"got {input_shape!r}")
+                          f"got {short_repr(input_shape)}")
     num_classes = data.get("num_classes", NUM_CLASSES)
     if num_classes != NUM_CLASSES:
-        raise DesignError(f"{source}: num_classes must be {NUM_CLASSES}; got {num_classes!r}")
+        raise DesignError(f"{source}: num_classes must be {NUM_CLASSES}; got {short_repr(num_classes)}")
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list):
         raise DesignError(f"{source}: 'layers' must be a list of layers")
+    if len(raw_layers) > MAX_LAYERS:
+        raise DesignError(f"{source}: {len(raw_layers):,} layers; a design has at most {MAX_LAYERS:,}")
     layers = tuple(_parse_layer(raw, i, source) for i, raw in enumerate(raw_layers))
     return NetworkSpec(layers, name, description)
+
+
+def _text_field(data: dict, key: str, default: str, limit: int, source: str) -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise DesignError(f"{source}: '{key}' must be text, not {short_repr(value)}")
+    if len(value) > limit:
+        raise DesignError(f"{source}: '{key}' is {len(value):,} characters long; at most {limit:,} "
+                          f"are allowed")
+    return value
 
 
 def _parse_layer(raw: Any, index: int, source: str) -> LayerSpec:
     where = f"{source}: layer {index + 1}"
     if not isinstance(raw, dict):
-        raise DesignError(f"{where}: must be an object with 'type' and 'params'")
+        raise DesignError(f"{where}: must be an object with 'type' and 'params', not {short_repr(raw)}")
     type_name = raw.get("type")
-    if type_name not in CATALOG:
+    if not isinstance(type_name, str) or type_name not in CATALOG:
         known = ", ".join(CATALOG)
-        raise DesignError(f"{where}: unknown layer type {type_name!r}; known types: {known}")
+        raise DesignError(f"{where}: unknown layer type {short_repr(type_name)}; known types: {known}")
     layer_type = CATALOG[type_name]
     params = raw.get("params", {})
     if not isinstance(params, dict):
-        raise DesignError(f"{where} ({type_name}): 'params' must be an object")
-    unknown = set(params) - {p.name for p in layer_type.params}
+        raise DesignError(f"{where} ({type_name}): 'params' must be an object, not {short_repr(params)}")
+    names = [p.name for p in layer_type.params]
+    unknown = [key for key in params if key not in names]
     if unknown:
-        raise DesignError(f"{where} ({type_name}): unknown parameter {sorted(unknown)[0]!r}; "
-                          f"{type_name} takes {', '.join(p.name for p in layer_type.params) or 'none'}")
+        raise DesignError(f"{where} ({type_name}): unknown parameter {short_repr(unknown[0])}; "
+                          f"{type_name} takes {', '.join(names) or 'none'}")
     checked = {}
     for p in layer_type.params:
         if p.name not in params:

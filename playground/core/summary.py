@@ -1,13 +1,22 @@
-"""A design's summary as text (a table for terminals and the window) and as plain data (JSON)."""
+"""A design's summary as text (a table for terminals and the window) and as plain data (JSON).
+
+The text goes to terminals, so the design's own text (name, description) passes through
+:func:`~playground.core.text.printable`: no escape sequence from a file reaches the terminal.
+"""
 
 from __future__ import annotations
 
 from playground.core.layers import format_shape
-from playground.core.shapes import ShapeReport
+from playground.core import shapes
+from playground.core.config import TrainConfig
+from playground.core.shapes import ShapeReport, memory_line, training_bytes
 from playground.core.spec import NetworkSpec
+from playground.core.text import format_bytes, printable
+
+DEFAULT_BATCH_SIZE = TrainConfig.batch_size  # for a design given without a training config
 
 
-def report_dict(spec: NetworkSpec, report: ShapeReport) -> dict:
+def report_dict(spec: NetworkSpec, report: ShapeReport, batch_size: int = DEFAULT_BATCH_SIZE) -> dict:
     return {
         "name": spec.name,
         "valid": report.valid,
@@ -15,6 +24,13 @@ def report_dict(spec: NetworkSpec, report: ShapeReport) -> dict:
         "output_shape": list(report.output_shape) if report.output_shape else None,
         "total_parameters": report.total_parameters,
         "total_macs": report.total_macs,
+        "memory": {
+            "parameter_bytes": report.parameter_bytes,
+            "activation_bytes_per_image": report.activation_bytes,
+            "batch_size": batch_size,
+            "training_bytes": training_bytes(report, batch_size),
+            "machine_bytes": shapes.machine_memory_bytes(),
+        },
         "layers": [
             {"index": row.index + 1, "type": row.type, "description": spec.layers[row.index].describe(),
              "params": dict(spec.layers[row.index].params),
@@ -30,7 +46,7 @@ def report_dict(spec: NetworkSpec, report: ShapeReport) -> dict:
     }
 
 
-def format_report(spec: NetworkSpec, report: ShapeReport) -> str:
+def format_report(spec: NetworkSpec, report: ShapeReport, batch_size: int = DEFAULT_BATCH_SIZE) -> str:
     header = ("#", "layer", "output", "parameters", "multiply-adds")
     rows = [("", "input", format_shape(spec.input_shape), "", "")]
     for row in report.rows:
@@ -44,10 +60,12 @@ def format_report(spec: NetworkSpec, report: ShapeReport) -> str:
     def line(r):
         return "  ".join(getattr(cell, a)(w) for cell, a, w in zip(r, align, widths)).rstrip()
 
-    out = [f"{spec.name}" + (f": {spec.description}" if spec.description else ""), "",
+    out = [printable(spec.name) + (f": {printable(spec.description)}" if spec.description else ""), "",
            line(header), line(tuple("-" * w for w in widths))]
     out += [line(r) for r in rows[:-1]]
     out += [line(tuple("-" * w for w in widths)), line(rows[-1])]
+    out += ["", f"memory: {memory_line(report, batch_size)} (this machine has "
+                f"{format_bytes(shapes.machine_memory_bytes())})"]
     if report.problems:
         out += ["", f"{len(report.problems)} problem(s):"]
         for p in report.problems:

@@ -66,6 +66,15 @@ def check_compatible(spec: NetworkSpec, config: TrainConfig) -> None:
                           f"Linear {spec.num_classes}")
     if not report.valid:
         raise DesignError("the design cannot be trained: " + "; ".join(p.message for p in report.problems))
+    # The whole run's memory, checked before anything is allocated (the formula: core/shapes.py).
+    from playground.core.shapes import machine_memory_bytes, training_bytes
+    from playground.core.text import format_bytes
+
+    need, machine = training_bytes(report, config.batch_size), machine_memory_bytes()
+    if need > machine:
+        raise ConfigError(f"this design needs about {format_bytes(need)} to train at batch size "
+                          f"{config.batch_size}; this machine has {format_bytes(machine)}: use a smaller "
+                          f"batch size or fewer channels")
 
 
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:

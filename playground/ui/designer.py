@@ -20,6 +20,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComb
 
 from playground.core import CATALOG, GROUPS, ParamSpec, format_shape
 from playground.core.layers import LayerType
+from playground.core import shapes
+from playground.core.shapes import memory_line, training_bytes
+from playground.core.text import format_bytes
 from playground.ui.document import DesignDocument
 
 LAYER_TYPE_MIME = "application/x-playground-layer-type"
@@ -448,17 +451,26 @@ class PropertyPanel(QWidget):
 
 
 class ProblemsPanel(QWidget):
-    """The totals line and each problem with a one-click fix where the core suggests one."""
+    """The totals and memory lines, and each problem with a one-click fix where the core suggests one."""
 
     def __init__(self, document: DesignDocument, parent=None):
         super().__init__(parent)
         self.document = document
         self.fix_buttons: list[QPushButton] = []
+        self.problem_labels: list[QLabel] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         self.totals = QLabel()
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.totals)
+        self.memory = QLabel()
+        self.memory.setObjectName("memory")
+        self.memory.setWordWrap(True)
+        self.memory.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.memory.setToolTip("Weights as float32; training: weights, gradients and Adam's two moments "
+                               "(4 copies), plus each image's activations twice (forward and backward). "
+                               "The batch size is the Train tab's.")
+        layout.addWidget(self.memory)
         self.problem_box = QFrame()
         self.problem_box.setFrameShape(QFrame.Shape.StyledPanel)
         self.problem_box.setStyleSheet("QFrame#problems { background: #fef2f2; border: 1px solid #fca5a5;"
@@ -467,7 +479,18 @@ class ProblemsPanel(QWidget):
         self.problem_layout = QVBoxLayout(self.problem_box)
         layout.addWidget(self.problem_box)
         document.spec_changed.connect(self.refresh)
+        document.batch_size_changed.connect(self._refresh_memory)
         self.refresh()
+
+    def _refresh_memory(self) -> None:
+        report, batch = self.document.report, self.document.batch_size
+        machine = shapes.machine_memory_bytes()
+        text = html.escape(f"Memory: {memory_line(report, batch)} of this machine's {format_bytes(machine)}",
+                           quote=False)
+        if training_bytes(report, batch) > machine:
+            text = (f"<span style='color:#b91c1c'>⚠ {text}: too much; use a smaller batch size on the "
+                    f"Train tab, or fewer channels</span>")
+        self.memory.setText(text)
 
     def refresh(self) -> None:
         report = self.document.report
@@ -476,11 +499,13 @@ class ProblemsPanel(QWidget):
         self.totals.setText(f"<b>{label}:</b> {report.total_parameters:,} parameters · "
                             f"{report.total_macs:,} multiply-adds per image · output {out}"
                             + ("  <span style='color:#059669'>✔ ready to train</span>" if report.valid else ""))
+        self._refresh_memory()
         while self.problem_layout.count():
             item = self.problem_layout.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
         self.fix_buttons = []
+        self.problem_labels = []
         self.problem_box.setVisible(not report.valid)
         for problem in report.problems:
             row = QWidget()
@@ -489,8 +514,10 @@ class ProblemsPanel(QWidget):
             icon = QLabel()
             icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(16, 16))
             text = QLabel(problem.message)
+            text.setTextFormat(Qt.TextFormat.PlainText)
             text.setWordWrap(True)
             text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            self.problem_labels.append(text)
             line.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
             line.addWidget(text, 1)
             if problem.fix is not None:
@@ -528,6 +555,7 @@ class DesignerWidget(QWidget):
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
         self.network_caption = _caption("Network")
+        self.network_caption.setTextFormat(Qt.TextFormat.PlainText)  # the name comes from a file
         middle_layout.addWidget(self.network_caption)
         middle_layout.addWidget(self.stack, 1)
         middle_layout.addWidget(self.problems)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from playground.core import (CATALOG, DesignError, Fix, LayerSpec, NetworkSpec, ShapeReport, apply_fix,
                              infer_shapes, load_design)
+from playground.core.summary import DEFAULT_BATCH_SIZE
 
 _PARAM_EDIT_ID = 1001  # commands with this id merge when they edit the same field one after another
 
@@ -50,12 +51,15 @@ class DesignDocument(QObject):
     selection_changed = Signal(int)  # the selected layer index, -1 for none
     path_changed = Signal()
     modified_changed = Signal(bool)
+    batch_size_changed = Signal(int)  # the batch size the designer's memory estimate is for
+
 
     def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._spec = spec or NetworkSpec()
         self._report = infer_shapes(self._spec)
         self._selected = -1
+        self._batch_size = DEFAULT_BATCH_SIZE  # TrainConfig's, until the Train tab sets its own
         self.path: Path | None = None
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
@@ -76,6 +80,17 @@ class DesignDocument(QObject):
     @property
     def selected(self) -> int:
         return self._selected
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size training would use (the Train tab's), for the memory estimate."""
+        return self._batch_size
+
+    def set_batch_size(self, batch_size: int) -> None:
+        batch_size = max(1, int(batch_size))
+        if batch_size != self._batch_size:
+            self._batch_size = batch_size
+            self.batch_size_changed.emit(batch_size)
 
     @property
     def modified(self) -> bool:
