@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except UsageError as exc:
-        print(f"playground: error: {exc}", file=sys.stderr)
+        print(f"playground: error: {_printable_lines(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("playground: interrupted", file=sys.stderr)
@@ -138,10 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _printable_lines(exc: BaseException) -> str:
+    """A message that may quote a file: its lines kept, any control character in them escaped."""
+    from playground.core.text import printable
+
+    return "\n".join(printable(line) for line in str(exc).splitlines())
+
+
 def _first_line(exc: BaseException) -> str:
+    from playground.core.text import printable
+
     text = str(exc).strip().splitlines()
-    # Control characters from a file must not reach the terminal raw: repr escapes them.
-    return repr(text[0][:300])[1:-1] if text else "unexpected failure"
+    return printable(text[0][:300]) if text else "unexpected failure"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,3 +36,14 @@ def test_debug_shows_the_traceback(monkeypatch):
     monkeypatch.setenv("PLAYGROUND_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(["presets"])
+
+
+def test_a_usage_error_quoting_a_file_is_escaped(monkeypatch, capsys):
+    def refuses(args):
+        raise cli.UsageError("design.json: name '\x1b]0;pwned\x07' is odd\nsecond line")
+
+    monkeypatch.setattr(cli, "cmd_presets", refuses)
+    assert cli.main(["presets"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;pwned\\x07" in err
+    assert err.splitlines()[1] == "second line"
