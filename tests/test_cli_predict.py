@@ -81,7 +81,7 @@ def test_text_output_and_exit_codes(files, capsys):
 
     assert main(["predict", blank, eps]) == 2  # unreadable beats failed
     _, err = capsys.readouterr()
-    assert f"{eps}: not an image in a format this app reads (PNG, JPEG, BMP, GIF, TIFF or WebP)" in err
+    assert f"{eps}: not a readable image (this app reads PNG, JPEG, BMP, GIF, TIFF or WebP)" in err
 
     assert main(["predict", good, good2]) == 0
     out, err = capsys.readouterr()
@@ -96,7 +96,7 @@ def test_every_file_gets_one_json_line(files, tmp_path, capsys):
     assert [line["path"] for line in lines] == names and err == ""
     assert lines[0]["digit"] == 7
     assert [line["error"].removeprefix(f"{name}: ")[:24] for line, name in zip(lines[1:], names[1:])] == [
-        "no digit found (the imag", "a folder, not an image; ", "no such file", "not an image in a format"]
+        "no digit found (the imag", "a folder, not an image; ", "no such file", "not a readable image (th"]
 
 
 def test_a_model_that_outputs_nan_gives_an_error_not_invalid_json(files, tmp_path, capsys):

@@ -221,7 +221,7 @@ def load_image(path) -> np.ndarray:
     except FileNotFoundError:
         raise ValueError(f"{name}: no such file") from None
     except UnidentifiedImageError:
-        raise ValueError(f"{name}: not an image in a format this app reads ({FORMATS_TEXT}); "
+        raise ValueError(f"{name}: not a readable image (this app reads {FORMATS_TEXT}); "
                          f"save it as PNG or JPEG") from None
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))

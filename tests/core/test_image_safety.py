@@ -77,7 +77,7 @@ def test_postscript_named_png_is_refused_and_never_reaches_ghostscript(tmp_path,
     with pytest.raises(ValueError) as err:
         load_image(path)
     assert calls == []  # Pillow's EPS plugin never looked at it
-    assert str(err.value) == (f"{path}: not an image in a format this app reads ({FORMATS_TEXT}); "
+    assert str(err.value) == (f"{path}: not a readable image (this app reads {FORMATS_TEXT}); "
                               f"save it as PNG or JPEG")
     assert "PNG, JPEG, BMP, GIF, TIFF or WebP" in str(err.value)
 
@@ -110,13 +110,13 @@ def _bad_file(kind: str, folder):
 
 
 @pytest.mark.parametrize("kind,expected", [
-    ("text", "not an image in a format this app reads (PNG, JPEG, BMP, GIF, TIFF or WebP); save it as PNG"),
+    ("text", "not a readable image (this app reads PNG, JPEG, BMP, GIF, TIFF or WebP); save it as PNG"),
     ("empty", "the file is empty (0 bytes), not an image"),
     ("truncated", "a damaged or truncated PNG image, or one this app cannot decode (OSError: image file is "
                   "truncated); open it in an image editor and save it again as PNG"),
     ("folder", "a folder, not an image; give the image files in it"),
     ("missing", "no such file"),
-    ("ico", "not an image in a format this app reads"),
+    ("ico", "not a readable image (this app reads PNG, JPEG, BMP, GIF, TIFF or WebP)"),
 ])
 def test_unreadable_files_get_a_clear_message(tmp_path, kind, expected):
     path = _bad_file(kind, tmp_path)
