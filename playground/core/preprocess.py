@@ -12,6 +12,9 @@ Two entry points share that recipe:
 - :func:`preprocess_image` for raster images (``playground predict``): dark-on-light or
   light-on-dark, any size.
 
+:func:`load_image` reads an image file, which may come from a stranger: only ordinary formats, at
+most :data:`MAX_PIXELS`, and a ``ValueError`` with a clear message for anything else.
+
 Both return ``None`` when there is no ink, so that a caller can show a hint instead of a guess.
 """
 
@@ -142,7 +145,7 @@ def _high_bit_depth(img) -> np.ndarray:
     if img.mode.startswith("I;16"):
         a /= 65535.0
         return a
-    a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     lo, hi = float(a.min()), float(a.max())
     for full_scale in (1.0, 255.0, 65535.0):  # the usual ranges of "F" and "I" images
         if lo >= 0 and hi <= full_scale:
