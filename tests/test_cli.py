@@ -204,7 +204,7 @@ def test_predict_images(tmp_path):
     assert [line.get("digit") for line in lines] == [7, None, 2, 1]
     assert "not a readable image" in lines[1]["error"]
     assert all(abs(sum(line["probabilities"]) - 1) < 1e-3 for line in lines if "digit" in line)
-    assert result.returncode == 1  # one image failed; the others were still classified
+    assert result.returncode == 2  # one image was unreadable; the others were still classified
     text = run("predict", paths[0])
     assert text.returncode == 0 and text.stdout.startswith(f"{paths[0]}: 7 (")
 

@@ -12,11 +12,15 @@ Two entry points share that recipe:
 - :func:`preprocess_image` for raster images (``playground predict``): dark-on-light or
   light-on-dark, any size.
 
+:func:`load_image` reads an image file, which may come from a stranger: only ordinary formats, at
+most :data:`MAX_PIXELS`, and a ``ValueError`` with a clear message for anything else.
+
 Both return ``None`` when there is no ink, so that a caller can show a hint instead of a guess.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -85,24 +89,30 @@ def preprocess_image(image: np.ndarray) -> np.ndarray | None:
     """28x28 float32 image of a greyscale array (H, W) of any size, either polarity."""
     from PIL import Image
 
-    a = np.asarray(image, np.float32)
+    # One working copy, changed in place: a 40-megapixel image costs 160 MB here, not 600.
+    a = np.array(image, np.float32)  # a copy: the caller's array stays as it was
     if a.ndim == 3:
-        a = a[..., :3].mean(-1)
+        a = a[..., :3].mean(-1, dtype=np.float32)
     if a.max() > 1.0:
-        a = a / 255.0
+        a /= 255.0
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     if np.median(border) > 0.5:
-        a = 1.0 - a  # dark ink on a light background: make the ink bright, as in MNIST
-    a = np.clip(a - np.median(border if np.median(border) <= 0.5 else 1.0 - border), 0, None)
-    if a.max() < 0.1:
+        np.subtract(1.0, a, out=a)  # dark ink on a light background: make the ink bright, as in MNIST
+        border = 1.0 - border
+    a -= np.median(border)
+    np.clip(a, 0, None, out=a)
+    peak = a.max()
+    if not peak >= 0.1:  # also NaN
         return None
-    a = a / a.max()
-    ys, xs = np.nonzero(a > 0.2)
-    crop = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    a /= peak
+    ink = a > 0.2
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((nw, nh), Image.LANCZOS),
+    crop *= 255  # in place: the working copy is not needed any more
+    resized = np.asarray(Image.fromarray(crop.astype(np.uint8)).resize((nw, nh), Image.LANCZOS),
                          np.float32) / 255.0
     resized = np.clip(resized, 0, 1)
     frame = np.zeros((SIZE, SIZE), np.float32)
@@ -117,14 +127,122 @@ def preprocess_image(image: np.ndarray) -> np.ndarray | None:
     return out
 
 
+# Images come from strangers: only these formats are opened (no PostScript/EPS, which Pillow hands
+# to Ghostscript, nor any other of Pillow's plugins), and never more than MAX_PIXELS.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+FORMATS_TEXT = "PNG, JPEG, BMP, GIF, TIFF or WebP"
+MAX_PIXELS = 40_000_000  # about 160 MB as float32; a digit needs far fewer (the output is 28x28)
+
+
+def _too_big(name: str, size: str) -> str:
+    return f"{name}: the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: scale it down"
+
+
+def _high_bit_depth(img) -> np.ndarray:
+    """A 16-bit, 32-bit integer or float greyscale image in [0, 1] (Pillow's ``convert("L")`` clips
+    16-bit values at 255, which would turn most of such an image white)."""
+    a = np.asarray(img).astype(np.float32)
+    if img.mode.startswith("I;16"):
+        a /= 65535.0
+        return a
+    np.nan_to_num(a, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(a.min()), float(a.max())
+    for full_scale in (1.0, 255.0, 65535.0):  # the usual ranges of "F" and "I" images
+        if lo >= 0 and hi <= full_scale:
+            a /= full_scale
+            return a
+    if hi == lo:
+        return np.zeros_like(a)  # one value all over: blank
+    a -= lo
+    a /= hi - lo
+    return a
+
+
+def _flatten_alpha(img):
+    """An "L" image of an image with transparency, composited onto a background chosen so that the
+    digit shows: a digit drawn in one colour on a transparent background (the transparent pixels'
+    colour is usually black too, and ``convert("L")`` alone would then see a blank image) goes onto
+    the colour that contrasts with its ink; an opaque picture with transparent margins gets margins of
+    its own background colour."""
+    from PIL import Image
+
+    rgba = img if img.mode == "RGBA" else img.convert("RGBA")
+    grey, alpha = rgba.convert("L"), rgba.getchannel("A")
+    g, a = np.asarray(grey), np.asarray(alpha)
+    visible = a >= 128
+    if not visible.any():
+        visible = a > 0
+    counts = np.bincount(g[visible], minlength=256)  # a histogram, so no large copies
+    if counts.sum() == 0:
+        return Image.new("L", rgba.size, 0)  # fully transparent: blank
+    levels = np.nonzero(counts)[0]
+    if levels[-1] - levels[0] < 64:  # one colour: the shape is in the alpha channel
+        background = 255 if counts @ np.arange(256) / counts.sum() < 128 else 0
+    else:  # the median visible grey, the picture's own background
+        background = int(np.searchsorted(np.cumsum(counts), counts.sum() / 2))
+    return Image.composite(grey, Image.new("L", rgba.size, background), alpha)
+
+
+def _greyscale(img) -> np.ndarray:
+    """The first frame of an open image as a float32 greyscale array in [0, 1]."""
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        return _high_bit_depth(img)
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+        img = _flatten_alpha(img)
+    elif img.mode == "LAB":
+        img = img.getchannel("L")  # Pillow cannot convert LAB to L; its L band is the lightness
+    elif img.mode != "L":
+        img = img.convert("L")  # also CMYK (Pillow undoes Adobe's inverted CMYK), YCbCr, "1", "P"
+    a = np.asarray(img).astype(np.float32)
+    a /= 255.0  # in place: at the pixel limit each float copy is 160 MB
+    return a
+
+
 def load_image(path) -> np.ndarray:
-    """A PNG, JPEG, ... as a greyscale float array; ``ValueError`` with the reason if unreadable."""
+    """A PNG, JPEG, BMP, GIF, TIFF or WebP image (the first frame) as a greyscale float array in
+    [0, 1]; ``ValueError`` with the reason and what to do if it is unreadable, in another format or
+    over :data:`MAX_PIXELS` (checked from the header, before decoding)."""
+    import warnings
+    from pathlib import Path
+
     from PIL import Image, UnidentifiedImageError
 
+    name = str(path)
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name}: a folder, not an image; give the image files in it")
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("L"), np.float32) / 255.0
+        if not path.is_file():
+            path.stat()  # FileNotFoundError if it does not exist
+            raise ValueError(f"{name}: not a regular file; give an image file")
+        if path.stat().st_size == 0:
+            raise ValueError(f"{name}: the file is empty (0 bytes), not an image")
+        with warnings.catch_warnings():
+            # Pillow warns above its own (process-wide) limit; ours is lower and gives a message.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path, formats=IMAGE_FORMATS)
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+        raise ValueError(f"{name}: no such file") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: not a readable image (this app reads {FORMATS_TEXT}); "
+                         f"save it as PNG or JPEG") from None
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(found[1]) / 1e6:,.0f} megapixels" if found else "far too large"
+        raise ValueError(_too_big(name, size)) from None
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    with img:
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise ValueError(_too_big(name, f"{width:,} x {height:,} pixels"))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                return _greyscale(img)
+        # Decoders of damaged files raise OSError, SyntaxError, ValueError, EOFError, struct.error,
+        # zlib.error, ...: every one of them means this file cannot be read.
+        except Exception as exc:
+            raise ValueError(f"{name}: a damaged or truncated {img.format} image, or one this app cannot "
+                             f"decode ({exc.__class__.__name__}: {exc}); open it in an image editor and "
+                             f"save it again as PNG") from None
