@@ -5,15 +5,24 @@ per-sample DataLoader). Events are dicts of numbers and strings, yielded at most
 ``report_interval`` seconds during an epoch, plus one at each epoch end and one at the end:
 
 ``start``     epochs, steps_per_epoch, total_steps, train_size, val_size, device, parameters
-``progress``  epoch, step, total_steps, samples_per_second, eta_seconds, train_loss, train_accuracy, lr
-``epoch``     epoch, step, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds, best
+``progress``  epoch, step, epoch_step, steps_per_epoch, total_steps, samples_per_second, eta_seconds,
+              elapsed_seconds, lr, and train_loss, train_accuracy: the means over the steps since the
+              previous progress report
+``epoch``     epoch, step, train_loss, train_accuracy (the means over all the epoch's steps), val_loss,
+              val_accuracy, lr, seconds, elapsed_seconds, best
 ``paused`` / ``resumed`` / ``stopped``
 ``finished``  status (completed, stopped or failed), message, epochs_completed, train_seconds,
               samples_per_second, test_accuracy, test_loss, best_epoch, best_val_accuracy, run_dir
 
-Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps. A
-non-finite or exploding loss, or running out of GPU memory, ends the run as ``failed`` with
-advice; the weights of the last good epoch are kept.
+Only when reports come, and the timing figures (seconds, samples per second, ETA), follow the
+clock; every other figure follows the steps, so the same seed and data give the same numbers, bit
+for bit, on a busy machine and an idle one. Each step's loss is checked: after the step on the
+CPU, and on an accelerator at each report and at the latest every ``LOSS_CHECK_STEPS`` steps (a
+read waits for the device). A non-finite or exploding loss ends the run as ``failed``, naming the
+first bad step and its loss; running out of GPU memory does too; both give advice, and the weights
+of the last good epoch are kept.
+
+Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps.
 """
 
 from __future__ import annotations
