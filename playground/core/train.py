@@ -182,8 +182,12 @@ class _StepLog:
         if not self._unread_loss:
             return None
         start = len(self.losses)
-        self.losses += torch.stack(self._unread_loss).tolist()
-        self.correct += torch.stack(self._unread_correct).tolist()
+        if len(self._unread_loss) == 1:  # the CPU's case, after every step: cheaper than a stack
+            self.losses.append(self._unread_loss[0].item())
+            self.correct.append(self._unread_correct[0].item())
+        else:  # one copy from the device for all of them
+            self.losses += torch.stack(self._unread_loss).tolist()
+            self.correct += torch.stack(self._unread_correct).tolist()
         self._unread_loss.clear()
         self._unread_correct.clear()
         for i in range(start, len(self.losses)):
