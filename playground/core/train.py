@@ -5,15 +5,24 @@ per-sample DataLoader). Events are dicts of numbers and strings, yielded at most
 ``report_interval`` seconds during an epoch, plus one at each epoch end and one at the end:
 
 ``start``     epochs, steps_per_epoch, total_steps, train_size, val_size, device, parameters
-``progress``  epoch, step, total_steps, samples_per_second, eta_seconds, train_loss, train_accuracy, lr
-``epoch``     epoch, step, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds, best
+``progress``  epoch, step, epoch_step, steps_per_epoch, total_steps, samples_per_second, eta_seconds,
+              elapsed_seconds, lr, and train_loss, train_accuracy: the means over the steps since the
+              previous progress report
+``epoch``     epoch, step, train_loss, train_accuracy (the means over all the epoch's steps), val_loss,
+              val_accuracy, lr, seconds, elapsed_seconds, best
 ``paused`` / ``resumed`` / ``stopped``
 ``finished``  status (completed, stopped or failed), message, epochs_completed, train_seconds,
               samples_per_second, test_accuracy, test_loss, best_epoch, best_val_accuracy, run_dir
 
-Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps. A
-non-finite or exploding loss, or running out of GPU memory, ends the run as ``failed`` with
-advice; the weights of the last good epoch are kept.
+Only when reports come, and the timing figures (seconds, samples per second, ETA), follow the
+clock; every other figure follows the steps, so the same seed and data give the same numbers, bit
+for bit, on a busy machine and an idle one. Each step's loss is checked: after the step on the
+CPU, and on an accelerator at each report and at the latest every ``LOSS_CHECK_STEPS`` steps (a
+read waits for the device). A non-finite or exploding loss ends the run as ``failed``, naming the
+first bad step and its loss; running out of GPU memory does too; both give advice, and the weights
+of the last good epoch are kept.
+
+Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps.
 """
 
 from __future__ import annotations
@@ -141,24 +150,76 @@ class TrainingControl:
             pass
 
 
-class _Window:
-    """Sums of loss, correct predictions and samples; kept as tensors on the training device so
-    that a step never waits for the GPU, and read (``flush``) only when reporting."""
+# On an accelerator, reading the steps' losses makes the host wait for the device, so they are read
+# at each progress report and at the latest every this many steps (counted in steps, not seconds,
+# so that a diverging loss is caught at the same place on any machine).
+LOSS_CHECK_STEPS = 32
+
+
+def _loss_check_steps(device: str) -> int:
+    """Read the losses after every step on the CPU (cheap there), every few steps elsewhere."""
+    return 1 if torch.device(device).type == "cpu" else LOSS_CHECK_STEPS
+
+
+class _StepLog:
+    """The loss and correct predictions of each step of an epoch.
+
+    A step only appends its two tensors, which stay on the training device so that it never waits
+    for the GPU; :meth:`read` turns the unread ones into Python numbers in one go. The epoch's and a
+    report's figures are then exact sums over steps, so they are the same whenever the reads and the
+    reports happen (the clock decides those)."""
 
     def __init__(self):
-        self.loss: float | torch.Tensor = 0.0
-        self.correct: int | torch.Tensor = 0
-        self.seen = 0
+        self._unread_loss: list[torch.Tensor] = []
+        self._unread_correct: list[torch.Tensor] = []
+        self.losses: list[float] = []  # each step's mean loss over its batch
+        self.correct: list[int] = []
+        self.sizes: list[int] = []
+        self.reported = 0  # steps already in a progress report
 
-    def add(self, loss, correct, seen: int) -> None:
-        self.loss = self.loss + loss
-        self.correct = self.correct + correct
-        self.seen += seen
+    def add(self, loss: torch.Tensor, correct: torch.Tensor, size: int) -> None:
+        self._unread_loss.append(loss)
+        self._unread_correct.append(correct)
+        self.sizes.append(size)
 
-    def flush(self) -> tuple[float, int, int]:
-        out = (float(self.loss), int(self.correct), self.seen)
-        self.loss, self.correct, self.seen = 0.0, 0, 0
-        return out
+    @property
+    def unread(self) -> int:
+        return len(self._unread_loss)
+
+    def read(self) -> tuple[int, float] | None:
+        """Read the unread steps; the first diverged one (its index in the epoch and its loss), if any."""
+        if not self._unread_loss:
+            return None
+        start = len(self.losses)
+        if len(self._unread_loss) == 1:  # the CPU's case, after every step: cheaper than a stack
+            self.losses.append(self._unread_loss[0].item())
+            self.correct.append(self._unread_correct[0].item())
+        else:  # one copy from the device for all of them
+            self.losses += torch.stack(self._unread_loss).tolist()
+            self.correct += torch.stack(self._unread_correct).tolist()
+        self._unread_loss.clear()
+        self._unread_correct.clear()
+        for i in range(start, len(self.losses)):
+            value = self.losses[i]
+            if not math.isfinite(value) or value > DIVERGED_LOSS:
+                return i, value
+        return None
+
+    def figures(self, start: int = 0) -> tuple[float, float]:
+        """Mean loss and accuracy over the read steps from ``start``, weighted by batch size."""
+        end = len(self.losses)
+        seen = sum(self.sizes[start:end])
+        if not seen:
+            return 0.0, 0.0
+        # fsum is exactly rounded: the same steps give the same figure, however they were read.
+        loss = math.fsum(v * n for v, n in zip(self.losses[start:end], self.sizes[start:end]))
+        return loss / seen, sum(self.correct[start:end]) / seen
+
+    def window(self) -> tuple[float, float]:
+        """The figures of the steps since the previous report, which this one becomes."""
+        figures = self.figures(self.reported)
+        self.reported = len(self.losses)
+        return figures
 
 
 def _cpu_state(model) -> dict[str, torch.Tensor]:
@@ -273,12 +334,19 @@ class Trainer:
         status, message = "completed", ""
         val_seconds_per_epoch = 0.0
         lr_used = cfg.lr
+        check_every = _loss_check_steps(device)
+
+        def diverged(epoch: int, first_step: int, bad: tuple[int, float]) -> str:
+            index, value = bad
+            what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:.3g}"
+            return (f"The loss {what} at epoch {epoch}, step {first_step + index}: the learning rate "
+                    f"({cfg.lr:g}) is probably too high. Try a learning rate ten times smaller.")
 
         for epoch in range(1, cfg.epochs + 1):
             epoch_start = time.perf_counter()
             perm = torch.randperm(n, generator=generator, device=device)
-            window = _Window()  # loss and accuracy since the last report
-            epoch_totals = _Window()
+            log = _StepLog()  # this epoch's steps: its figures, the reports' and the divergence check
+            first_step = step + 1
             mark = time.perf_counter()
             last_report = mark
 
@@ -325,38 +393,39 @@ class Trainer:
                 lr_used = optimizer.param_groups[0]["lr"]
                 if scheduler is not None:
                     scheduler.step()
-                window.add(loss.detach() * len(yb), (out.argmax(1) == yb).sum(), len(yb))
+                log.add(loss.detach(), (out.argmax(1) == yb).sum(), len(yb))
                 step += 1
                 samples_done += len(yb)
                 now = time.perf_counter()
-                if now - last_report >= self.report_interval or b == steps_per_epoch - 1:
+                # Reports follow the clock (about ten a second for the window); the figures and the
+                # divergence check follow the steps only.
+                report = now - last_report >= self.report_interval or b == steps_per_epoch - 1
+                if report or log.unread >= check_every:
+                    bad = log.read()
+                    if bad:
+                        failed, status, message = True, "failed", diverged(epoch, first_step, bad)
+                        break
+                if report:
                     step_seconds += now - mark
-                    loss_sum, correct, seen = window.flush()
-                    epoch_totals.add(loss_sum, correct, seen)
+                    train_loss, train_accuracy = log.window()
                     mark = last_report = time.perf_counter()
-                    if seen:
-                        eta = (step_seconds / step) * (total_steps - step)
-                        eta += val_seconds_per_epoch * (cfg.epochs - epoch + 1)
-                        event = {
-                            "type": "progress", "epoch": epoch, "step": step,
-                            "epoch_step": step - (epoch - 1) * steps_per_epoch,
-                            "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
-                            "samples_per_second": samples_done / step_seconds if step_seconds > 0 else 0.0,
-                            "eta_seconds": eta, "elapsed_seconds": loop_seconds + now - epoch_start,
-                            "train_loss": loss_sum / seen, "train_accuracy": correct / seen, "lr": lr_used,
-                        }
-                        value = event["train_loss"]
-                        if not math.isfinite(value) or value > DIVERGED_LOSS:
-                            failed, status = True, "failed"
-                            what = (f"became {value}" if not math.isfinite(value)
-                                    else f"exploded to {value:.3g}")
-                            message = (f"The loss {what} at epoch {epoch}, step {step}: the learning rate "
-                                       f"({cfg.lr:g}) is probably too high. Try a learning rate ten "
-                                       f"times smaller.")
-                            break
-                        yield self._emit(writer, event)
+                    eta = (step_seconds / step) * (total_steps - step)
+                    eta += val_seconds_per_epoch * (cfg.epochs - epoch + 1)
+                    yield self._emit(writer, {
+                        "type": "progress", "epoch": epoch, "step": step,
+                        "epoch_step": step - (epoch - 1) * steps_per_epoch,
+                        "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
+                        "samples_per_second": samples_done / step_seconds if step_seconds > 0 else 0.0,
+                        "eta_seconds": eta, "elapsed_seconds": loop_seconds + now - epoch_start,
+                        "train_loss": train_loss, "train_accuracy": train_accuracy, "lr": lr_used,
+                    })
 
             step_seconds += time.perf_counter() - mark
+            if stopped:
+                bad = log.read()  # steps not yet checked: weights that diverged are not kept as stopped
+                if bad:
+                    stopped, failed, status = False, True, "failed"
+                    message = diverged(epoch, first_step, bad)
             if stopped or failed:
                 loop_seconds += time.perf_counter() - epoch_start
                 break
@@ -375,6 +444,7 @@ class Trainer:
             with self._lock:
                 self._latest_state = state
             val_acc = val.accuracy if val else None
+            train_loss, train_accuracy = log.figures()  # every step of the epoch, read and checked
             is_best = val is None or val.accuracy > best_val
             if is_best:
                 best_val, best_epoch, self.best_state = (val.accuracy if val else -1.0), epoch, state
@@ -387,8 +457,7 @@ class Trainer:
                 writer.write_summary(epochs_completed=epoch, train_seconds=loop_seconds)
             yield self._emit(writer, {
                 "type": "epoch", "epoch": epoch, "step": step,
-                "train_loss": epoch_totals.loss / max(epoch_totals.seen, 1),
-                "train_accuracy": epoch_totals.correct / max(epoch_totals.seen, 1),
+                "train_loss": train_loss, "train_accuracy": train_accuracy,
                 "val_loss": val.loss if val else None, "val_accuracy": val_acc,
                 "lr": lr_used, "seconds": time.perf_counter() - epoch_start,
                 "elapsed_seconds": loop_seconds, "best": is_best,

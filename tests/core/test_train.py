@@ -48,7 +48,8 @@ def test_training_learns_and_reports(small):
     assert epochs[-1]["val_accuracy"] > 0.8
     progress = of_type(events, "progress")
     assert len(progress) == 75  # report_interval 0: one per step
-    assert progress[-1]["step"] == 75 and progress[-1]["eta_seconds"] == pytest.approx(0, abs=0.5)
+    # At the last step only the last validation is left, estimated by the previous one's time.
+    assert progress[-1]["step"] == 75 and 0 < progress[-1]["eta_seconds"] < epochs[1]["seconds"]
     assert all(isinstance(v, (int, float, str, bool, type(None))) for e in events for v in e.values())
     assert final["type"] == "finished" and final["status"] == "completed"
     assert final["epochs"] == 3 and final["test_accuracy"] > 0.8
@@ -56,12 +57,31 @@ def test_training_learns_and_reports(small):
     assert final["samples_per_second"] > 0
 
 
-def test_progress_is_throttled_by_time(small):
+class SteadyClock:
+    """``time`` as the trainer sees it, with a ``perf_counter`` that moves 10 ms at each reading, so
+    that how many reports come does not depend on how busy the machine is."""
+
+    def __init__(self):
+        self._now = 100.0
+
+    def perf_counter(self) -> float:
+        self._now += 0.01
+        return self._now
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def test_progress_is_throttled_by_time(small, monkeypatch):
+    from playground.core import train as train_module
+
+    monkeypatch.setattr(train_module, "time", SteadyClock())
     events, _ = train(CNN, config(epochs=1, batch_size=8), data=small, report_interval=0.05)
     progress = of_type(events, "progress")
-    assert 1 <= len(progress) < 100  # 100 steps, reported at most every 50 ms (+ the epoch's last)
+    assert 10 <= len(progress) < 50  # 100 steps, reported at most every 50 ms (+ the epoch's last)
+    assert progress[-1]["step"] == 100
     stamps = [e["elapsed_seconds"] for e in progress[:-1]]
-    assert all(b - a >= 0.045 for a, b in zip(stamps, stamps[1:]))
+    assert all(b - a >= 0.05 - 1e-9 for a, b in zip(stamps, stamps[1:]))
 
 
 def _metrics(events):
@@ -96,38 +116,40 @@ def test_incompatible_design_is_a_clear_error():
 def test_pause_and_resume(small):
     trainer = Trainer(CNN, config(epochs=2, batch_size=8), data=small, report_interval=0.02)
     events, times = [], {}
+    started = time.perf_counter()
     for event in trainer.run():
         events.append(event)
-        if event["type"] == "progress" and "pause" not in times:
-            times["pause"] = time.perf_counter()
+        if event["type"] == "progress" and "paused" not in times:
             trainer.pause()
-            threading.Timer(0.4, trainer.resume).start()
         elif event["type"] == "paused":
             times["paused"] = time.perf_counter()
+            threading.Timer(0.4, trainer.resume).start()
         elif event["type"] == "resumed":
             times["resumed"] = time.perf_counter()
+    wall = time.perf_counter() - started
     kinds = [e["type"] for e in events]
     i = kinds.index("paused")
     assert kinds[i + 1] == "resumed" and kinds[i - 1] == "progress"
-    assert times["paused"] - times["pause"] < 0.5
-    assert times["resumed"] - times["paused"] >= 0.3
+    # Paused at once (no step between asking and pausing), and no step while paused.
+    assert events[i - 1]["step"] == events[i]["step"] == events[i + 1]["step"]
+    assert times["resumed"] - times["paused"] >= 0.39  # waited for the resume
     assert events[-1]["status"] == "completed" and events[-1]["epochs"] == 2
-    # Paused time is not training time.
-    assert events[-1]["train_seconds"] < sum(e["seconds"] for e in of_type(events, "epoch")) + 0.3
+    # Paused time is not training time: the 0.4 s of the pause are not in the run's training time.
+    assert events[-1]["train_seconds"] <= wall - 0.39
 
 
 def test_stop_answers_quickly_and_keeps_weights(small, tmp_path):
     trainer = Trainer(CNN, config(epochs=50, batch_size=8), data=small, run_dir=tmp_path / "run",
                       report_interval=0.02)
-    asked = stopped_at = None
+    asked = stopped = None
     for event in trainer.run():
         if event["type"] == "epoch" and asked is None:
-            asked = time.perf_counter()
+            asked = event
             trainer.stop()
         if event["type"] == "stopped":
-            stopped_at = time.perf_counter()
+            stopped = event
     final = event
-    assert stopped_at - asked < 0.5
+    assert stopped["step"] == asked["step"]  # at once: no step after the request
     assert final["status"] == "stopped" and final["epochs"] == 1
     assert final["test_accuracy"] > 0.5
     run = load_run(tmp_path / "run")
@@ -151,7 +173,8 @@ def test_stop_while_paused(small):
     assert event["status"] == "stopped" and event["test_accuracy"] is not None
 
 
-@pytest.mark.parametrize("loss,lr,word", [("mse", 1e4, "became nan"), ("cross-entropy", 1e6, "exploded")])
+@pytest.mark.parametrize("loss,lr,word", [("mse", 1e30, "became nan at epoch 1, step 2"),
+                                          ("cross-entropy", 1e6, "at epoch 1, step 2")])
 def test_huge_learning_rate_stops_with_advice(small, tmp_path, loss, lr, word):
     cfg = config(optimizer="sgd", lr=lr, momentum=0.0 if loss == "mse" else 0.9, epochs=2, loss=loss)
     events, trainer = train(MLP, cfg, data=small, run_dir=tmp_path / "nan")
@@ -229,10 +252,11 @@ def test_continue_from_saved_state(small, tmp_path):
     _, first = train(MLP, config(epochs=1), data=small, run_dir=tmp_path / "a")
     state = load_weights(tmp_path / "a" / "weights_last.safetensors")
     opt = load_optimizer(tmp_path / "a" / "optimizer.safetensors")
-    events, _ = train(MLP, config(epochs=1), data=small, initial_state=state, optimizer_state=opt)
-    first_loss = of_type(events, "progress")[0]["train_loss"]
-    fresh, _ = train(MLP, config(epochs=1), data=small)
-    assert first_loss < of_type(fresh, "progress")[0]["train_loss"]
+    events, _ = train(MLP, config(epochs=1), data=small, initial_state=state, optimizer_state=opt,
+                      report_interval=0.0)
+    first_loss = of_type(events, "progress")[0]["train_loss"]  # the first step's
+    fresh, _ = train(MLP, config(epochs=1), data=small, report_interval=0.0)
+    assert first_loss < of_type(fresh, "progress")[0]["train_loss"] / 2
 
 
 def test_stop_without_final_evaluation(small):

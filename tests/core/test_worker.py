@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from playground.core import PRESETS
 from playground.core.config import TrainConfig
 from playground.core.worker import TrainingProcess
@@ -29,17 +27,21 @@ def test_a_run_in_a_worker_process(tmp_path):
 
 def test_pause_resume_and_stop_through_the_pipe(tmp_path):
     process = TrainingProcess()
-    kinds, asked = [], None
+    events, asked = [], False
     for event in process.run(job(tmp_path, epochs=200)):
-        kinds.append(event["type"])
-        if event["type"] == "progress" and "paused" not in kinds and asked is None:
+        events.append(event)
+        if event["type"] == "progress" and not asked:
             process.pause()
-            asked = time.perf_counter()
+            asked = True
         elif event["type"] == "paused":
-            assert time.perf_counter() - asked < 0.5
             process.resume()
         elif event["type"] == "resumed":
             process.stop()
+    kinds = [e["type"] for e in events]
+    # The commands travel through a pipe while the worker trains on, so when the pause lands
+    # depends on the machine's load; what it does does not: no step while paused.
+    i = kinds.index("paused")
+    assert kinds[i + 1] == "resumed" and events[i]["step"] == events[i + 1]["step"]
     assert kinds[-2:] == ["stopped", "finished"] and event["status"] == "stopped"
     assert event["test_accuracy"] is not None
 
