@@ -135,17 +135,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from playground.cli import UsageError, resolve_design
     from playground.core.data import DataError, load_dataset
     from playground.core.paths import runs_dir
-    from playground.core.runs import new_run_dir
+    from playground.core.runs import RunFolderError, RunWriteError, check_new_run_dir, new_run_dir
     from playground.core.spec import DesignError
     from playground.core.train import Trainer
 
     spec = resolve_design(args)
     config = config_from_args(args)
     if args.out is not None:
-        if (args.out / "design.json").exists():
-            raise UsageError(f"{args.out} already holds a run; choose another --out folder")
-        if args.out.exists() and not args.out.is_dir():
-            raise UsageError(f"{args.out} is a file; --out takes a folder")
+        try:
+            check_new_run_dir(args.out)
+        except RunFolderError as exc:
+            raise UsageError(str(exc)) from None
     try:
         trainer = Trainer(spec, config)
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
@@ -156,6 +156,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
     except OSError as exc:
         raise UsageError(f"cannot create the run folder: {exc}") from None
+    if hasattr(signal, "SIGXFSZ"):
+        # Past a file size limit, report the failed write (EFBIG) instead of being killed.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     # First Ctrl+C: stop between steps and keep the weights; a second one aborts.
     def on_interrupt(signum, frame):
@@ -174,6 +177,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                 show(event)
             if event["type"] == "finished":
                 final = event
+    except RunFolderError as exc:  # the folder could not be started: nothing was written
+        raise UsageError(str(exc)) from None
+    except RunWriteError as exc:  # a write failed during the run
+        if args.json:
+            print(json.dumps({"type": "error", "error": "RunWriteError", "message": str(exc)}), flush=True)
+        print(f"playground: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -200,11 +210,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
     except (RunError, DataError) as exc:
         raise UsageError(str(exc)) from None
+    for note in run.notes:
+        print(f"playground: note: {run.path}: {note}", file=sys.stderr)
     result = evaluate(model, data.test.images, data.test.labels, loss=cfg.loss)
     if args.json:
-        print(json.dumps({"run_dir": str(run.path), "weights": args.weights, **result.to_dict()}))
+        print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,
+                          **result.to_dict()}))
     else:
-        print(f"{run.spec.name}, {args.weights} weights, {run.path}")
+        print(f"{run.spec.name}, {args.weights} weights, {run.path} ({run.status})")
         print(result.format(CLASS_NAMES[cfg.dataset]))
     return 0
 
