@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.stop()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    show = ProgressPrinter()
+    show = ProgressPrinter(sys.stderr)  # the stderr of now (tests capture it), not of import time
     final: dict[str, Any] = {}
     try:
         for event in trainer.run():

@@ -671,7 +671,7 @@ def read_events(path: str | Path, notes: list[str] | None = None) -> list[dict[s
     if notes is not None and skipped:
         notes.append(f"metrics.jsonl: skipped {skipped} line(s) that are not events (the first: {first_problem})")
     if notes is not None and cut:
-        notes.append(f"metrics.jsonl: only its first {METRICS_LIMIT // (1024 * 1024)} MB were read")
+        notes.append(f"metrics.jsonl: only its first {METRICS_LIMIT:,} bytes were read")
     return events
 
 
