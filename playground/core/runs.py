@@ -58,11 +58,13 @@ RUN_FILES = frozenset({"design.json", "config.json", "run.json", "metrics.jsonl"
                        "weights_best.safetensors", "optimizer.safetensors", "evaluation.json"})
 LOCK_NAME = "run.lock"
 # Limits on what is read from a run folder (a folder may come from anyone).
-JSON_FILE_LIMIT = 16 * 1024 * 1024  # design.json, config.json, run.json
-EVALUATION_LIMIT = 64 * 1024 * 1024  # evaluation.json (with a prediction per test image: about 100 kB)
-METRICS_LIMIT = 256 * 1024 * 1024  # metrics.jsonl: later lines are left unread, with a note
-METRICS_LINE_LIMIT = 64 * 1024  # one event is a few hundred bytes
-METRICS_EVENT_LIMIT = 2_000_000
+JSON_FILE_LIMIT = 1_000_000  # design.json, config.json, run.json: a few kB each
+EVALUATION_LIMIT = 8_000_000  # evaluation.json: about 100 kB with a prediction per test image
+# metrics.jsonl: about 400 bytes an event, 12 events a second; 200,000 events (4 hours of training,
+# about 200 MB as Python objects) are read at most, and later lines are left unread, with a note.
+METRICS_LIMIT = 64 * 1024 * 1024
+METRICS_LINE_LIMIT = 64 * 1024
+METRICS_EVENT_LIMIT = 200_000
 
 # -- the run folder's lock ----------------------------------------------------------------------------
 
@@ -467,7 +469,7 @@ def _read_limited(path: Path, limit: int) -> bytes:
     with open(path, "rb") as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise ValueError(f"it is larger than {limit // (1024 * 1024)} MB")
+        raise ValueError(f"it is larger than {limit:,} bytes")
     return data
 
 
@@ -547,8 +549,8 @@ def _evaluation_problem(data: Any) -> str | None:
         return "'per_class' does not hold precision, recall, F1 and support for each class"
     for key in ("misclassified", "predictions", "labels"):
         value = data.get(key, [])
-        if not isinstance(value, list) or not all(map(_is_int, value)):
-            return f"{key!r} is not a list of whole numbers"
+        if not isinstance(value, list) or len(value) > data["count"] or not all(map(_is_int, value)):
+            return f"{key!r} is not a list of at most 'count' whole numbers"
     return None
 
 
@@ -625,6 +627,8 @@ def _event_problem(event: Any) -> str | None:
     for key in ("steps_per_epoch", "total_steps"):
         if key in event and not (_is_number(event[key]) and event[key] > 0):
             return f"{key!r} is not above 0"
+    if event["type"] == "epoch" and (event["val_loss"] is None) != (event["val_accuracy"] is None):
+        return "'val_loss' and 'val_accuracy' do not go together"
     return None
 
 
@@ -671,7 +675,7 @@ def read_events(path: str | Path, notes: list[str] | None = None) -> list[dict[s
     if notes is not None and skipped:
         notes.append(f"metrics.jsonl: skipped {skipped} line(s) that are not events (the first: {first_problem})")
     if notes is not None and cut:
-        notes.append(f"metrics.jsonl: only its first {METRICS_LIMIT:,} bytes were read")
+        notes.append(f"metrics.jsonl is too long: only its first {len(events):,} events ({read:,} bytes) were read")
     return events
 
 

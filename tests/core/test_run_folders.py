@@ -151,6 +151,7 @@ def test_a_run_left_running_without_its_process_is_interrupted(small, tmp_path):
     (json.dumps({"accuracy": "high", "loss": 0.1}), "'accuracy' is not a number"),
     ("\x00\xff\xfe", "not"),
     ("[" * 100_000, "nested too deeply"),
+    ("[" + " " * 8_000_000 + "]", "it is larger than 8,000,000 bytes"),
 ])
 def test_a_corrupt_evaluation_is_skipped_with_a_note(run_copy, text, fragment):
     (run_copy / "evaluation.json").write_bytes(text.encode("utf-8", "surrogateescape"))
@@ -212,7 +213,12 @@ def test_metrics_read_up_to_a_limit(run_copy, monkeypatch):
     notes: list[str] = []
     events = read_events(run_copy, notes)
     assert 0 < len(events) < len(whole) and events == whole[:len(events)]
-    assert notes == [f"metrics.jsonl: only its first {size // 2:,} bytes were read"]
+    assert notes[0].startswith(f"metrics.jsonl is too long: only its first {len(events):,} events (")
+    monkeypatch.setattr(runs, "METRICS_LIMIT", size * 2)
+    monkeypatch.setattr(runs, "METRICS_EVENT_LIMIT", 3)
+    notes = []
+    assert read_events(run_copy, notes) == whole[:3]
+    assert notes[0].startswith("metrics.jsonl is too long: only its first 3 events (")
 
 
 @pytest.mark.parametrize("text", ["{\"status\": \"comp", "[]", "\xff\xfe", json.dumps({"status": 7})])
