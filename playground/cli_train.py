@@ -20,7 +20,11 @@ def add_commands(sub) -> None:
         "train", help="train a design on MNIST and save the run",
         description="Train a design (its preset's settings, then your options on top). Writes a run "
                     "folder with the design, config, metrics, weights and test evaluation. Ctrl+C stops "
-                    "the run and keeps its weights.")
+                    "the run and keeps its weights.",
+        epilog="Exit code: 0 if the run completed or was stopped; 1 if it failed (the loss diverged, the "
+               "device ran out of memory, or a file could not be written to the run folder: the message "
+               "says which weights are kept); 2 for bad arguments or input, or an --out folder that "
+               "cannot be used.")
     _add_design_source(p)
     g = p.add_argument_group("training settings (defaults: the preset's, else TrainConfig's)")
     g.add_argument("--epochs", type=int)
@@ -37,10 +41,10 @@ def add_commands(sub) -> None:
     g.add_argument("--val-fraction", type=float, help="share of the training set kept for validation")
     g.add_argument("--dataset", choices=list(DATASET_NAMES))
     g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--limit", type=int, help="train on the first N images only (and test on N)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: a new folder "
-                   "under the user data folder)")
+    g.add_argument("--seed", type=int, help="0 to 2**63 - 1")
+    g.add_argument("--limit", type=int, help="train on the first N images only (and test on N); 0: all")
+    p.add_argument("--out", type=Path, metavar="DIR", help="the run folder: a new or empty folder, which "
+                   "this training owns while it runs (default: a new folder under the user data folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
     p.set_defaults(func=cmd_train)
 
