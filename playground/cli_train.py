@@ -20,7 +20,11 @@ def add_commands(sub) -> None:
         "train", help="train a design on MNIST and save the run",
         description="Train a design (its preset's settings, then your options on top). Writes a run "
                     "folder with the design, config, metrics, weights and test evaluation. Ctrl+C stops "
-                    "the run and keeps its weights.")
+                    "the run and keeps its weights.",
+        epilog="Exit code: 0 if the run completed or was stopped; 1 if it failed (the loss diverged, the "
+               "device ran out of memory, or a file could not be written to the run folder: the message "
+               "says which weights are kept); 2 for bad arguments or input, or an --out folder that "
+               "cannot be used.")
     _add_design_source(p)
     g = p.add_argument_group("training settings (defaults: the preset's, else TrainConfig's)")
     g.add_argument("--epochs", type=int)
@@ -37,10 +41,10 @@ def add_commands(sub) -> None:
     g.add_argument("--val-fraction", type=float, help="share of the training set kept for validation")
     g.add_argument("--dataset", choices=list(DATASET_NAMES))
     g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--limit", type=int, help="train on the first N images only (and test on N)")
-    p.add_argument("--out", type=Path, metavar="DIR", help="the run folder (default: a new folder "
-                   "under the user data folder)")
+    g.add_argument("--seed", type=int, help="0 to 2**63 - 1")
+    g.add_argument("--limit", type=int, help="train on the first N images only (and test on N); 0: all")
+    p.add_argument("--out", type=Path, metavar="DIR", help="the run folder: a new or empty folder, which "
+                   "this training owns while it runs (default: a new folder under the user data folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
     p.set_defaults(func=cmd_train)
 
@@ -143,17 +147,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     from playground.cli import UsageError, resolve_design
     from playground.core.data import DataError, load_dataset
     from playground.core.paths import runs_dir
-    from playground.core.runs import new_run_dir
+    from playground.core.runs import RunFolderError, RunWriteError, check_new_run_dir, new_run_dir
     from playground.core.spec import DesignError
     from playground.core.train import Trainer
 
     spec = resolve_design(args)
     config = config_from_args(args)
     if args.out is not None:
-        if (args.out / "design.json").exists():
-            raise UsageError(f"{args.out} already holds a run; choose another --out folder")
-        if args.out.exists() and not args.out.is_dir():
-            raise UsageError(f"{args.out} is a file; --out takes a folder")
+        try:
+            check_new_run_dir(args.out)
+        except RunFolderError as exc:
+            raise UsageError(str(exc)) from None
     try:
         trainer = Trainer(spec, config)
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
@@ -164,6 +168,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
     except OSError as exc:
         raise UsageError(f"cannot create the run folder: {exc}") from None
+    if hasattr(signal, "SIGXFSZ"):
+        # Past a file size limit, report the failed write (EFBIG) instead of being killed.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     # First Ctrl+C: stop between steps and keep the weights; a second one aborts.
     def on_interrupt(signum, frame):
@@ -172,7 +179,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.stop()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    show = ProgressPrinter()
+    show = ProgressPrinter(sys.stderr)  # the stderr of now (tests capture it), not of import time
     final: dict[str, Any] = {}
     try:
         for event in trainer.run():
@@ -182,6 +189,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                 show(event)
             if event["type"] == "finished":
                 final = event
+    except RunFolderError as exc:  # the folder could not be started: nothing was written
+        raise UsageError(str(exc)) from None
+    except RunWriteError as exc:  # a write failed during the run
+        if args.json:
+            print(json.dumps({"type": "error", "error": "RunWriteError", "message": str(exc)}), flush=True)
+        print(f"playground: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -208,11 +222,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
     except (RunError, DataError) as exc:
         raise UsageError(str(exc)) from None
+    for note in run.notes:
+        print(f"playground: note: {run.path}: {note}", file=sys.stderr)
     result = evaluate(model, data.test.images, data.test.labels, loss=cfg.loss)
     if args.json:
-        print(json.dumps({"run_dir": str(run.path), "weights": args.weights, **result.to_dict()}))
+        print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,
+                          **result.to_dict()}))
     else:
-        print(f"{run.spec.name}, {args.weights} weights, {run.path}")
+        print(f"{run.spec.name}, {args.weights} weights, {run.path} ({run.status})")
         print(result.format(CLASS_NAMES[cfg.dataset]))
     return 0
 

@@ -38,6 +38,9 @@ SCHEDULES = {
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "kmnist")
 
+MAX_SEED = 2**63 - 1  # torch's and numpy's generators take any seed from 0 to this
+MAX_LIMIT = 1_000_000_000  # more images than any data set here has: "all of them"
+
 
 class ConfigError(ValueError):
     """A training setting is out of range or does not fit the design; the message says how to fix it."""
@@ -78,6 +81,12 @@ class TrainConfig:
             if not cond:
                 raise ConfigError(message)
 
+        for name in ("loss", "optimizer", "schedule", "dataset", "device"):
+            value = getattr(self, name)
+            need(isinstance(value, str), f"{name} must be a name (text); got {value!r}")
+        for name in ("nesterov", "augment"):
+            value = getattr(self, name)
+            need(isinstance(value, bool), f"{name} must be true or false; got {value!r}")
         need(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
         need(self.optimizer in OPTIMIZERS,
              f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
@@ -104,11 +113,11 @@ class TrainConfig:
              "Nesterov momentum needs the sgd optimizer with momentum above 0")
         need(1 <= self.batch_size <= 65536, f"batch size must be 1 to 65536; got {self.batch_size}")
         need(1 <= self.epochs <= 10000, f"epochs must be 1 to 10000; got {self.epochs}")
-        need(self.step_epochs >= 1, "step_epochs must be at least 1")
+        need(1 <= self.step_epochs <= 10000, f"step_epochs must be 1 to 10000; got {self.step_epochs}")
         need(0 < self.gamma <= 1, f"gamma must be in (0, 1]; got {self.gamma}")
         need(0 <= self.val_fraction < 0.9, f"validation fraction must be in [0, 0.9); got {self.val_fraction}")
-        need(self.seed >= 0, "seed must be 0 or more")
-        need(self.limit >= 0, "limit must be 0 (all images) or more")
+        need(0 <= self.seed <= MAX_SEED, f"seed must be 0 to {MAX_SEED}; got {self.seed}")
+        need(0 <= self.limit <= MAX_LIMIT, f"limit must be 0 (all images) to {MAX_LIMIT}; got {self.limit}")
         need(0 <= self.max_shift <= 8 and 0 <= self.max_rotation <= 45 and 0 <= self.max_scale <= 0.5,
              "augmentation: shift 0-8 pixels, rotation 0-45 degrees, scale 0-0.5")
         need(isinstance(self.device, str) and bool(self.device), "device must be a name such as auto, cpu, cuda")

@@ -10,15 +10,26 @@ A run folder holds::
     weights_best.safetensors the weights with the best validation accuracy
     optimizer.safetensors    the optimizer state, to continue training
     evaluation.json          the test-set evaluation at the end
+    run.lock                 locked by the training that writes the folder, while it writes it
 
 Weights are safetensors and everything else JSON: nothing in a run folder is ever unpickled.
+
+One process owns a run folder: :class:`RunWriter` takes an exclusive OS lock on ``run.lock`` (the
+OS drops it when the process ends, however it ends), so a second training cannot write into the
+same folder, and a reader can tell a run that is still going from one whose process was killed
+(``"interrupted"``). Run folders are read as untrusted input: every file is read up to a size
+limit, and a file with bad contents is skipped with a note, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +42,184 @@ from playground.core.spec import DesignError, NetworkSpec, load_design
 
 class RunError(RuntimeError):
     """A run folder or weights file cannot be used; the message says why."""
+
+
+class RunFolderError(RunError):
+    """A run folder cannot be started: it is in use, already holds a run, or cannot be created or
+    written. Nothing was written into it."""
+
+
+class RunWriteError(RunError):
+    """Writing a run folder failed during training (disk full, file too large, ...); the files
+    written before are intact and the message says which weights are kept."""
+
+
+RUN_FILES = frozenset({"design.json", "config.json", "run.json", "metrics.jsonl", "weights_last.safetensors",
+                       "weights_best.safetensors", "optimizer.safetensors", "evaluation.json"})
+LOCK_NAME = "run.lock"
+# Limits on what is read from a run folder (a folder may come from anyone).
+JSON_FILE_LIMIT = 1_000_000  # design.json, config.json, run.json: a few kB each
+EVALUATION_LIMIT = 8_000_000  # evaluation.json: about 100 kB with a prediction per test image
+# metrics.jsonl: about 400 bytes an event, 12 events a second; 200,000 events (4 hours of training,
+# about 200 MB as Python objects) are read at most, and later lines are left unread, with a note.
+METRICS_LIMIT = 64 * 1024 * 1024
+METRICS_LINE_LIMIT = 64 * 1024
+METRICS_EVENT_LIMIT = 200_000
+
+# -- the run folder's lock ----------------------------------------------------------------------------
+
+_LOCK_OFFSET = 1024  # Windows locks byte ranges: lock one byte after the process id written at 0
+
+
+def _try_lock(fd: int, shared: bool = False) -> bool:
+    """Lock ``fd`` without waiting; False if another open file holds it."""
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            return False
+        raise
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if os.name == "nt":  # pragma: no cover - Windows
+        import msvcrt
+
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _read_pid(fd: int) -> int | None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 32).split(b"\n")[0].strip()
+    return int(text) if text.isdigit() else None
+
+
+class RunLock:
+    """The exclusive lock of one run folder, held by the process that writes it."""
+
+    def __init__(self, folder: Path, fd: int, created: bool):
+        self.folder, self._fd, self.created = folder, fd, created
+
+    @classmethod
+    def acquire(cls, folder: Path, attempts: int = 20) -> "RunLock":
+        """Lock ``folder`` (``RunFolderError`` if another training holds it; ``OSError`` if the lock
+        file cannot be made). A reader checks the lock for a moment (:func:`run_owner`), so a busy
+        lock is tried a few times before giving up."""
+        path = Path(folder) / LOCK_NAME
+        try:
+            fd, created = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), True
+        except FileExistsError:
+            fd, created = os.open(path, os.O_RDWR), False
+        try:
+            for attempt in range(attempts):
+                if _try_lock(fd):
+                    break
+                if attempt == attempts - 1:
+                    pid = _read_pid(fd)
+                    raise RunFolderError(f"{folder} is being written by another training"
+                                         f"{f' (process {pid})' if pid else ''}; choose another folder")
+                time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(Path(folder), fd, created)
+
+    def release(self, remove: bool = False) -> None:
+        if self._fd < 0:
+            return
+        if remove:  # only for a folder given up before anything was written in it
+            with contextlib.suppress(OSError):
+                (self.folder / LOCK_NAME).unlink()
+        with contextlib.suppress(OSError):
+            _unlock(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+
+
+def run_owner(folder: str | Path) -> int | None:
+    """The process id of the training writing ``folder`` now (0 if it is unknown), or ``None`` if no
+    process writes it. Needs only read access."""
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None  # no lock file: a run from before locks, or one never started
+    try:
+        if _try_lock(fd, shared=True):
+            _unlock(fd)
+            return None
+        return _read_pid(fd) or 0
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def check_new_run_dir(path: str | Path, option: str = "--out") -> Path:
+    """Check, without writing anything, that ``path`` can take a new run: raise ``RunFolderError``
+    saying why not (a NUL byte, a file in the way, a folder in use or already holding files, no
+    write permission). For the command line, before any data is loaded."""
+    text = os.fspath(path)
+    if "\0" in text:
+        raise RunFolderError(f"{option} {text!r} contains a NUL byte, which no file name can hold")
+    path = Path(text)
+    try:
+        if path.exists() and not path.is_dir():
+            raise RunFolderError(f"{path} is a file; {option} takes a folder (a new or empty one)")
+        existing = path
+        while not existing.exists():
+            if existing.parent == existing:
+                break
+            existing = existing.parent
+        if existing != path and not existing.is_dir():
+            raise RunFolderError(f"{existing} is a file, so the folder {path} cannot be made inside it; "
+                                 f"choose another {option} folder")
+        if path.is_dir():
+            owner = run_owner(path)
+            if owner is not None:
+                raise RunFolderError(f"{path} is being written by another training"
+                                     f"{f' (process {owner})' if owner else ''}; choose another {option} folder")
+            names = set(os.listdir(path)) - {LOCK_NAME}
+            if names & RUN_FILES:
+                raise RunFolderError(f"{path} already holds a run; choose another {option} folder")
+            if names:
+                raise RunFolderError(f"{path} is not empty ({len(names)} item(s)) and is not a run folder; "
+                                     f"{option} takes a new or empty folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunFolderError(f"cannot write to {existing} (permission denied); choose another "
+                                 f"{option} folder")
+    except OSError as exc:
+        raise RunFolderError(f"{option} {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong in a failed write, in words (safetensors wraps the OS error in its own)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    found = re.search(r'message: "([^"]+)"|I/O error: (.+?) \(os error \d+\)', str(exc))
+    return next(g for g in found.groups() if g) if found else str(exc) or type(exc).__name__
 
 
 def new_run_dir(base: Path, name: str) -> Path:
@@ -105,37 +294,124 @@ def load_optimizer(path: Path) -> dict[str, Any]:
 
 
 class RunWriter:
-    """Writes a run folder as training goes; each file is replaced atomically."""
+    """Writes a run folder as training goes; each file is replaced atomically.
+
+    The folder is locked (:class:`RunLock`) from the start until :meth:`close`. Failing to start
+    raises ``RunFolderError`` and leaves nothing behind; a failed write later raises
+    ``RunWriteError`` and leaves the files written before intact (no temporary file, no half line
+    in metrics.jsonl)."""
 
     def __init__(self, path: Path, spec: NetworkSpec, config: TrainConfig):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
-        spec.save(self.path / "design.json")
-        config.save(self.path / "config.json")
-        self.summary: dict[str, Any] = {"status": "running", "design": spec.name,
-                                        "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        self.write_summary()
-        self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")
+        self.weights_epoch: int | None = None  # the epoch of the weights in weights_last.safetensors
+        self._epoch: int | None = None
+        self._lock: RunLock | None = None
+        self._metrics_fd = -1
+        if "\0" in os.fspath(path):
+            raise RunFolderError(f"{path!r}: a folder name cannot contain a NUL byte")
+        made = not self.path.exists()
+        written: list[Path] = []
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = RunLock.acquire(self.path)
+            if set(os.listdir(self.path)) & RUN_FILES:
+                raise RunFolderError(f"{self.path} already holds a run; choose another folder")
+            for name, save in (("design.json", spec.save), ("config.json", config.save)):
+                written.append(self.path / name)
+                save(self.path / name)
+            self.summary: dict[str, Any] = {"status": "running", "design": spec.name,
+                                            "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            written.append(self.path / "run.json")
+            atomic_write_text(self.path / "run.json", json.dumps(self.summary, indent=2) + "\n")
+            written.append(self.path / "metrics.jsonl")
+            self._metrics_fd = os.open(self.path / "metrics.jsonl",
+                                       os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            self._metrics_size = 0
+        except BaseException as exc:
+            self._give_up(written, made, keep_lock_file=isinstance(exc, RunFolderError))
+            if isinstance(exc, OSError):
+                raise RunFolderError(f"cannot write to the run folder {self.path}: {_reason(exc)}") from None
+            raise
+
+    def _give_up(self, written: list[Path], made: bool, keep_lock_file: bool) -> None:
+        """Undo a start that failed: the folder is as it was (gone, if this writer made it)."""
+        if self._metrics_fd >= 0:
+            os.close(self._metrics_fd)
+            self._metrics_fd = -1
+        for file in written:
+            with contextlib.suppress(OSError):
+                file.unlink()
+        if self._lock is not None:
+            self._lock.release(remove=self._lock.created and not keep_lock_file)
+            self._lock = None
+        if made:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        from safetensors import SafetensorError
+
+        try:
+            yield
+        except (OSError, SafetensorError) as exc:
+            raise RunWriteError(self.failure_message(what, exc)) from None
+
+    def failure_message(self, what: str, exc: BaseException) -> str:
+        last = self.path / "weights_last.safetensors"
+        if self.weights_epoch is not None:
+            kept = f"the weights of epoch {self.weights_epoch} are kept in {last.name}"
+        elif last.exists():
+            kept = f"the last weights saved are kept in {last.name}"
+        else:
+            kept = "no weights had been saved yet"
+        return f"cannot write {what} to the run folder {self.path}: {_reason(exc)}; {kept}"
 
     def log(self, event: dict[str, Any]) -> None:
-        self._metrics.write(json.dumps(event) + "\n")
-        self._metrics.flush()
+        if isinstance(event.get("epoch"), int):
+            self._epoch = event["epoch"]
+        data = (json.dumps(event) + "\n").encode("utf-8")
+        with self._writing("metrics.jsonl"):
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._metrics_fd, view):]
+            except OSError:
+                # Cut off the part of the line that was written: the log stays whole lines.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._metrics_fd, self._metrics_size)
+                    os.lseek(self._metrics_fd, self._metrics_size, os.SEEK_SET)
+                raise
+        self._metrics_size += len(data)
 
     def save_weights(self, kind: str, state_dict: dict[str, Any]) -> None:
-        save_weights(self.path / f"weights_{kind}.safetensors", state_dict)
+        with self._writing(f"weights_{kind}.safetensors"):
+            save_weights(self.path / f"weights_{kind}.safetensors", state_dict)
+        if kind == "last":
+            self.weights_epoch = self._epoch
 
     def save_optimizer(self, state: dict[str, Any]) -> None:
-        save_optimizer(self.path / "optimizer.safetensors", state)
+        with self._writing("optimizer.safetensors"):
+            save_optimizer(self.path / "optimizer.safetensors", state)
 
     def save_evaluation(self, evaluation: Evaluation) -> None:
-        atomic_write_text(self.path / "evaluation.json", json.dumps(evaluation.to_dict(True)) + "\n")
+        with self._writing("evaluation.json"):
+            atomic_write_text(self.path / "evaluation.json", json.dumps(evaluation.to_dict(True)) + "\n")
 
     def write_summary(self, **updates: Any) -> None:
         self.summary.update(updates)
-        atomic_write_text(self.path / "run.json", json.dumps(self.summary, indent=2) + "\n")
+        with self._writing("run.json"):
+            atomic_write_text(self.path / "run.json", json.dumps(self.summary, indent=2) + "\n")
 
     def close(self) -> None:
-        self._metrics.close()
+        """Close the log and release the folder (never raises: it runs after errors too)."""
+        if self._metrics_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._metrics_fd)
+            self._metrics_fd = -1
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 @dataclass
@@ -148,6 +424,11 @@ class RunRecord:
     summary: dict[str, Any]
     events: list[dict[str, Any]] = field(default_factory=list)
     evaluation: Evaluation | None = None
+    notes: list[str] = field(default_factory=list)  # parts of the folder that were skipped, and why
+
+    @property
+    def status(self) -> str:
+        return self.summary.get("status", "unknown")
 
     @property
     def epochs(self) -> list[dict[str, Any]]:
@@ -183,46 +464,237 @@ def load_state_into(model, state: dict[str, Any], source: Path | str) -> None:
     model.load_state_dict(state)
 
 
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of ``path``, refused (``ValueError``) when over ``limit``."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"it is larger than {limit:,} bytes")
+    return data
+
+
+def _read_json(path: Path, limit: int = JSON_FILE_LIMIT) -> Any:
+    """A JSON file read up to ``limit`` bytes; ``ValueError`` with the reason if it cannot be."""
+    try:
+        return json.loads(_read_limited(path, limit).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("it is not text (UTF-8)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"it is not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
+_SUMMARY_NUMBERS = ("epochs", "epochs_completed", "steps", "train_seconds", "samples_per_second",
+                    "test_accuracy", "test_loss", "best_epoch", "best_val_accuracy")
+_SUMMARY_TEXTS = ("status", "message", "design", "started", "finished", "device", "run_dir")
+
+
+def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
+    """run.json, with fields of the wrong type dropped (each with a note)."""
+    file = path / "run.json"
+    if not file.exists():
+        notes.append("run.json is missing: the run's status is unknown")
+        return {"status": "unknown"}
+    try:
+        data = _read_json(file)
+    except (OSError, ValueError) as exc:
+        notes.append(f"run.json cannot be read ({getattr(exc, 'strerror', None) or exc}): the run's status is unknown")
+        return {"status": "unknown"}
+    if not isinstance(data, dict):
+        notes.append("run.json is not a JSON object: the run's status is unknown")
+        return {"status": "unknown"}
+    summary: dict[str, Any] = {}
+    for key, value in data.items():
+        ok = ((value is None or _is_number(value)) if key in _SUMMARY_NUMBERS
+              else isinstance(value, str) if key in _SUMMARY_TEXTS else True)
+        if ok:
+            summary[key] = value
+        else:
+            notes.append(f"run.json: {key!r} has the wrong type ({type(value).__name__}); left out")
+    if summary.get("status") not in STATUSES:
+        if "status" in summary:
+            notes.append(f"run.json: unknown status {summary['status']!r}")
+        summary["status"] = "unknown"
+    return summary
+
+
+def _evaluation_problem(data: Any) -> str | None:
+    """What is wrong with an evaluation.json's contents, or None."""
+    if not isinstance(data, dict):
+        return "it is not a JSON object"
+    for key in ("accuracy", "loss"):
+        if not _is_number(data.get(key)):
+            return f"{key!r} is not a number"
+    if not _is_int(data.get("count")) or data["count"] < 0:
+        return "'count' is not a whole number"
+    confusion, per_class = data.get("confusion"), data.get("per_class")
+    if (not isinstance(confusion, list) or not 1 <= len(confusion) <= 1000
+            or not all(isinstance(row, list) and len(row) == len(confusion) and all(map(_is_int, row))
+                       for row in confusion)):
+        return "'confusion' is not a square table of whole numbers"
+    if (not isinstance(per_class, list) or len(per_class) != len(confusion)
+            or not all(isinstance(m, dict) and set(m) == {"precision", "recall", "f1", "support"}
+                       and all(_is_number(m[k]) for k in ("precision", "recall", "f1")) and _is_int(m["support"])
+                       for m in per_class)):
+        return "'per_class' does not hold precision, recall, F1 and support for each class"
+    for key in ("misclassified", "predictions", "labels"):
+        value = data.get(key, [])
+        if not isinstance(value, list) or len(value) > data["count"] or not all(map(_is_int, value)):
+            return f"{key!r} is not a list of at most 'count' whole numbers"
+    return None
+
+
+def read_evaluation(path: str | Path, notes: list[str] | None = None) -> Evaluation | None:
+    """The test evaluation a run wrote, or None (missing, or unusable: then with a note)."""
+    file = Path(path) / "evaluation.json"
+    if not file.exists():
+        return None
+    try:
+        data = _read_json(file, EVALUATION_LIMIT)
+        problem = _evaluation_problem(data)
+        if problem is None:
+            return Evaluation.from_dict(data)
+    except (OSError, ValueError) as exc:
+        problem = getattr(exc, "strerror", None) or str(exc)
+    if notes is not None:
+        notes.append(f"evaluation.json cannot be used ({problem}); the run is shown without its test evaluation")
+    return None
+
+
 def load_run(path: str | Path, with_events: bool = True) -> RunRecord:
     """A run folder read back; ``with_events=False`` skips the metrics log (read it later with
-    :func:`read_events`), for listing many runs quickly."""
+    :func:`read_events`), for listing many runs quickly.
+
+    Raises ``RunError`` only when the design or the config cannot be read (nothing can be done with
+    the run without them); an unreadable run.json, evaluation.json or metrics line is skipped with a
+    note in ``notes``. A run whose run.json says "running" but whose training process is gone (no
+    one holds its lock) has the status "interrupted"."""
     path = Path(path)
     if not (path / "design.json").is_file():
         raise RunError(f"{path}: not a run folder (no design.json)")
     try:
+        _read_limited(path / "design.json", JSON_FILE_LIMIT)  # bound it before the design reader
         spec = load_design(path / "design.json")
-        config = TrainConfig.from_json((path / "config.json").read_text(), str(path / "config.json"))
-        summary = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
-    except (DesignError, ConfigError, OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"{path}: cannot be read ({exc})") from None
-    evaluation = None
-    if (path / "evaluation.json").exists():
-        evaluation = Evaluation.from_dict(json.loads((path / "evaluation.json").read_text()))
-    return RunRecord(path, spec, config, summary, read_events(path) if with_events else [], evaluation)
+    except (DesignError, OSError, ValueError, RecursionError) as exc:
+        raise RunError(f"{path}: its design.json cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        config = TrainConfig.from_dict(_read_json(path / "config.json"), "config.json")
+    except (ConfigError, OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise RunError(f"{path}: its config.json cannot be read ({reason})") from None
+    notes: list[str] = []
+    summary = _read_summary(path, notes)
+    if summary["status"] == "running" and run_owner(path) is None:
+        last = path / "weights_last.safetensors"
+        summary["status"] = "interrupted"
+        summary["message"] = ("The training process ended without finishing (it was killed, crashed or the "
+                              "computer stopped); " + (f"the weights of its last finished epoch are kept in "
+                                                      f"{last.name}." if last.exists() else "it saved no weights."))
+    evaluation = read_evaluation(path, notes)
+    events = read_events(path, notes) if with_events else []
+    return RunRecord(path, spec, config, summary, events, evaluation, notes)
 
 
-def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """The events a run logged in its metrics.jsonl (all of them up to a line a crash cut short)."""
-    events = []
+# The fields each kind of event must have, as numbers (None allowed for those in _MAYBE).
+_EVENT_NUMBERS = {
+    "start": ("epochs", "steps_per_epoch", "total_steps", "train_size"),
+    "progress": ("epoch", "step", "steps_per_epoch", "total_steps", "train_loss", "train_accuracy",
+                 "samples_per_second", "eta_seconds"),
+    "epoch": ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"),
+    "paused": ("epoch", "step"), "resumed": ("epoch", "step"), "stopped": ("epoch", "step"),
+    "finished": ("test_accuracy", "train_seconds"),
+}
+_MAYBE = {"val_loss", "val_accuracy", "test_accuracy", "train_seconds", "seconds"}
+
+
+def _event_problem(event: Any) -> str | None:
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return "not an event"
+    for key in _EVENT_NUMBERS.get(event["type"], ()):
+        value = event.get(key)
+        if not (_is_number(value) or (value is None and key in _MAYBE)):
+            return f"{key!r} is not a number"
+    for key in ("steps_per_epoch", "total_steps"):
+        if key in event and not (_is_number(event[key]) and event[key] > 0):
+            return f"{key!r} is not above 0"
+    if event["type"] == "epoch" and (event["val_loss"] is None) != (event["val_accuracy"] is None):
+        return "'val_loss' and 'val_accuracy' do not go together"
+    return None
+
+
+def read_events(path: str | Path, notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """The events a run logged in its metrics.jsonl. Streamed, and bounded: lines longer than an
+    event can be and lines that are not events (junk, wrong types, a line a crash cut short) are
+    skipped, and at most ``METRICS_LIMIT`` bytes are read; ``notes`` gets a line saying what was
+    skipped."""
+    events: list[dict[str, Any]] = []
     metrics = Path(path) / "metrics.jsonl"
-    if metrics.exists():
-        for line in metrics.read_text(encoding="utf-8").splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line cut short by a crash: keep what came before
+    skipped, first_problem, read, cut = 0, "", 0, False
+    try:
+        with open(metrics, "rb") as f:
+            while True:
+                line = f.readline(METRICS_LINE_LIMIT + 1)
+                if not line:
+                    break
+                read += len(line)
+                if len(line) > METRICS_LINE_LIMIT and not line.endswith(b"\n"):
+                    while line and not line.endswith(b"\n"):  # skip the rest of an overlong line
+                        line = f.readline(1024 * 1024)
+                        read += len(line)
+                    problem = f"a line over {METRICS_LINE_LIMIT // 1024} kB"
+                else:
+                    try:
+                        event = json.loads(line.decode("utf-8"))
+                        problem = _event_problem(event)
+                    except (UnicodeDecodeError, ValueError, RecursionError):
+                        problem = "a line that is not JSON"
+                    if problem is None:
+                        events.append(event)
+                if problem is not None:
+                    skipped += 1
+                    first_problem = first_problem or problem
+                if read >= METRICS_LIMIT or len(events) >= METRICS_EVENT_LIMIT:
+                    cut = bool(f.read(1))
+                    break
+    except FileNotFoundError:
+        return events
+    except OSError as exc:
+        if notes is not None:
+            notes.append(f"metrics.jsonl cannot be read ({exc.strerror or exc}); its curves are incomplete")
+        return events
+    if notes is not None and skipped:
+        notes.append(f"metrics.jsonl: skipped {skipped} line(s) that are not events (the first: {first_problem})")
+    if notes is not None and cut:
+        notes.append(f"metrics.jsonl is too long: only its first {len(events):,} events ({read:,} bytes) were read")
     return events
 
 
-def list_runs(base: Path, with_events: bool = True) -> list[RunRecord]:
-    """Every readable run folder under ``base``, oldest first."""
-    if not base.is_dir():
+def list_runs(base: Path, with_events: bool = True, problems: list[str] | None = None) -> list[RunRecord]:
+    """Every readable run folder under ``base``, oldest first; ``problems`` gets a message for each
+    folder that cannot be read."""
+    try:
+        children = sorted(base.iterdir()) if base.is_dir() else []
+    except OSError as exc:
+        if problems is not None:
+            problems.append(f"{base}: {exc.strerror or exc}")
         return []
     runs = []
-    for child in sorted(base.iterdir()):
-        if child.is_dir() and (child / "design.json").exists():
-            try:
-                runs.append(load_run(child, with_events))
-            except RunError:
+    for child in children:
+        try:
+            if not (child.is_dir() and (child / "design.json").exists()):
                 continue
+            runs.append(load_run(child, with_events))
+        except (RunError, OSError) as exc:
+            if problems is not None:
+                problems.append(str(exc))
     return runs

@@ -273,12 +273,21 @@ class Trainer:
             return self._latest_state
 
     def run(self) -> Iterator[dict[str, Any]]:
+        """The events. With a ``run_dir``, its folder is locked and written as the run goes:
+        ``RunFolderError`` if it cannot be started (nothing written), ``RunWriteError`` if a write
+        fails later (the run ends; what was written before is intact)."""
+        from playground.core.runs import RunWriteError
+
         writer = RunWriter(self.run_dir, self.spec, self.config) if self.run_dir else None
         try:
             yield from self._run(writer)
         except BaseException as exc:
             if writer:
-                writer.write_summary(status="failed", message=f"{type(exc).__name__}: {exc}")
+                message = str(exc) if isinstance(exc, RunWriteError) else f"{type(exc).__name__}: {exc}"
+                try:  # the first error is the one to report, even if this write fails too
+                    writer.write_summary(status="failed", message=message)
+                except RunWriteError:
+                    pass
             raise
         finally:
             if writer:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -126,6 +127,9 @@ def main() -> int:
     from playground.core.spec import NetworkSpec
     from playground.core.train import Trainer, guarded
 
+    if hasattr(signal, "SIGXFSZ"):
+        # Past a file size limit a write should fail (EFBIG) and be reported, not kill the worker.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     if hasattr(os, "nice"):
         # Below the window in priority: it is idle most of the time, and when it draws it should
         # get a core at once rather than wait behind both training threads.

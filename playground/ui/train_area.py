@@ -60,18 +60,10 @@ class RunEntry:
 
 
 def _read_evaluation(path: Path | None):
-    """The test evaluation a run wrote, or None."""
-    import json
+    """The test evaluation a run wrote, or None (also when its file is unusable)."""
+    from playground.core.runs import read_evaluation
 
-    from playground.core.metrics import Evaluation
-
-    file = path / "evaluation.json" if path else None
-    if file is None or not file.exists():
-        return None
-    try:
-        return Evaluation.from_dict(json.loads(file.read_text()))
-    except (OSError, ValueError, KeyError):
-        return None
+    return read_evaluation(path) if path is not None else None
 
 
 # -- settings -----------------------------------------------------------------------------------------
@@ -664,8 +656,9 @@ class TrainArea(QWidget):
 
         self._disk_loaded = True
         known = {r.path for r in self.runs if r.path}
+        problems: list[str] = []
         # Without the metrics logs: a curve is read only when its run is selected.
-        for run in list_runs(runs_dir(), with_events=False):
+        for run in list_runs(runs_dir(), with_events=False, problems=problems):
             if run.path in known:
                 continue
             final = dict(run.summary) if run.summary.get("status") not in (None, "running") else None
@@ -674,6 +667,9 @@ class TrainArea(QWidget):
                              started=str(run.summary.get("started", "")).replace("T", " "))
             self.runs.append(entry)
             self._add_run_item(entry)
+        if problems:
+            self._show_banner(f"{len(problems)} saved run folder(s) could not be read and are not listed: "
+                              f"{problems[0]}")
 
     def selected_runs(self) -> list[RunEntry]:
         rows = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.run_list.selectedItems()]

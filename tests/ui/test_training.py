@@ -245,3 +245,61 @@ def test_runs_on_disk_are_listed_without_their_logs_until_selected(qtbot):
     item.setSelected(True)
     assert entry.events and area.plots.point_count("val_acc") == 1
     window.train_area.shutdown()
+
+
+def test_killed_and_unreadable_runs_on_disk(qtbot, tmp_path, monkeypatch):
+    """A run whose process is gone is listed as interrupted; a folder that cannot be read is not
+    listed, and the banner says why."""
+    import json
+
+    from playground.core.runs import new_run_dir
+    from playground.core.train import train
+
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path))  # these folders stay out of other tests' lists
+    killed = new_run_dir(tmp_path / "runs", "killed")
+    train(PRESETS["mlp-300"].spec, TrainConfig(**SMALL), run_dir=killed)
+    summary = json.loads((killed / "run.json").read_text())
+    (killed / "run.json").write_text(json.dumps({**summary, "status": "running"}))  # as a killed run leaves it
+    (killed / "evaluation.json").write_text("{\"accuracy\": 0.9")  # and a file cut short
+    broken = new_run_dir(tmp_path / "runs", "broken")
+    (broken / "design.json").write_bytes((killed / "design.json").read_bytes())
+    (broken / "config.json").write_text(json.dumps({"epochs": "many"}))
+    window = MainWindow(load_torch=False)
+    qtbot.addWidget(window)
+    window.show()
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    area = window.train_area
+    (entry,) = area.runs
+    assert entry.path == killed and entry.status == "interrupted" and entry.evaluation is None
+    item = area.run_list.topLevelItem(0)
+    assert item.text(3) == "interrupted"
+    assert not area.banner.isHidden() and area.banner.text().startswith(
+        f"1 saved run folder(s) could not be read and are not listed: {broken}: its config.json cannot be read")
+    window.train_area.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(__import__("resource"), "prlimit"), reason="needs prlimit (Linux)")
+def test_a_training_whose_writes_fail_shows_why(window, qtbot, monkeypatch):
+    """The worker's files may not grow past 500 kB (as on a full disk): the weights cannot be written."""
+    import resource
+
+    from playground.core.worker import TrainingProcess
+
+    area = window.train_area
+
+    def limited_process():
+        process = TrainingProcess()
+        resource.prlimit(process.proc.pid, resource.RLIMIT_FSIZE, (500_000, 500_000))
+        return process
+
+    monkeypatch.setattr(area, "_take_process", limited_process)
+    set_config(window)
+    window.new_from_preset("mlp-300")
+    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+        area.start()
+    entry = blocker.args[0]
+    message = (f"cannot write weights_last.safetensors to the run folder {entry.path}: File too large; no "
+               f"weights had been saved yet")
+    assert entry.status == "failed" and entry.final["message"] == message
+    assert area.banner.isVisible() and area.banner.text() == f"Training failed: {message}"
+    assert area.start_button.isEnabled()
