@@ -148,7 +148,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from playground.core.data import DataError, load_dataset
     from playground.core.paths import runs_dir
     from playground.core.runs import RunFolderError, RunWriteError, check_new_run_dir, new_run_dir
+    from playground.core.shapes import infer_shapes, memory_line
     from playground.core.spec import DesignError
+    from playground.core.text import printable
     from playground.core.train import Trainer
 
     spec = resolve_design(args)
@@ -168,6 +170,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
     except OSError as exc:
         raise UsageError(f"cannot create the run folder: {exc}") from None
+    if not args.json:
+        print(f"memory: {memory_line(infer_shapes(spec), config.batch_size)}", file=sys.stderr)
     if hasattr(signal, "SIGXFSZ"):
         # Past a file size limit, report the failed write (EFBIG) instead of being killed.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -194,7 +198,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except RunWriteError as exc:  # a write failed during the run
         if args.json:
             print(json.dumps({"type": "error", "error": "RunWriteError", "message": str(exc)}), flush=True)
-        print(f"playground: error: {exc}", file=sys.stderr)
+        print(f"playground: error: {printable(exc)}", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -222,14 +226,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
     except (RunError, DataError) as exc:
         raise UsageError(str(exc)) from None
+    from playground.core.text import printable
+
     for note in run.notes:
-        print(f"playground: note: {run.path}: {note}", file=sys.stderr)
+        print(f"playground: note: {printable(run.path)}: {printable(note)}", file=sys.stderr)
     result = evaluate(model, data.test.images, data.test.labels, loss=cfg.loss)
     if args.json:
         print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,
                           **result.to_dict()}))
     else:
-        print(f"{run.spec.name}, {args.weights} weights, {run.path} ({run.status})")
+        print(f"{run.spec.name}, {args.weights} weights, {printable(run.path)} ({run.status})")
         print(result.format(CLASS_NAMES[cfg.dataset]))
     return 0
 

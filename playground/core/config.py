@@ -103,7 +103,11 @@ class TrainConfig:
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool),
                  f"{name} must be a whole number; got {value!r}")
-        need(self.lr > 0, f"the learning rate must be above 0; got {self.lr}")
+        # Above float32's range (3.4e38) torch cannot even set the rate; 1e30 leaves room for
+        # showing what divergence looks like.
+        need(0 < self.lr <= 1e30, f"the learning rate must be above 0 and at most 1e30; got {self.lr:g}")
+        need(self.eps <= 1, f"eps must be at most 1; got {self.eps:g}")
+        need(self.weight_decay <= 1e6, f"weight decay must be at most 1e6; got {self.weight_decay:g}")
         need(0 <= self.momentum < 1, f"momentum must be in [0, 1); got {self.momentum}")
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, "beta1 and beta2 must be in [0, 1)")
         need(0 <= self.alpha < 1, f"alpha must be in [0, 1); got {self.alpha}")

@@ -444,7 +444,10 @@ class RunRecord:
         """The trained model, in eval mode on the CPU."""
         from playground.core.build import build_model
 
-        model = build_model(self.spec)
+        try:
+            model = build_model(self.spec)
+        except DesignError as exc:  # over the memory budget
+            raise RunError(f"{self.path}: {exc}") from None
         load_state_into(model, load_weights(self.weights_path(which)), self.weights_path(which))
         return model.eval()
 
