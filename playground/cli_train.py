@@ -246,11 +246,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from playground.cli import UsageError
     from playground.core.data import load_raw
-    from playground.core.export import ExportError, export
+    from playground.core.export import ExportError, check_target, export
     from playground.core.predict import Classifier
     from playground.core.runs import RunError, load_run
 
     try:
+        check_target(args.out, args.format)  # before anything is loaded: a bad --out fails at once
         classifier = Classifier.from_path(args.source)
         accuracy = None
         if args.source.is_dir() and (args.source / "evaluation.json").exists():

@@ -504,11 +504,11 @@ def _restored_on_failure(path: Path) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        if backup is not None:
+        if backup is None:
+            path.unlink(missing_ok=True)
+        elif not (path.exists() and os.path.samefile(path, backup)):  # (renaming a link onto itself does nothing)
             os.replace(backup, path)
             backup = None
-        else:
-            path.unlink(missing_ok=True)
         raise
     finally:
         if backup is not None:
