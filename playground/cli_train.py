@@ -255,8 +255,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         classifier = Classifier.from_path(args.source)
         accuracy = None
         if args.source.is_dir() and (args.source / "evaluation.json").exists():
-            run = load_run(args.source)
-            accuracy = run.evaluation.accuracy if run.evaluation else None
+            try:
+                run = load_run(args.source)
+                accuracy = run.evaluation.accuracy if run.evaluation else None
+            except (ValueError, KeyError, TypeError):
+                pass  # an unreadable evaluation.json: the export just does not mention the accuracy
         _, test = load_raw("mnist")
         check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
                        check_images=test.images[:300])

@@ -73,7 +73,7 @@ def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.
     path = Path(path)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
                 "preprocessing": json.dumps(PREPROCESSING),
-                "test_accuracy": "" if test_accuracy is None else repr(float(test_accuracy)),
+                "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_weights(path, state, metadata)
     return path
@@ -241,6 +241,14 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            kind = _foreign_kind(path, f.read(8), path.stat().st_size)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if kind is not None and kind.startswith(("a TorchScript", "an ONNX")):
+        raise ExportError(f"{path}: this is {kind}, not a state dict; a .pt/.pth file opens here only as a "
+                          f"state dict (torch.save(model.state_dict())) for the current design; {_OPENS}")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError, ValueError) as exc:

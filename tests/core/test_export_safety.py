@@ -24,13 +24,15 @@ import playground
 from playground.core import PRESETS
 from playground.core.build import build_model
 from playground.core.export import (MODEL_FORMAT, ExportError, check_export, export, export_script, load_model_file,
-                                    onnx_bytes, save_model_file, script_docstring, script_source)
+                                    load_state_dict_file, onnx_bytes, save_model_file, script_docstring,
+                                    script_source)
 from playground.core.layers import LayerSpec
 from playground.core.predict import Classifier
 from playground.core.runs import RunError, load_weights, save_weights
 from playground.core.spec import NetworkSpec
 
 SPEC = PRESETS["mlp-300"].spec
+SPEC_STATE_KEYS = ("1.weight", "1.bias", "3.weight", "3.bias")
 ROOT = str(Path(playground.__file__).resolve().parents[1])  # this checkout, for subprocesses
 
 
@@ -348,6 +350,14 @@ def test_other_kinds_of_file_are_named(tmp_path, monkeypatch):
                 Classifier.from_path(candidate)
             with pytest.raises(RunError, match=f"not a readable safetensors weights file: this is an? {kind}"):
                 load_weights(candidate)
+
+
+def test_a_torchscript_or_onnx_file_opened_as_a_state_dict_is_named(tmp_path):
+    paths = foreign_files(tmp_path)
+    for kind in ("TorchScript", "ONNX"):
+        with pytest.raises(ExportError, match=f"this is an? {kind} .*not a state dict"):
+            load_state_dict_file(paths[kind])
+    assert set(load_state_dict_file(paths["PyTorch checkpoint"])) == set(SPEC_STATE_KEYS)
 
 
 def test_a_truncated_file_is_refused(tmp_path):
