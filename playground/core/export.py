@@ -31,6 +31,7 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import struct
 import time
@@ -284,11 +285,16 @@ ONNX_SIZE_LIMIT = 2**31 - 1  # bytes: protobuf's limit for one message, so for a
 
 def onnx_bytes(model_proto, limit: int = ONNX_SIZE_LIMIT) -> bytes:
     """An ONNX model with every weight inside it, as the bytes of one file."""
-    size = model_proto.ByteSize()
-    if size > limit:
-        raise ExportError(f"the model is too large for a single ONNX file ({size / 2**30:.2f} GiB; protobuf "
-                          f"allows {limit / 2**30:.2f} GiB); export it as TorchScript or the app's model file")
-    return model_proto.SerializeToString()
+    try:
+        size = model_proto.ByteSize()
+        data = model_proto.SerializeToString() if size <= limit else None
+    except ValueError:  # protobuf refuses to serialize a message over 2 GB
+        size, data = None, None
+    if data is None:
+        shown = f"{size / 2**30:.2f} GiB" if size is not None else "over 2 GiB"
+        raise ExportError(f"the model is too large for a single ONNX file ({shown}; protobuf allows "
+                          f"{limit / 2**30:.2f} GiB); export it as TorchScript or the app's model file")
+    return data
 
 
 def export_onnx(path: Path, model: torch.nn.Module) -> None:
@@ -623,6 +629,12 @@ def check_export(fmt: str, path: Path, model: torch.nn.Module, images: torch.Ten
     agreement = float((expected.argmax(1) == got.argmax(1)).mean())
     difference = float(np.abs(expected - got).max()) if got.shape == expected.shape else math.inf
     return ExportCheck(fmt, str(path), len(x), agreement, difference, time.perf_counter() - start)
+
+
+def file_stem(name: str) -> str:
+    """A design's name as a file name stem for a suggested export path: letters, digits, ``_``, ``-``
+    and ``.`` only, never starting with a dot, so a name such as ``../../.bashrc`` picks no other folder."""
+    return re.sub(r"[^\w.-]+", "-", name, flags=re.ASCII).strip("-.")[:80] or "model"
 
 
 def check_target(path: str | Path, fmt: str | None = None) -> Path:

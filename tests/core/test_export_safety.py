@@ -23,9 +23,9 @@ import torch
 import playground
 from playground.core import PRESETS
 from playground.core.build import build_model
-from playground.core.export import (MODEL_FORMAT, ExportError, check_export, export, export_script, load_model_file,
-                                    load_state_dict_file, onnx_bytes, save_model_file, script_docstring,
-                                    script_source)
+from playground.core.export import (MODEL_FORMAT, ExportError, check_export, export, export_script, file_stem,
+                                    load_model_file, load_state_dict_file, onnx_bytes, save_model_file,
+                                    script_docstring, script_source)
 from playground.core.layers import LayerSpec
 from playground.core.predict import Classifier
 from playground.core.runs import RunError, load_weights, save_weights
@@ -132,6 +132,13 @@ def test_the_check_runs_only_the_script_it_generated(tmp_path, mnist):
     with pytest.raises(ExportError, match="not the script just generated"):
         check_export("script", path, model, mnist.test.images[:10], SPEC)
     assert not marker.exists()
+
+
+def test_a_design_name_suggests_no_other_folder():
+    assert file_stem("../../.bashrc") == "bashrc"
+    assert file_stem("/etc/passwd") == "etc-passwd"
+    assert file_stem("fast-cnn v2.1") == "fast-cnn-v2.1"
+    assert file_stem("..") == file_stem("") == file_stem("数字") == "model"
 
 
 # -- ONNX: one file ---------------------------------------------------------------------------------
