@@ -72,7 +72,12 @@ def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.
     from playground.core.runs import save_weights
 
     path = Path(path)
-    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
+    design = spec.to_json()
+    try:
+        design.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in the name or description: keep it as a JSON escape
+        design = json.dumps(spec.to_dict(), indent=2) + "\n"
+    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": design,
                 "preprocessing": json.dumps(PREPROCESSING),
                 "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -134,6 +134,13 @@ def test_the_check_runs_only_the_script_it_generated(tmp_path, mnist):
     assert not marker.exists()
 
 
+def test_a_model_file_keeps_a_lone_surrogate_in_the_design_text(tmp_path):
+    spec = replace(SPEC.renamed("a\ud800b"), description="\udfff")
+    path = tmp_path / "m.pgmodel.safetensors"
+    export("model", path, spec, trained_like_state())
+    assert load_model_file(path)[0] == spec
+
+
 def test_a_design_name_suggests_no_other_folder():
     assert file_stem("../../.bashrc") == "bashrc"
     assert file_stem("/etc/passwd") == "etc-passwd"
