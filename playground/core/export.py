@@ -165,13 +165,17 @@ def safetensors_header(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]
     before anything is allocated. ``ValueError`` says what is wrong (without the path)."""
     size = path.stat().st_size
     with open(path, "rb") as f:
-        head = f.read(8)
-        kind = _foreign_kind(path, head, size)
-        if kind is not None:
-            raise ValueError(f"this is {kind}, not a model file; {_OPENS}")
-        if len(head) < 8:
+        head = f.read(9)
+        length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
+        # Shaped like safetensors (a header length that fits, then "{"), it is one; only otherwise are the
+        # first bytes a sign of another kind (a header length can start with 0x80, like a pickle).
+        if length is None or length > size - 8 or head[8:9] != b"{":
+            kind = _foreign_kind(path, head, size)
+            if kind is not None:
+                raise ValueError(f"this is {kind}, not a model file; {_OPENS}")
+        if length is None:
             raise ValueError(f"{size} bytes: too short to be a safetensors file")
-        (length,) = struct.unpack("<Q", head)
+        f.seek(8)
         if length > SAFETENSORS_HEADER_LIMIT:
             raise ValueError(f"not a safetensors file, or a damaged one: its header claims {length:,} bytes "
                              f"(the limit is {SAFETENSORS_HEADER_LIMIT:,})")

@@ -366,6 +366,21 @@ def test_other_kinds_of_file_are_named(tmp_path, monkeypatch):
                 load_weights(candidate)
 
 
+def test_a_model_file_whose_first_bytes_look_like_a_pickle_or_onnx_still_opens(tmp_path):
+    """The first 8 bytes are the header's length: 0x80 or 0x08 first, for one header in 32."""
+    state = trained_like_state()
+    meta = {"format": MODEL_FORMAT, "format_version": "1", "design": SPEC.to_json()}
+    for first, name in ((0x80, "m.pgmodel.safetensors"), (0x08, "m.onnx")):
+        path = tmp_path / name
+        for pad in range(300):  # the header grows 8 bytes at a time
+            save_weights(path, state, {**meta, "pad": "x" * pad})
+            if path.read_bytes()[0] == first:
+                break
+        assert path.read_bytes()[0] == first
+        spec, state, meta = load_model_file(path)
+        assert spec == SPEC and set(state) == set(SPEC_STATE_KEYS)
+
+
 def test_a_torchscript_or_onnx_file_opened_as_a_state_dict_is_named(tmp_path):
     paths = foreign_files(tmp_path)
     for kind in ("TorchScript", "ONNX"):
