@@ -301,6 +301,18 @@ def test_a_missing_or_malformed_design_is_named(tmp_path, design, message):
     assert str(path) in str(info.value)
 
 
+def test_a_design_bigger_than_its_file_is_refused_before_the_model_is_built(tmp_path, monkeypatch):
+    import playground.core.build
+
+    big = NetworkSpec((LayerSpec("Flatten", {}),
+                       *[LayerSpec("Linear", {"out_features": 4096, "bias": True})] * 50,
+                       LayerSpec("Linear", {"out_features": 10, "bias": True})), "big")
+    path = _write_model(tmp_path / "m.pgmodel.safetensors", trained_like_state(), design=big.to_json())
+    monkeypatch.setattr(playground.core.build, "build_model", lambda spec: pytest.fail("the model was built"))
+    with pytest.raises(ExportError, match=r"its design needs 825,540,618 weights .* holds only"):
+        load_model_file(path)
+
+
 def test_int_weights_are_refused_before_loading(tmp_path):
     state = trained_like_state()
     state["1.weight"] = torch.ones_like(state["1.weight"], dtype=torch.int64)
