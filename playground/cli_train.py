@@ -293,16 +293,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from playground.cli import UsageError
     from playground.core.data import load_raw
-    from playground.core.export import ExportError, export
+    from playground.core.export import ExportError, check_target, export
     from playground.core.predict import Classifier
     from playground.core.runs import RunError, load_run
 
     try:
+        check_target(args.out, args.format)  # before anything is loaded: a bad --out fails at once
         classifier = Classifier.from_path(args.source)
         accuracy = None
         if args.source.is_dir() and (args.source / "evaluation.json").exists():
-            run = load_run(args.source)
-            accuracy = run.evaluation.accuracy if run.evaluation else None
+            try:
+                run = load_run(args.source)
+                accuracy = run.evaluation.accuracy if run.evaluation else None
+            except (ValueError, KeyError, TypeError):
+                pass  # an unreadable evaluation.json: the export just does not mention the accuracy
         _, test = load_raw("mnist")
         check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
                        check_images=test.images[:300])

@@ -6,30 +6,45 @@ Formats:
                  the preprocessing the model expects and its test accuracy in the file's metadata.
                  One file, safetensors only: loading it never unpickles anything.
 ``torchscript``  ``.pt``, traced; loads with ``torch.jit.load`` without this app.
-``onnx``         ``.onnx`` with a dynamic batch dimension, through torch's exporter.
+``onnx``         ``.onnx`` with a dynamic batch dimension, through torch's exporter: one file with
+                 every weight inside.
 ``script``       ``.py``: the network written out as a readable ``nn.Module`` with a ``predict``
                  function, plus its weights beside it (same name, ``.safetensors``); needs only
-                 torch and safetensors.
+                 torch and safetensors. The design's name and description go only into its docstring,
+                 escaped, and each script is proven with ``ast`` before it is written or run.
 
 After every export, :func:`check_export` runs test images through the exported file (TorchScript
 and the script with torch, ONNX with ONNX Runtime) and compares labels and outputs with the model.
-Every file is written atomically.
+Every file is built in memory and written atomically: a failed write leaves no temporary file and
+any earlier file unchanged.
+
+Model files come from strangers: :func:`load_model_file` checks what kind of file it is, the
+safetensors header against the file's size, the design, and each weight's dtype and shape before
+reading any weight, and never unpickles or runs anything.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import ast
+import contextlib
+import io
 import json
 import math
+import os
+import re
+import secrets
+import struct
 import time
-from dataclasses import asdict, dataclass
+import types
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from playground.core.atomic import atomic_path, atomic_write_text
+from playground.core.atomic import atomic_write_bytes, atomic_write_text
 from playground.core.layers import CATALOG, format_shape
 from playground.core.shapes import infer_shapes
 from playground.core.spec import NetworkSpec
@@ -57,39 +72,180 @@ def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.
     from playground.core.runs import save_weights
 
     path = Path(path)
-    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
+    design = spec.to_json()
+    try:
+        design.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in the name or description: keep it as a JSON escape
+        design = json.dumps(spec.to_dict(), indent=2) + "\n"
+    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": design,
                 "preprocessing": json.dumps(PREPROCESSING),
-                "test_accuracy": "" if test_accuracy is None else repr(float(test_accuracy)),
+                "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_weights(path, state, metadata)
     return path
 
 
 def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tensor], dict[str, str]]:
-    """The design, weights and metadata of a model file; ``ExportError`` if it is not one."""
-    from safetensors import SafetensorError, safe_open
+    """The design, weights and metadata of a model file; ``ExportError`` if it is not one.
 
+    Everything is checked before any weight is read: what kind of file it is, the safetensors header
+    (sizes within the file), the metadata and design, and each weight's name, dtype and shape against
+    the design; then the weights are read and must be finite."""
+    from playground.core.build import build_model
     from playground.core.runs import RunError, load_weights
     from playground.core.spec import DesignError
 
     path = Path(path)
-    try:
-        state = load_weights(path)
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-    except (RunError, SafetensorError, OSError) as exc:
-        raise ExportError(str(exc)) from None
+    tensors, meta = read_safetensors_header(path)
     if meta.get("format") != MODEL_FORMAT:
         raise ExportError(f"{path}: a safetensors file, but not a model file of this app (no design in it); "
                           f"open a run folder or a .pgmodel.safetensors file")
     if meta.get("format_version") != MODEL_FORMAT_VERSION:
         raise ExportError(f"{path}: model file version {meta.get('format_version')!r}; this app reads "
                           f"{MODEL_FORMAT_VERSION}")
+    if "design" not in meta:
+        raise ExportError(f"{path}: a model file without a design in its metadata (damaged, or not written by "
+                          f"this app); export the model again from its run folder")
     try:
-        spec = NetworkSpec.from_json(meta["design"], str(path))
-    except DesignError as exc:
+        spec = NetworkSpec.from_json(meta["design"], f"{path} (its design)")
+        parameters = infer_shapes(spec).total_parameters
+        if parameters * 4 > path.stat().st_size:  # before the model is built: it would allocate them
+            raise ExportError(f"{path}: its design needs {parameters:,} weights ({parameters * 4:,} bytes), but "
+                              f"the file holds only {path.stat().st_size:,} bytes: the design is not its own, or "
+                              f"the file is truncated")
+        own = build_model(spec).state_dict()
+    except (DesignError, ValueError, TypeError, RecursionError) as exc:
+        raise ExportError(f"{path}: the design in this model file is malformed: {exc}") from None
+    _check_weights_fit(path, tensors, {k: (_dtype_name(v.dtype), tuple(v.shape)) for k, v in own.items()})
+    try:
+        state = load_weights(path)
+    except RunError as exc:
         raise ExportError(str(exc)) from None
     return spec, state, meta
+
+
+# -- reading a safetensors file's header without trusting it ----------------------------------------
+
+SAFETENSORS_HEADER_LIMIT = 100_000_000  # bytes; safetensors' own limit
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8,
+                "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E5M2": 1, "F8_E4M3": 1}
+_DTYPE_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+                "I32": "int32", "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16",
+                "U8": "uint8", "BOOL": "bool", "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn"}
+_OPENS = ("the app opens .pgmodel.safetensors model files or run folders (make one from a run folder with "
+          "`playground export RUN_DIR --format model`, or File > Export Model)")
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _foreign_kind(path: Path, head: bytes, size: int) -> str | None:
+    """What a file that is not safetensors is, from its first bytes (and a zip's directory, bounded)."""
+    if head.startswith(b"PK\x03\x04"):
+        with open(path, "rb") as f:
+            f.seek(max(0, size - 65_557))  # the end-of-directory record and the longest zip comment
+            tail = f.read()
+            at = tail.rfind(b"PK\x05\x06")
+            names = b""
+            if at >= 0 and at + 20 <= len(tail):
+                cd_size, cd_offset = struct.unpack_from("<II", tail, at + 12)
+                if cd_size <= 16_000_000 and cd_offset + cd_size <= size:
+                    f.seek(cd_offset)
+                    names = f.read(cd_size)
+        if b"/code/__torch__" in names or b"/constants.pkl" in names:
+            return "a TorchScript file (torch.jit.save)"
+        if b"/data.pkl" in names:
+            return "a PyTorch checkpoint (torch.save), which holds pickled data and is never unpickled here"
+        return "a zip archive"
+    if head[:1] == b"\x80":
+        return "a pickle file (for example an old torch.save checkpoint), which is never unpickled here"
+    if path.suffix.lower() == ".onnx" and head[:1] == b"\x08":
+        return "an ONNX file"
+    return None
+
+
+def safetensors_header(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict[str, str]]:
+    """Tensors (name -> dtype, shape) and metadata of a safetensors file, checked against the file's size
+    before anything is allocated. ``ValueError`` says what is wrong (without the path)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(9)
+        length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
+        # Shaped like safetensors (a header length that fits, then "{"), it is one; only otherwise are the
+        # first bytes a sign of another kind (a header length can start with 0x80, like a pickle).
+        if length is None or length > size - 8 or head[8:9] != b"{":
+            kind = _foreign_kind(path, head, size)
+            if kind is not None:
+                raise ValueError(f"this is {kind}, not a model file; {_OPENS}")
+        if length is None:
+            raise ValueError(f"{size} bytes: too short to be a safetensors file")
+        f.seek(8)
+        if length > SAFETENSORS_HEADER_LIMIT:
+            raise ValueError(f"not a safetensors file, or a damaged one: its header claims {length:,} bytes "
+                             f"(the limit is {SAFETENSORS_HEADER_LIMIT:,})")
+        if length > size - 8:
+            raise ValueError(f"truncated or not a safetensors file: its header claims {length:,} bytes but the "
+                             f"file holds only {size:,}")
+        raw = f.read(length)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError("not a safetensors file, or a damaged one: its header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise ValueError("not a safetensors file, or a damaged one: its header is not a JSON object")
+    meta = header.pop("__metadata__", None) or {}
+    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+        raise ValueError("damaged safetensors file: its metadata is not a mapping of text to text")
+    data_size = size - 8 - length
+    tensors = {}
+    for name, entry in header.items():
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        if (dtype not in _DTYPE_BYTES or not isinstance(shape, list) or not isinstance(offsets, list)
+                or len(offsets) != 2
+                or not all(type(n) is int and n >= 0 for n in [*shape, *offsets])):
+            raise ValueError(f"damaged safetensors file: the entry of tensor {name!r} is malformed")
+        needed = math.prod(shape) * _DTYPE_BYTES[dtype]
+        begin, end = offsets
+        if end > data_size or begin > end or end - begin != needed:
+            raise ValueError(f"truncated or damaged safetensors file: tensor {name!r} "
+                             f"({_DTYPE_NAMES[dtype]} {tuple(shape)}) needs {needed:,} bytes at {begin:,}, but "
+                             f"the file holds {data_size:,} bytes of data")
+        tensors[name] = (_DTYPE_NAMES[dtype], tuple(shape))
+    return tensors, meta
+
+
+def read_safetensors_header(path: str | Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict[str, str]]:
+    """A safetensors file's tensors (name -> dtype name, shape) and metadata, without reading any
+    tensor; ``ExportError`` naming the file and what is wrong (a TorchScript, pickle, ONNX or zip file
+    is named as such)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: no such file")
+    try:
+        return safetensors_header(path)
+    except ValueError as exc:
+        raise ExportError(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _check_weights_fit(source: Path | str, tensors: dict[str, tuple[str, tuple[int, ...]]],
+                       needed: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+    """Each weight's name, dtype and shape as the design needs them (from a header: nothing read yet)."""
+    missing = sorted(set(needed) - set(tensors))
+    extra = sorted(set(tensors) - set(needed))
+    if missing or extra:
+        raise ExportError(f"{source}: the weights do not fit the design "
+                          f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    for key, (dtype, shape) in tensors.items():
+        if dtype != needed[key][0]:
+            raise ExportError(f"{source}: weight {key!r} is {dtype}; the model needs {needed[key][0]}")
+        if shape != needed[key][1]:
+            raise ExportError(f"{source}: weight {key!r} has shape {shape} but the design needs "
+                              f"{needed[key][1]}")
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
@@ -100,6 +256,14 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            kind = _foreign_kind(path, f.read(8), path.stat().st_size)
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if kind is not None and kind.startswith(("a TorchScript", "an ONNX")):
+        raise ExportError(f"{path}: this is {kind}, not a state dict; a .pt/.pth file opens here only as a "
+                          f"state dict (torch.save(model.state_dict())) for the current design; {_OPENS}")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError, ValueError) as exc:
@@ -121,19 +285,39 @@ def _example() -> torch.Tensor:
 
 
 def export_torchscript(path: Path, model: torch.nn.Module) -> None:
+    """Traced, serialized in memory, then written atomically (torch's own file writer would abort the
+    process on a write error and leave its file behind)."""
     with torch.no_grad():
         traced = torch.jit.trace(model.eval(), _example())
-    with atomic_path(path) as tmp:
-        torch.jit.save(traced, str(tmp))
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+ONNX_SIZE_LIMIT = 2**31 - 1  # bytes: protobuf's limit for one message, so for a self-contained .onnx
+
+
+def onnx_bytes(model_proto, limit: int = ONNX_SIZE_LIMIT) -> bytes:
+    """An ONNX model with every weight inside it, as the bytes of one file."""
+    try:
+        size = model_proto.ByteSize()
+        data = model_proto.SerializeToString() if size <= limit else None
+    except ValueError:  # protobuf refuses to serialize a message over 2 GB
+        size, data = None, None
+    if data is None:
+        shown = f"{size / 2**30:.2f} GiB" if size is not None else "over 2 GiB"
+        raise ExportError(f"the model is too large for a single ONNX file ({shown}; protobuf allows "
+                          f"{limit / 2**30:.2f} GiB); export it as TorchScript or the app's model file")
+    return data
 
 
 def export_onnx(path: Path, model: torch.nn.Module) -> None:
-    import contextlib
-    import io
-
-    with atomic_path(path) as tmp, contextlib.redirect_stdout(io.StringIO()):
-        torch.onnx.export(model.eval(), (_example(),), str(tmp), dynamo=True, input_names=["image"],
-                          output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},))
+    """One self-contained ``.onnx`` (weights inside), exported in memory and written atomically: nothing
+    else is written beside it or anywhere else."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        program = torch.onnx.export(model.eval(), (_example(),), None, dynamo=True, input_names=["image"],
+                                    output_names=["logits"], dynamic_shapes=({0: torch.export.Dim("batch")},))
+    atomic_write_bytes(path, onnx_bytes(program.model_proto))
 
 
 _RECURRENT_CLASS = '''
@@ -159,23 +343,31 @@ class RecurrentLastStep(nn.Module):
 
 
 def _layer_code(layer, in_shape) -> str:
-    p = layer.params
+    """One layer as code. Every value from the design is a checked number or bool (the catalog checks
+    them when a design is read) and goes in through int/float/bool and repr, never as text."""
     t = layer.type
+    p = {k: (repr(bool(v)) if isinstance(v, bool) else repr(int(v)) if isinstance(v, int)
+             else repr(float(v)) if isinstance(v, float) else None)
+         for k, v in layer.params.items()}
+    if None in p.values():
+        raise ExportError(f"layer {t}: a parameter is not a number; the design cannot be written as code")
+    in_shape = tuple(int(n) for n in in_shape)
     if t == "Linear":
         return f"nn.Linear({in_shape[0]}, {p['out_features']}, bias={p['bias']})"
     if t == "Conv2d":
         return (f"nn.Conv2d({in_shape[0]}, {p['out_channels']}, kernel_size={p['kernel_size']}, "
                 f"stride={p['stride']}, padding={p['padding']}, bias={p['bias']})")
     if t in ("MaxPool2d", "AvgPool2d"):
-        return f"nn.{t}({p['kernel_size']}, stride={p['stride'] or None}, padding={p['padding']})"
+        stride = p["stride"] if p["stride"] != "0" else None
+        return f"nn.{t}({p['kernel_size']}, stride={stride}, padding={p['padding']})"
     if t == "BatchNorm":
         return f"nn.BatchNorm{'2d' if len(in_shape) == 3 else '1d'}({in_shape[0]})"
     if t == "Dropout":
-        return f"nn.Dropout({p['p']!r})"
+        return f"nn.Dropout({p['p']})"
     if t == "Flatten":
         return "nn.Flatten()"
     if t == "LeakyReLU":
-        return f"nn.LeakyReLU({p['negative_slope']!r})"
+        return f"nn.LeakyReLU({p['negative_slope']})"
     if t in ("ReLU", "Sigmoid", "Tanh", "GELU"):
         return f"nn.{t}()"
     if t in ("RNN", "LSTM", "GRU"):
@@ -185,24 +377,74 @@ def _layer_code(layer, in_shape) -> str:
     raise ExportError(f"no code for layer type {t}")
 
 
-def script_source(spec: NetworkSpec, weights_name: str, test_accuracy: float | None = None) -> str:
+_NAME_LIMIT = 200  # characters of the design's name shown in a script's docstring
+_DESCRIPTION_LIMIT = 10_000  # characters of its description
+_NEUTRAL_NAME = "network"
+
+
+def _shown(text: str, limit: int) -> str:
+    """Design text as a script's docstring shows it: cut at ``limit`` characters (saying so), and each
+    lone surrogate, which no UTF-8 file can hold, written as its escape (the six characters ``\ud800``)."""
+    more = len(text) - limit
+    if more > 0:
+        text = text[:limit]
+    text = "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+    return text + (f" [... {more:,} more characters not shown]" if more > 0 else "")
+
+
+def _finite_accuracy(test_accuracy: Any) -> float | None:
+    try:
+        value = float(test_accuracy)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> str:
+    """The text of the exported script's docstring: the design's name (on one line) and description."""
+    name = _shown(" ".join(spec.name.split()), _NAME_LIMIT) or "untitled"
+    description = _shown(spec.description, _DESCRIPTION_LIMIT) or "A network for 28x28 images of handwritten digits."
+    accuracy = _finite_accuracy(test_accuracy)
+    accuracy_text = f" Test accuracy on MNIST: {accuracy:.2%}." if accuracy is not None else ""
+    return (f"{name}: a network trained with the Neural Network Playground, as plain PyTorch.\n\n"
+            f"{description}{accuracy_text}\n"
+            f"{infer_shapes(spec).total_parameters:,} parameters. Needs only torch and safetensors:\n\n"
+            "    python {this file} image.png            # or: from this_module import load, predict\n\n"
+            "Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), the digit scaled\n"
+            "so that its longer side is 20 pixels and centred by its centre of mass. Output: 10 class scores.\n")
+
+
+def _string_literal(text: str) -> str:
+    """``text`` as a triple-quoted Python literal that reads back exactly: backslashes and quotes
+    escaped, and every character that is not printable (except newline and tab) as an escape, so no
+    text can end the literal, and NUL, CR, bidi controls or surrogates never reach the file raw."""
+    out = []
+    for c in text:
+        if c == "\\":
+            out.append("\\\\")
+        elif c == '"':
+            out.append('\\"')
+        elif c in "\n\t" or c.isprintable():
+            out.append(c)
+        elif ord(c) < 0x100:
+            out.append(f"\\x{ord(c):02x}")
+        elif ord(c) < 0x10000:
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(f"\\U{ord(c):08x}")
+    return '"""' + "".join(out) + '"""'
+
+
+def _render_script(spec: NetworkSpec, weights_name: str, test_accuracy: float | None) -> str:
     report = infer_shapes(spec)
+    if not report.valid:
+        raise ExportError("the design cannot be written as code: " + "; ".join(p.message for p in report.problems))
     lines = []
     for layer, row in zip(spec.layers, report.rows):
         lines.append(f"            {_layer_code(layer, row.in_shape)},  # -> {format_shape(row.out_shape)}, "
-                     f"{row.parameters:,} parameters")
+                     f"{int(row.parameters):,} parameters")
     recurrent = any(CATALOG[layer.type].group == "recurrent" for layer in spec.layers)
-    accuracy = f" Test accuracy on MNIST: {test_accuracy:.2%}." if test_accuracy is not None else ""
-    return f'''"""{spec.name}: a network trained with the Neural Network Playground, as plain PyTorch.
-
-{spec.description or "A network for 28x28 images of handwritten digits."}{accuracy}
-{report.total_parameters:,} parameters. Needs only torch and safetensors:
-
-    python {{this file}} image.png            # or: from this_module import load, predict
-
-Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), the digit scaled
-so that its longer side is 20 pixels and centred by its centre of mass. Output: 10 class scores.
-"""
+    return _string_literal(script_docstring(spec, test_accuracy)) + f"""
 
 import sys
 from pathlib import Path
@@ -222,14 +464,14 @@ class Net(nn.Sequential):
 
 
 def load(weights=WEIGHTS):
-    """The network with its trained weights, in eval mode."""
+    \"\"\"The network with its trained weights, in eval mode.\"\"\"
     net = Net()
     net.load_state_dict(load_file(str(weights)))
     return net.eval()
 
 
 def predict(net, images):
-    """Class probabilities (N, 10) of float images (N, 1, 28, 28) in [0, 1]."""
+    \"\"\"Class probabilities (N, 10) of float images (N, 1, 28, 28) in [0, 1].\"\"\"
     with torch.no_grad():
         return torch.softmax(net(torch.as_tensor(images, dtype=torch.float32)), dim=1)
 
@@ -243,17 +485,82 @@ if __name__ == "__main__":
         image = np.asarray(Image.open(name).convert("L").resize((28, 28)), dtype=np.float32) / 255.0
         probs = predict(net, image.reshape(1, 1, 28, 28))[0]
         print(f"{{name}}: {{int(probs.argmax())}} ({{float(probs.max()):.1%}})")
-'''
+"""
+
+
+def _code_without_docstring(tree: ast.Module) -> str:
+    return ast.dump(ast.Module(body=tree.body[1:], type_ignores=[]))
+
+
+def script_source(spec: NetworkSpec, weights_name: str, test_accuracy: float | None = None) -> str:
+    """The standalone script, proven before it is returned: it parses, its docstring is exactly the
+    intended text, and its code is the same as that generated for a neutral name and description,
+    so nothing from the design's text became code. ``ExportError`` otherwise."""
+    source = _render_script(spec, weights_name, test_accuracy)
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        raise ExportError(f"the generated script does not parse ({exc}); nothing was written") from None
+    if ast.get_docstring(tree, clean=False) != script_docstring(spec, test_accuracy):
+        raise ExportError("the generated script's docstring is not the design's text; nothing was written")
+    neutral = replace(spec, name=_NEUTRAL_NAME, description="")
+    if _code_without_docstring(tree) != _code_without_docstring(ast.parse(_render_script(neutral, weights_name,
+                                                                                            None))):
+        raise ExportError("the generated script holds code that came from the design's text; nothing was "
+                          "written")
+    return source
+
+
+@contextlib.contextmanager
+def _restored_on_failure(path: Path) -> Iterator[None]:
+    """On an error in the block, put ``path`` back as it was (or remove it if it did not exist).
+
+    The earlier file is kept under a hidden name beside it (a hard link, else a rename: neither
+    needs disk space), so that putting it back cannot fail for a full disk."""
+    backup = None
+    if path.exists():
+        for _ in range(100):
+            candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.old.tmp")
+            try:
+                os.link(path, candidate)
+            except FileExistsError:
+                continue
+            except OSError:  # no hard links on this file system
+                os.replace(path, candidate)
+            backup = candidate
+            break
+    try:
+        yield
+    except BaseException:
+        if backup is None:
+            path.unlink(missing_ok=True)
+        elif not (path.exists() and os.path.samefile(path, backup)):  # (renaming a link onto itself does nothing)
+            os.replace(backup, path)
+            backup = None
+        raise
+    finally:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
 
 
 def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
                   test_accuracy: float | None = None) -> Path:
-    """Writes ``path`` (.py) and its weights beside it (``path`` with ``.safetensors``)."""
+    """Writes ``path`` (.py) and its weights beside it (``path`` with ``.safetensors``).
+
+    The weights are written first, then the script; if the script cannot be written, the earlier
+    weights are put back (or the new ones removed), so a script never sits beside weights that are
+    not its own."""
     from playground.core.runs import save_weights
 
     weights = path.with_suffix(".safetensors")
-    save_weights(weights, state)
-    atomic_write_text(path, script_source(spec, weights.name, test_accuracy))
+    if weights == path:
+        raise ExportError(f"{path}: a script export needs a .py name (its weights go beside it as .safetensors)")
+    if weights.is_dir():
+        raise ExportError(f"{weights} is a folder; the script's weights go there: choose another name")
+    source = script_source(spec, weights.name, test_accuracy)
+    with _restored_on_failure(weights):
+        save_weights(weights, state)
+        atomic_write_text(path, source)
     return weights
 
 
@@ -284,7 +591,21 @@ class ExportCheck:
                 f"largest output difference {self.max_abs_difference:.2e}")
 
 
-def _run_exported(fmt: str, path: Path, x: torch.Tensor) -> np.ndarray:
+def _run_script(path: Path, x: torch.Tensor, source: str) -> np.ndarray:
+    """Run the exported script: only if the file holds exactly ``source``, which passed the proof in
+    :func:`script_source`, and by compiling that proven text, never text read back from the file."""
+    expected = source.encode("utf-8")
+    if path.stat().st_size != len(expected) or path.read_bytes() != expected:
+        raise ExportError(f"{path}: the file is not the script just generated (was it changed?); it was not run")
+    module = types.ModuleType(f"exported_{path.stem}")
+    module.__file__ = str(path)
+    exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - proven above
+    with torch.no_grad():
+        return module.load()(x).numpy()
+
+
+def _run_exported(fmt: str, path: Path, x: torch.Tensor, spec: NetworkSpec | None,
+                  test_accuracy: float | None) -> np.ndarray:
     if fmt == "model":
         from playground.core.build import build_model
 
@@ -303,37 +624,61 @@ def _run_exported(fmt: str, path: Path, x: torch.Tensor) -> np.ndarray:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     if fmt == "script":
-        spec_ = importlib.util.spec_from_file_location(f"exported_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec_)
-        spec_.loader.exec_module(module)
-        net = module.load()
-        with torch.no_grad():
-            return net(x).numpy()
+        if spec is None:
+            raise ExportError("checking an exported script needs its design")
+        source = script_source(spec, path.with_suffix(".safetensors").name, test_accuracy)
+        return _run_script(path, x, source)
     raise ExportError(f"unknown format {fmt!r}")
 
 
-def check_export(fmt: str, path: Path, model: torch.nn.Module, images: torch.Tensor) -> ExportCheck:
-    """Compare the exported file with ``model`` on uint8 ``images`` (N, 28, 28)."""
+def check_export(fmt: str, path: Path, model: torch.nn.Module, images: torch.Tensor,
+                 spec: NetworkSpec | None = None, test_accuracy: float | None = None) -> ExportCheck:
+    """Compare the exported file with ``model`` on uint8 ``images`` (N, 28, 28). A script is run only
+    if it is exactly the one generated from ``spec`` and ``test_accuracy`` (so it needs them)."""
     start = time.perf_counter()
     x = images.unsqueeze(1).float().div(255)
     with torch.no_grad():
         expected = model.eval()(x).numpy()
-    got = _run_exported(fmt, path, x)
+    got = _run_exported(fmt, Path(path), x, spec, test_accuracy)
     agreement = float((expected.argmax(1) == got.argmax(1)).mean())
     difference = float(np.abs(expected - got).max()) if got.shape == expected.shape else math.inf
     return ExportCheck(fmt, str(path), len(x), agreement, difference, time.perf_counter() - start)
 
 
+def file_stem(name: str) -> str:
+    """A design's name as a file name stem for a suggested export path: letters, digits, ``_``, ``-``
+    and ``.`` only, never starting with a dot, so a name such as ``../../.bashrc`` picks no other folder."""
+    return re.sub(r"[^\w.-]+", "-", name, flags=re.ASCII).strip("-.")[:80] or "model"
+
+
+def check_target(path: str | Path, fmt: str | None = None) -> Path:
+    """``path`` if a file can be exported there; ``ExportError`` saying why not (nothing is written)."""
+    path = Path(path)
+    parent = path.parent
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder; give the name of the file to write")
+    if not parent.exists():
+        raise ExportError(f"{parent}: no such folder; create it first or choose another place")
+    if not parent.is_dir():
+        raise ExportError(f"{parent} is a file, not a folder; choose a place inside a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ExportError(f"{parent}: no permission to write in this folder; choose another place")
+    if fmt == "script" and path.with_suffix(".safetensors") == path:
+        raise ExportError(f"{path}: a script export needs a .py name (its weights go beside it as .safetensors)")
+    return path
+
+
 def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
            test_accuracy: float | None = None, check_images: torch.Tensor | None = None) -> ExportCheck | None:
-    """Export in ``fmt`` to ``path`` and, given test images, check the result."""
+    """Export in ``fmt`` to ``path`` and, given test images, check the result.
+
+    The file is built in memory and written atomically: a failed write (no permission, a full disk)
+    is an ``ExportError``, leaves no temporary file, and leaves any earlier file unchanged."""
     from playground.core.build import build_model
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise ExportError(f"{path.parent}: no such folder")
+    path = check_target(path, fmt)
     model = build_model(spec).eval()
     model.load_state_dict(state)
     try:
@@ -346,6 +691,8 @@ def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch
         else:
             export_script(path, spec, state, test_accuracy)
     except OSError as exc:
-        raise ExportError(f"{path}: cannot be written ({exc.strerror or exc}); any earlier file is unchanged") \
-            from None
-    return check_export(fmt, path, model, check_images) if check_images is not None else None
+        earlier = "any earlier files are" if fmt == "script" else "any earlier file is"
+        raise ExportError(f"{path}: cannot be written ({exc.strerror or exc}); {earlier} unchanged") from None
+    if check_images is None:
+        return None
+    return check_export(fmt, path, model, check_images, spec, test_accuracy)

@@ -242,24 +242,35 @@ def _contiguous_cpu(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_weights(path: Path, state_dict: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
-    from safetensors.torch import save_file
+    """Serialized in memory, then written atomically: a failed write (a full disk) is an ``OSError`` and
+    leaves any earlier file as it was."""
+    from safetensors.torch import save
 
+    data = save(_contiguous_cpu(state_dict), metadata=metadata)
     with atomic_path(path) as tmp:
-        save_file(_contiguous_cpu(state_dict), str(tmp), metadata=metadata)
+        tmp.write_bytes(data)
 
 
 def load_weights(path: str | Path) -> dict[str, Any]:
     """A state dict from a safetensors file (never unpickles)."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from playground.core.export import safetensors_header
 
     path = Path(path)
     if not path.is_file():
         raise RunError(f"{path}: no such weights file")
     try:
-        return load_file(str(path))
+        safetensors_header(path)  # what the file is, and its sizes, checked before anything is read
+        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise RunError(f"{path}: not a readable safetensors weights file ({exc})") from None
+        raise RunError(f"{path}: not a readable safetensors weights file: {exc}") from None
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise RunError(f"{path}: weight {key!r} holds NaN or infinite values; these weights cannot be used")
+    return state
 
 
 def save_optimizer(path: Path, state: dict[str, Any]) -> None:
@@ -460,10 +471,17 @@ def load_state_into(model, state: dict[str, Any], source: Path | str) -> None:
     if missing or extra:
         raise RunError(f"{source}: the weights do not fit this design "
                        f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    import torch
+
     for key, value in state.items():
         if tuple(value.shape) != tuple(own[key].shape):
             raise RunError(f"{source}: weight {key!r} has shape {tuple(value.shape)} but the design "
                            f"needs {tuple(own[key].shape)}")
+        if value.dtype != own[key].dtype:  # load_state_dict would convert silently
+            raise RunError(f"{source}: weight {key!r} is {str(value.dtype).removeprefix('torch.')}; the model "
+                           f"needs {str(own[key].dtype).removeprefix('torch.')}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise RunError(f"{source}: weight {key!r} holds NaN or infinite values; these weights cannot be used")
     model.load_state_dict(state)
 
 

@@ -73,12 +73,12 @@ class ExportDialog(QDialog):
         return self.format_box.currentData()
 
     def _format_changed(self, *args) -> None:
-        from playground.core.export import FORMATS
+        from playground.core.export import FORMATS, file_stem
 
         self.format_help.setText(FORMAT_TEXT[self.fmt][1])
         run = self.runs[self.run_box.currentIndex()] if self.runs else None
         folder = Path(self.path_edit.text()).parent if self.path_edit.text() else Path.home()
-        stem = run.spec.name if run else "model"
+        stem = file_stem(run.spec.name) if run else "model"  # the name may come from a stranger's run
         self.path_edit.setText(str(folder / f"{stem}{FORMATS[self.fmt]}"))
 
     def _browse(self) -> None:
