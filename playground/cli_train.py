@@ -293,9 +293,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from playground.cli import UsageError
     from playground.core.data import load_raw
-    from playground.core.export import ExportError, check_target, export
+    from playground.core.export import ExportError, ExportWriteError, check_target, export
     from playground.core.predict import Classifier
     from playground.core.runs import RunError, load_run
+    from playground.core.text import printable
 
     try:
         check_target(args.out, args.format)  # before anything is loaded: a bad --out fails at once
@@ -310,6 +311,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         _, test = load_raw("mnist")
         check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
                        check_images=test.images[:300])
+    except ExportWriteError as exc:  # the input was fine; writing the result failed
+        print(f"playground: error: {printable(exc)}", file=sys.stderr)
+        return 1
     except (RunError, ExportError) as exc:
         raise UsageError(str(exc)) from None
     if args.json:

@@ -64,6 +64,10 @@ class ExportError(RuntimeError):
     """An export or a model file failed; the message says why."""
 
 
+class ExportWriteError(ExportError):
+    """The exported file could not be written (no permission, disk full); earlier files are intact."""
+
+
 # -- the app's own model file ----------------------------------------------------------------------
 
 
@@ -692,7 +696,8 @@ def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch
             export_script(path, spec, state, test_accuracy)
     except OSError as exc:
         earlier = "any earlier files are" if fmt == "script" else "any earlier file is"
-        raise ExportError(f"{path}: cannot be written ({exc.strerror or exc}); {earlier} unchanged") from None
+        raise ExportWriteError(f"{path}: cannot be written ({exc.strerror or exc}); {earlier} unchanged") \
+            from None
     if check_images is None:
         return None
     return check_export(fmt, path, model, check_images, spec, test_accuracy)
