@@ -486,7 +486,9 @@ if __name__ == "__main__":
 
     net = load()
     for name in sys.argv[1:]:
-        image = np.asarray(Image.open(name).convert("L").resize((28, 28)), dtype=np.float32) / 255.0
+        # Only ordinary image formats: never hand a stranger's file to Ghostscript and the like.
+        with Image.open(name, formats=["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP"]) as img:
+            image = np.asarray(img.convert("L").resize((28, 28)), dtype=np.float32) / 255.0
         probs = predict(net, image.reshape(1, 1, 28, 28))[0]
         print(f"{{name}}: {{int(probs.argmax())}} ({{float(probs.max()):.1%}})")
 """

@@ -78,7 +78,9 @@ def test_hostile_names_and_descriptions_stay_text(tmp_path, mnist):
         tree = ast.parse(source)
         doc = ast.get_docstring(tree, clean=False)
         assert doc == script_docstring(spec, 0.5)
-        shown = text.replace("\ud800", "\\ud800").replace("\udfff", "\\udfff")
+        # The spec itself replaces control characters and lone surrogates (core/text.py); what is
+        # left must reach the docstring in full, as text.
+        shown = spec.description.replace("\ud800", "\\ud800").replace("\udfff", "\\udfff")
         if len(text) < 10_000:
             assert shown in doc  # the description, in full, as text
         # Everything after the docstring is the code generated for a neutral name and description.
@@ -105,6 +107,22 @@ def test_the_hostile_script_imports_elsewhere_without_running_the_payload(tmp_pa
     with torch.no_grad():
         assert out.stdout.strip() == str(model(x).argmax(1).tolist())
     assert not marker.exists()
+
+
+def test_the_script_reads_ordinary_image_formats_only(tmp_path, mnist):
+    """The shipped script classifies a PNG, and a PostScript file named .png never reaches Pillow's
+    EPS reader (Ghostscript)."""
+    from PIL import Image
+
+    export("script", tmp_path / "net.py", SPEC, trained_like_state())
+    Image.fromarray(mnist.test.images[0].numpy()).save(tmp_path / "digit.png")
+    (tmp_path / "eps.png").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    ok = subprocess.run([sys.executable, "-I", str(tmp_path / "net.py"), str(tmp_path / "digit.png")],
+                        capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0 and ok.stdout.startswith(f"{tmp_path / 'digit.png'}: "), ok.stderr
+    eps = subprocess.run([sys.executable, "-I", str(tmp_path / "net.py"), str(tmp_path / "eps.png")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert eps.returncode != 0 and "cannot identify image file" in eps.stderr
 
 
 def test_an_escaping_bug_is_caught_by_the_proof_before_anything_is_written(tmp_path, monkeypatch):
