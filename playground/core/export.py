@@ -112,7 +112,14 @@ def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tens
                           f"this app); export the model again from its run folder")
     try:
         spec = NetworkSpec.from_json(meta["design"], f"{path} (its design)")
-        parameters = infer_shapes(spec).total_parameters
+        report = infer_shapes(spec)
+    except (DesignError, ValueError, TypeError, RecursionError) as exc:
+        raise ExportError(f"{path}: the design in this model file is malformed: {exc}") from None
+    if not report.valid:  # a shape or memory-budget problem: say that, not "does not fit the file"
+        raise ExportError(f"{path}: the design in this model file cannot be used: "
+                          + "; ".join(p.message for p in report.problems))
+    try:
+        parameters = report.total_parameters
         if parameters * 4 > path.stat().st_size:  # before the model is built: it would allocate them
             raise ExportError(f"{path}: its design needs {parameters:,} weights ({parameters * 4:,} bytes), but "
                               f"the file holds only {path.stat().st_size:,} bytes: the design is not its own, or "
