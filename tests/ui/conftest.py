@@ -32,3 +32,34 @@ def ready_window(qtbot):
     window._torch_loaded("CPU", 0.0, ["cpu"])
     yield window
     window.train_area.shutdown()
+
+
+@pytest.fixture
+def active_window(ready_window, qtbot):
+    """``ready_window`` made the active window with the designer's layer list focused, so that key
+    presses go where a user's would (shortcuts act only in the active window)."""
+    from PySide6.QtWidgets import QApplication
+
+    window = ready_window
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    window.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=10_000)
+    stack = window.designer.stack
+    stack.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is stack, timeout=10_000)
+    return window
+
+
+@pytest.fixture
+def press(qtbot):
+    """Press a key (with modifiers) on the widget that has the keyboard focus, as a user does."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    def press(key, modifiers=Qt.KeyboardModifier.NoModifier):
+        target = QApplication.focusWidget()
+        assert target is not None, "no widget has the keyboard focus"
+        qtbot.keyClick(target, key, modifiers)
+
+    return press
