@@ -173,14 +173,16 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, S.Save, "Save the design")
         self.save_as_action = self._action("Save &As…", self.save_as, "Ctrl+Shift+S",
                                            "Save the design under a new name")
-        self.export_action = self._action("&Export Model…", self.show_export_dialog, "Ctrl+E",
+        # Through a lambda: ``triggered`` passes ``checked`` (False), which would land in ``modal``.
+        self.export_action = self._action("&Export Model…", lambda: self.show_export_dialog(), "Ctrl+E",
                                           "Export a trained model: app model file, TorchScript, ONNX or a "
                                           "PyTorch script, checked after writing")
         self.export_action.setEnabled(False)
         self.open_model_action = self._action("Open &Model…", self.open_model_dialog, "Ctrl+Shift+O",
                                               "Open a model file (.pgmodel.safetensors), or a PyTorch state "
                                               "dict (.pt/.pth) that fits the current design")
-        self.quit_action = self._action("&Quit", self.close, S.Quit, "Quit the app")
+        # Ctrl+Q itself: the platform's standard Quit key is empty on some (Windows, offscreen).
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q", "Quit the app")
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(S.Undo)])
         self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")

@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from playground.core.config import TrainConfig
 
 
-def trained(ready_window, qtbot):
-    area = ready_window.train_area
-    ready_window.new_from_preset("fast-cnn")
-    area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
-    assert not ready_window.export_action.isEnabled() or ready_window.exportable_runs()
-    with qtbot.waitSignal(area.run_finished, timeout=60_000):
-        area.start()
-    assert ready_window.export_action.isEnabled()
+@pytest.fixture
+def no_runs_on_disk(monkeypatch, tmp_path):
+    """A data folder of this test's own, so that no earlier test's runs are listed."""
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def window(no_runs_on_disk, ready_window):
     return ready_window
 
 
-def test_export_dialog_writes_and_checks(ready_window, qtbot, tmp_path):
-    window = trained(ready_window, qtbot)
+def trained(window, qtbot):
+    area = window.train_area
+    window.new_from_preset("fast-cnn")
+    area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
+    assert window.exportable_runs() == [] and not window.export_action.isEnabled()  # nothing to export yet
+    with qtbot.waitSignal(area.run_finished, timeout=60_000) as finished:
+        area.start()
+    assert window.exportable_runs() == [finished.args[0]]
+    assert window.export_action.isEnabled()
+    return window
+
+
+def test_export_dialog_writes_and_checks(window, qtbot, tmp_path):
+    window = trained(window, qtbot)
     dialog = window.show_export_dialog(modal=False)
     qtbot.addWidget(dialog)
     dialog.format_box.setCurrentIndex(dialog.format_box.findData("onnx"))
@@ -33,10 +47,10 @@ def test_export_dialog_writes_and_checks(ready_window, qtbot, tmp_path):
     dialog.grab().save(str(tmp_path / "dialog.png"))
 
 
-def test_export_into_a_read_only_folder_keeps_the_old_file(ready_window, qtbot, tmp_path, monkeypatch):
+def test_export_into_a_read_only_folder_keeps_the_old_file(window, qtbot, tmp_path, monkeypatch):
     import playground.core.atomic as atomic
 
-    window = trained(ready_window, qtbot)
+    window = trained(window, qtbot)
     folder = tmp_path / "locked"
     folder.mkdir()
     target = folder / "model.pt"
