@@ -28,7 +28,7 @@ from playground.ui.train_area import TrainArea
 
 MAX_RECENT = 8
 DESIGN_FILTER = "Network designs (*.json);;All files (*)"
-STOP_BEFORE_KILL_MS = 5000  # closing during a training: how long the worker may take to stop by itself
+STOP_BEFORE_KILL_MS = 10_000  # closing during a training: how long the worker may take to stop by itself
 
 
 class TorchLoader(QObject):

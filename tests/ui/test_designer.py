@@ -263,7 +263,7 @@ def test_layout_is_remembered(qtbot):
 def test_torch_loads_in_the_background(qtbot):
     window = MainWindow(load_torch=False)
     qtbot.addWidget(window)
-    with qtbot.waitSignal(window.torch_loader.loaded, timeout=60_000):
+    with qtbot.waitSignal(window.torch_loader.loaded, timeout=240_000):
         window.torch_loader.start()
     assert window.torch_ready
     assert window.device_label.text() == "Training device: CPU"

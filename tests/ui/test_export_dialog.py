@@ -25,7 +25,7 @@ def trained(window, qtbot):
     window.new_from_preset("fast-cnn")
     area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
     assert window.exportable_runs() == [] and not window.export_action.isEnabled()  # nothing to export yet
-    with qtbot.waitSignal(area.run_finished, timeout=60_000) as finished:
+    with qtbot.waitSignal(area.run_finished, timeout=240_000) as finished:
         area.start()
     assert window.exportable_runs() == [finished.args[0]]
     assert window.export_action.isEnabled()
@@ -40,7 +40,7 @@ def test_export_dialog_writes_and_checks(window, qtbot, tmp_path):
     out = tmp_path / "mine.onnx"
     dialog.path_edit.setText(str(out))
     dialog.start_export()
-    qtbot.waitUntil(lambda: dialog.check is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: dialog.check is not None, timeout=240_000)
     assert out.is_file() and dialog.check.passed
     assert "check PASSED: 300 test images, labels agree on 100.00%" in dialog.result.text()
     dialog.show()
@@ -68,7 +68,7 @@ def test_export_into_a_read_only_folder_keeps_the_old_file(window, qtbot, tmp_pa
     dialog.path_edit.setText(str(target))
     try:
         dialog.start_export()
-        qtbot.waitUntil(lambda: "Export failed" in dialog.result.text(), timeout=60_000)
+        qtbot.waitUntil(lambda: "Export failed" in dialog.result.text(), timeout=240_000)
     finally:
         os.chmod(folder, 0o755)
     assert "Permission denied" in dialog.result.text() and "unchanged" in dialog.result.text()
