@@ -16,6 +16,17 @@ def temporary_settings(tmp_path, qapp):
     yield tmp_path / "settings"
 
 
+@pytest.fixture(autouse=True)
+def one_thread_training_workers(monkeypatch):
+    """Training workers started by these tests use one torch thread. The tests check behaviour, not
+    speed, and share the machine: beside two busy processes, a two-thread worker spent most of its
+    time in torch's thread barriers (a run took 210 s instead of 79 s with one thread)."""
+    import os
+
+    if "OMP_NUM_THREADS" not in os.environ:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
 @pytest.fixture
 def ready_window(qtbot):
     """The main window with torch 'loaded' (devices: the CPU) and no dialogs on close."""
