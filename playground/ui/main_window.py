@@ -8,11 +8,13 @@ specs and shape inference need no torch).
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget)
 
@@ -26,6 +28,7 @@ from playground.ui.train_area import TrainArea
 
 MAX_RECENT = 8
 DESIGN_FILTER = "Network designs (*.json);;All files (*)"
+STOP_BEFORE_KILL_MS = 10_000  # closing during a training: how long the worker may take to stop by itself
 
 
 class TorchLoader(QObject):
@@ -89,6 +92,20 @@ def freeze_startup_objects() -> None:
         gc.freeze()
 
 
+def _check_weight_values(path: Path, state: dict, own: dict) -> None:
+    """Refuse weights that load but cannot classify: integers where the model has floats (they
+    would be cast silently) and NaN or infinite values (every answer would be NaN)."""
+    from playground.core.export import ExportError
+
+    for key, value in state.items():
+        if value.is_floating_point() != own[key].is_floating_point():
+            raise ExportError(f"{path}: weight {key!r} is {str(value.dtype).removeprefix('torch.')}; the model "
+                              f"needs {str(own[key].dtype).removeprefix('torch.')}")
+        if value.is_floating_point() and not bool(value.isfinite().all()):
+            raise ExportError(f"{path}: weight {key!r} holds NaN or infinite values; this model cannot classify "
+                              f"(it probably diverged while training)")
+
+
 class MainWindow(QMainWindow):
     def __init__(self, spec: NetworkSpec | None = None, load_torch: bool = True, parent=None):
         super().__init__(parent)
@@ -99,6 +116,7 @@ class MainWindow(QMainWindow):
         self.torch_ready = False
         self.device_text = ""
         self._image_loader = None  # a worker loading test images for the Evaluate area
+        self._closing = False  # the window is closing (waiting for a training to stop)
 
         self.designer = DesignerWidget(self.document)
         self.tabs = QTabWidget()
@@ -155,14 +173,16 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, S.Save, "Save the design")
         self.save_as_action = self._action("Save &As…", self.save_as, "Ctrl+Shift+S",
                                            "Save the design under a new name")
-        self.export_action = self._action("&Export Model…", self.show_export_dialog, "Ctrl+E",
+        # Through a lambda: ``triggered`` passes ``checked`` (False), which would land in ``modal``.
+        self.export_action = self._action("&Export Model…", lambda: self.show_export_dialog(), "Ctrl+E",
                                           "Export a trained model: app model file, TorchScript, ONNX or a "
                                           "PyTorch script, checked after writing")
         self.export_action.setEnabled(False)
         self.open_model_action = self._action("Open &Model…", self.open_model_dialog, "Ctrl+Shift+O",
                                               "Open a model file (.pgmodel.safetensors), or a PyTorch state "
                                               "dict (.pt/.pth) that fits the current design")
-        self.quit_action = self._action("&Quit", self.close, S.Quit, "Quit the app")
+        # Ctrl+Q itself: the platform's standard Quit key is empty on some (Windows, offscreen).
+        self.quit_action = self._action("&Quit", self.close, "Ctrl+Q", "Quit the app")
         self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(S.Undo)])
         self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
@@ -254,6 +274,15 @@ class MainWindow(QMainWindow):
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.critical(self, title, message)
 
+    def _show_unexpected_error(self, title: str, path: str | Path, exc: Exception) -> None:
+        """The last line of defence around the core's loaders: an error they should have turned
+        into their own message. The traceback goes to stderr (for a bug report); the user sees what
+        failed and that nothing changed."""
+        traceback.print_exception(exc, file=sys.stderr)
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        self.show_error(title, f"Cannot open {path}: {type(exc).__name__}{': ' + reason if reason else ''}.\n"
+                               f"The file is not one this app can read; nothing was changed.")
+
     def ask_save_changes(self) -> QMessageBox.StandardButton:
         return QMessageBox.question(
             self, "Unsaved changes", f"Save the changes to “{self.document.title}” first?",
@@ -294,6 +323,9 @@ class MainWindow(QMainWindow):
             self.document.open(path)
         except DesignError as exc:
             self.show_error("Cannot open design", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bad file must never take the window down
+            self._show_unexpected_error("Cannot open design", path, exc)
             return False
         self._add_recent(Path(path))
         self.statusBar().showMessage(f"Opened {path}", 4000)
@@ -378,12 +410,23 @@ class MainWindow(QMainWindow):
         self.designer.splitter.setSizes([210, max(400, self.width() - 560), 300])
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
+        if not self._closing and not self.maybe_save():
             event.ignore()
             return
-        if self.train_area.training:
-            self.statusBar().showMessage("Stopping the training…")
-        self.train_area.shutdown(timeout=2.0)
+        runner = self.train_area.runner
+        if runner is not None and runner.running and runner.process.alive:
+            # Do not block the GUI waiting for the worker: ask it to stop, close when it has ended
+            # (the runner's finished signal), and kill it if it has not stopped in a while.
+            event.ignore()
+            if not self._closing:
+                self._closing = True
+                self.statusBar().showMessage("Stopping the training…")
+                runner.finished.connect(self.close)
+                runner.process.stop(evaluate=False)
+                QTimer.singleShot(STOP_BEFORE_KILL_MS, runner.process.kill)
+            return
+        self._closing = True
+        self.train_area.shutdown(timeout=2.0)  # no worker left running: this returns at once
         if self._image_loader is not None:
             self._image_loader.quit()
         QThreadPool.globalInstance().waitForDone(1000)
@@ -403,7 +446,8 @@ class MainWindow(QMainWindow):
 
     def open_model_file(self, path: str | Path) -> bool:
         """Open a model: its design goes to the designer, its weights to the canvas and to the next
-        training. A state dict (.pt/.pth) must fit the current design. Nothing changes on failure."""
+        training. A state dict (.pt/.pth) must fit the current design. Nothing changes on failure:
+        a bad file shows a message and the design, its undo history and the canvas's model stay."""
         from playground.core.export import ExportError, load_model_file, load_state_dict_file
         from playground.core.paths import cache_dir
         from playground.core.predict import Classifier
@@ -411,19 +455,30 @@ class MainWindow(QMainWindow):
 
         path = Path(path)
         try:
+            if path.is_dir():
+                raise ExportError(f"{path}: a folder, not a model file; choose a .pgmodel.safetensors file "
+                                  f"or a .pt/.pth state dict")
+            if path.exists() and not path.is_file():
+                raise ExportError(f"{path}: not a regular file; choose a .pgmodel.safetensors file or a "
+                                  f".pt/.pth state dict")
             if path.suffix.lower() in (".pt", ".pth"):
                 spec = self.document.spec
                 state = load_state_dict_file(path)
-                classifier = Classifier(spec, state, str(path))  # checks that the weights fit the design
+            else:
+                spec, state, _ = load_model_file(path)
+            classifier = Classifier(spec, state, str(path))  # checks that the weights fit the design
+            _check_weight_values(path, state, classifier.model.state_dict())
+            if path.suffix.lower() in (".pt", ".pth"):
                 weights = cache_dir() / "opened" / f"{path.stem}.safetensors"
                 weights.parent.mkdir(parents=True, exist_ok=True)
                 save_weights(weights, classifier.model.state_dict())
             else:
-                spec, state, _ = load_model_file(path)
-                classifier = Classifier(spec, state, str(path))
                 weights = path
-        except (ExportError, RunError, OSError) as exc:
+        except (ExportError, RunError, DesignError, OSError) as exc:
             self.show_error("Cannot open model", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bad file must never take the window down
+            self._show_unexpected_error("Cannot open model", path, exc)
             return False
         if spec is not self.document.spec:
             if not self.maybe_save():
@@ -463,6 +518,8 @@ class MainWindow(QMainWindow):
 
     def show_evaluation(self, entry) -> None:
         """Show a run in the Evaluate area, loading its test images in the background if needed."""
+        if self._closing:  # the run stopped because the window is closing: load nothing
+            return
         if entry.data is not None:
             self.evaluate_area.show_run(entry, entry.data.test.images)
             return

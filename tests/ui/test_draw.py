@@ -49,7 +49,7 @@ def draw_shape(qtbot, pad, shape, place):
 def test_drawn_digits_are_classified(draw, qtbot, shape, place):
     draw.pad.clear()
     draw_shape(qtbot, draw.pad, shape, PLACES[place])
-    qtbot.waitUntil(lambda: draw.guess.text() == shape, timeout=2_000)
+    qtbot.waitUntil(lambda: draw.guess.text() == shape, timeout=10_000)
     assert draw.probabilities.argmax() == int(shape)
 
 
@@ -60,8 +60,8 @@ def test_the_guess_changes_while_drawing(draw, qtbot):
     qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=points[0])
     guesses, probabilities = [], []
     for p in points[1:]:
-        qtbot.mouseMove(pad, p)
-        qtbot.wait(40)  # the mouse's pace; classification runs at most every 33 ms
+        with qtbot.waitSignal(draw.classified, timeout=10_000):  # each move is classified, however busy
+            qtbot.mouseMove(pad, p)
         guesses.append(draw.guess.text())
         probabilities.append(tuple(draw.probabilities.round(3)))
     # Before the release: the probabilities were updated many times and the guess moved to the 0.
@@ -80,7 +80,7 @@ def test_clear_and_undo(draw, qtbot):
     assert len(pad.strokes) == 1
     qtbot.keyClick(pad, Qt.Key.Key_Escape)
     assert pad.empty
-    qtbot.waitUntil(lambda: draw.guess.text() == "", timeout=1_000)
+    qtbot.waitUntil(lambda: draw.guess.text() == "", timeout=10_000)
     assert draw.probabilities is None and draw.preview.pixmap().isNull()
 
 
@@ -105,7 +105,7 @@ def test_the_canvas_follows_a_training_run_epoch_by_epoch(draw, qtbot):
         return original(path, which)
 
     draw.load_model = counting
-    with qtbot.waitSignal(area.run_finished, timeout=60_000):
+    with qtbot.waitSignal(area.run_finished, timeout=240_000):
         pass
     assert loads.count("last") >= 2  # reloaded after each epoch, from the run folder's copy
     assert draw.classifier is not None and draw.probabilities is not None

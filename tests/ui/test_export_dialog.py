@@ -4,39 +4,53 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from playground.core.config import TrainConfig
 
 
-def trained(ready_window, qtbot):
-    area = ready_window.train_area
-    ready_window.new_from_preset("fast-cnn")
-    area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
-    assert not ready_window.export_action.isEnabled() or ready_window.exportable_runs()
-    with qtbot.waitSignal(area.run_finished, timeout=60_000):
-        area.start()
-    assert ready_window.export_action.isEnabled()
+@pytest.fixture
+def no_runs_on_disk(monkeypatch, tmp_path):
+    """A data folder of this test's own, so that no earlier test's runs are listed."""
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def window(no_runs_on_disk, ready_window):
     return ready_window
 
 
-def test_export_dialog_writes_and_checks(ready_window, qtbot, tmp_path):
-    window = trained(ready_window, qtbot)
+def trained(window, qtbot):
+    area = window.train_area
+    window.new_from_preset("fast-cnn")
+    area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
+    assert window.exportable_runs() == [] and not window.export_action.isEnabled()  # nothing to export yet
+    with qtbot.waitSignal(area.run_finished, timeout=240_000) as finished:
+        area.start()
+    assert window.exportable_runs() == [finished.args[0]]
+    assert window.export_action.isEnabled()
+    return window
+
+
+def test_export_dialog_writes_and_checks(window, qtbot, tmp_path):
+    window = trained(window, qtbot)
     dialog = window.show_export_dialog(modal=False)
     qtbot.addWidget(dialog)
     dialog.format_box.setCurrentIndex(dialog.format_box.findData("onnx"))
     out = tmp_path / "mine.onnx"
     dialog.path_edit.setText(str(out))
     dialog.start_export()
-    qtbot.waitUntil(lambda: dialog.check is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: dialog.check is not None, timeout=240_000)
     assert out.is_file() and dialog.check.passed
     assert "check PASSED: 300 test images, labels agree on 100.00%" in dialog.result.text()
     dialog.show()
     dialog.grab().save(str(tmp_path / "dialog.png"))
 
 
-def test_export_into_a_read_only_folder_keeps_the_old_file(ready_window, qtbot, tmp_path, monkeypatch):
+def test_export_into_a_read_only_folder_keeps_the_old_file(window, qtbot, tmp_path, monkeypatch):
     import playground.core.atomic as atomic
 
-    window = trained(ready_window, qtbot)
+    window = trained(window, qtbot)
     folder = tmp_path / "locked"
     folder.mkdir()
     target = folder / "model.pt"
@@ -54,7 +68,7 @@ def test_export_into_a_read_only_folder_keeps_the_old_file(ready_window, qtbot, 
     dialog.path_edit.setText(str(target))
     try:
         dialog.start_export()
-        qtbot.waitUntil(lambda: "Export failed" in dialog.result.text(), timeout=60_000)
+        qtbot.waitUntil(lambda: "Export failed" in dialog.result.text(), timeout=240_000)
     finally:
         os.chmod(folder, 0o755)
     assert "Permission denied" in dialog.result.text() and "unchanged" in dialog.result.text()

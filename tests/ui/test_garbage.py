@@ -49,7 +49,7 @@ def test_cycles_holding_qt_objects_are_collected_on_the_gui_thread_only(ready_wi
         worker.join()
         assert "allocating-worker" not in threads
         assert gone() is not None  # nothing collected it yet: that is the GUI thread's job
-        qtbot.waitUntil(lambda: gone() is None, timeout=5000)
+        qtbot.waitUntil(lambda: gone() is None, timeout=120_000)
     finally:
         gc.callbacks.remove(record)
     assert threads and set(threads) == {threading.main_thread().name}

@@ -47,7 +47,7 @@ def test_training_continues_from_the_opened_weights(ready_window, qtbot, tmp_pat
     assert window.open_model_file(path)
     area = window.train_area
     area.form.set_config(TrainConfig(epochs=1, limit=1000, batch_size=16, device="cpu", lr=0.001))
-    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(area.run_finished, timeout=240_000) as blocker:
         area.start()
     first = next(e for e in blocker.args[0].events if e["type"] == "progress")
     assert first["train_loss"] < 0.8  # trained weights, not a fresh start (about 2.3)
