@@ -17,9 +17,9 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from playground.core import (CATALOG, DesignError, Fix, LayerSpec, NetworkSpec, ShapeReport, apply_fix,
                              infer_shapes, load_design)
+from playground.core.spec import MAX_DESIGN_BYTES
 from playground.core.summary import DEFAULT_BATCH_SIZE
 
-MAX_DESIGN_BYTES = 1_000_000  # a design is a few kB; anything larger is not one (nor read into memory)
 _PARAM_EDIT_ID = 1001  # commands with this id merge when they edit the same field one after another
 
 

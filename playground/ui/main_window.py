@@ -92,20 +92,6 @@ def freeze_startup_objects() -> None:
         gc.freeze()
 
 
-def _check_weight_values(path: Path, state: dict, own: dict) -> None:
-    """Refuse weights that load but cannot classify: integers where the model has floats (they
-    would be cast silently) and NaN or infinite values (every answer would be NaN)."""
-    from playground.core.export import ExportError
-
-    for key, value in state.items():
-        if value.is_floating_point() != own[key].is_floating_point():
-            raise ExportError(f"{path}: weight {key!r} is {str(value.dtype).removeprefix('torch.')}; the model "
-                              f"needs {str(own[key].dtype).removeprefix('torch.')}")
-        if value.is_floating_point() and not bool(value.isfinite().all()):
-            raise ExportError(f"{path}: weight {key!r} holds NaN or infinite values; this model cannot classify "
-                              f"(it probably diverged while training)")
-
-
 class MainWindow(QMainWindow):
     def __init__(self, spec: NetworkSpec | None = None, load_torch: bool = True, parent=None):
         super().__init__(parent)
@@ -466,8 +452,8 @@ class MainWindow(QMainWindow):
                 state = load_state_dict_file(path)
             else:
                 spec, state, _ = load_model_file(path)
-            classifier = Classifier(spec, state, str(path))  # checks that the weights fit the design
-            _check_weight_values(path, state, classifier.model.state_dict())
+            # Checks that the weights fit the design: names, shapes, dtypes, finite values.
+            classifier = Classifier(spec, state, str(path))
             if path.suffix.lower() in (".pt", ".pth"):
                 weights = cache_dir() / "opened" / f"{path.stem}.safetensors"
                 weights.parent.mkdir(parents=True, exist_ok=True)

@@ -270,6 +270,10 @@ class TrainArea(QWidget):
 
         self.form = ConfigForm()
         self.form.changed.connect(self._clear_banner)
+        # The designer's memory estimate is for the batch size set here.
+        batch_size = self.form.editors["batch_size"]
+        batch_size.valueChanged.connect(document.set_batch_size)
+        document.set_batch_size(batch_size.value())
         self.recommended_button = QPushButton("Use the design's recommended settings")
         self.recommended_button.setToolTip("Presets come with settings they are known to train well with")
         self.recommended_button.clicked.connect(self.use_recommended)

@@ -81,3 +81,12 @@ def test_start_refuses_a_batch_size_the_machine_cannot_hold(ready_window, monkey
     banner = window.train_area.banner.text()
     assert "this design needs about" in banner and "to train at batch size 128" in banner
     assert "use a smaller batch size or fewer channels" in banner
+
+
+def test_the_train_tabs_batch_size_is_the_one_the_designer_estimates_for(ready_window, qtbot):
+    window = ready_window
+    window.document.reset(START)
+    field = window.findChild(QSpinBox, "config_batch_size")
+    type_into(qtbot, field, "32")
+    assert field.value() == 32 and window.document.batch_size == 32
+    assert "training at batch size 32 about" in window.designer.problems.memory.text()
