@@ -193,6 +193,7 @@ class DrawArea(QWidget):
         self.model_box.setToolTip("The model that classifies the drawing")
         self.model_box.currentIndexChanged.connect(self._model_chosen)
         self.model_status = QLabel()
+        self.model_status.setTextFormat(Qt.TextFormat.PlainText)  # model and file names
         self.model_status.setWordWrap(True)
         self.model_status.setStyleSheet("color: #6b7280;")
 

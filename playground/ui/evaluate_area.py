@@ -3,6 +3,8 @@ clicking a cell shows those test images with their true and predicted labels."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
@@ -163,7 +165,7 @@ class EvaluateArea(QWidget):
         evaluation = entry.evaluation
         self.gallery.clear()
         if evaluation is None:
-            self.title.setText(f"<b>{entry.label}</b>: this run has no test evaluation ({entry.status}).")
+            self.title.setText(f"<b>{html.escape(entry.label)}</b>: this run has no test evaluation ({entry.status}).")
             self.accuracy.clear()
             self.table.setRowCount(0)
             self.matrix.set_matrix([], [])
@@ -171,7 +173,7 @@ class EvaluateArea(QWidget):
             self._shown = None
             return
         names = CLASS_NAMES[entry.config.dataset]
-        self.title.setText(f"<b>{entry.label}</b> — {entry.config.optimizer}, lr {entry.config.lr:g}, "
+        self.title.setText(f"<b>{html.escape(entry.label)}</b> — {entry.config.optimizer}, lr {entry.config.lr:g}, "
                            f"{entry.status}; {evaluation.count:,} test images")
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))

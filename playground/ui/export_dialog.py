@@ -49,6 +49,7 @@ class ExportDialog(QDialog):
         path_row.setContentsMargins(0, 0, 0, 0)
         self.result = QLabel("After writing the file, 300 test images go through it and are compared with the "
                              "model: the labels must agree and the outputs differ by less than 1e-4.")
+        self.result.setTextFormat(Qt.TextFormat.PlainText)  # paths and error messages
         self.result.setWordWrap(True)
         self.result.setMinimumWidth(520)
         form = QFormLayout()

@@ -258,7 +258,11 @@ class MainWindow(QMainWindow):
     # -- file operations (dialogs only in the *_dialog methods and prompts) ------------------------------
 
     def show_error(self, title: str, message: str) -> None:
-        QMessageBox.critical(self, title, message)
+        # Plain text: a message quotes file names and file contents, which Qt would otherwise read as
+        # HTML (an <img src=...> in a design makes it open that file).
+        box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
 
     def _show_unexpected_error(self, title: str, path: str | Path, exc: Exception) -> None:
         """The last line of defence around the core's loaders: an error they should have turned
@@ -270,10 +274,13 @@ class MainWindow(QMainWindow):
                                f"The file is not one this app can read; nothing was changed.")
 
     def ask_save_changes(self) -> QMessageBox.StandardButton:
-        return QMessageBox.question(
-            self, "Unsaved changes", f"Save the changes to “{self.document.title}” first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save)
+        buttons = (QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                   | QMessageBox.StandardButton.Cancel)
+        box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                          f"Save the changes to “{self.document.title}” first?", buttons, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the title is a file or design name
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        return QMessageBox.StandardButton(box.exec())
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current design (saved, discarded or unchanged)."""

@@ -10,6 +10,7 @@ taken at Start: editing it during a run changes nothing in the run.
 
 from __future__ import annotations
 
+import html
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,10 +298,12 @@ class TrainArea(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress_label = QLabel("Ready to train.")
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
         self.progress_label.setWordWrap(True)
         self.snapshot_label = QLabel()
         self.snapshot_label.setWordWrap(True)
         self.banner = QLabel()
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # errors quote file names and contents
         self.banner.setWordWrap(True)
         self.banner.setObjectName("banner")
         self.banner.hide()
@@ -412,9 +415,9 @@ class TrainArea(QWidget):
         spec = self.document.spec
         if not self.training:
             opened = self._initial_weights_for(spec)
-            self.snapshot_label.setText(f"Will train <b>{spec.name}</b> as it is in the Design area when you "
-                                        f"press Start" + (f", from the weights of {opened.name}." if opened
-                                                          else "."))
+            weights = f", from the weights of {html.escape(opened.name)}." if opened else "."
+            self.snapshot_label.setText(f"Will train <b>{html.escape(spec.name)}</b> as it is in the Design area "
+                                        f"when you press Start{weights}")
         self.recommended_button.setEnabled(not self.training)
 
     def set_initial_weights(self, spec: NetworkSpec, weights: Path) -> None:
@@ -491,8 +494,8 @@ class TrainArea(QWidget):
         self.runs.append(entry)
         self._add_run_item(entry)
         self.plots.show_curves(entry.curves, epochs=config.epochs)
-        self.snapshot_label.setText(f"Training <b>{spec.name}</b> (a snapshot: editing the design now does "
-                                    f"not change this run).")
+        self.snapshot_label.setText(f"Training <b>{html.escape(spec.name)}</b> (a snapshot: editing the design "
+                                    f"now does not change this run).")
         self.progress.setValue(0)
         self.progress_label.setText("Loading data…")
         self._last_text = 0.0
@@ -640,7 +643,8 @@ class TrainArea(QWidget):
     def _add_run_item(self, entry: RunEntry) -> None:
         item = QTreeWidgetItem(self._run_texts(entry))
         item.setData(0, Qt.ItemDataRole.UserRole, len(self.runs) - 1 if entry in self.runs else -1)
-        item.setToolTip(0, str(entry.path) if entry.path else entry.label)
+        # Rich text made on purpose, so that a folder named like HTML shows as text.
+        item.setToolTip(0, f"<p>{html.escape(str(entry.path) if entry.path else entry.label)}</p>")
         self.run_list.insertTopLevelItem(0, item)
         self.runs_changed.emit()
 
