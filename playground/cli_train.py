@@ -209,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if acc is not None:
             print(f"test accuracy {acc:.2%}  ({final['train_seconds']:.1f} s of training, "
                   f"{final['samples_per_second']:,.0f} images/s)")
-        print(f"run folder: {final['run_dir']}")
+        print(f"run folder: {printable(final['run_dir'])}")
     return {"completed": 0, "stopped": 0}.get(final["status"], 1)
 
 
@@ -248,6 +248,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from playground.core.predict import Classifier
     from playground.core.preprocess import load_image, preprocess_image
     from playground.core.runs import RunError
+    from playground.core.text import printable
 
     try:
         classifier = Classifier.from_path(args.model)
@@ -258,7 +259,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"path": str(path), "error": message}, allow_nan=False), flush=True)
         else:
-            print(f"playground: {message}", file=sys.stderr, flush=True)
+            print(f"playground: {printable(message)}", file=sys.stderr, flush=True)  # names from a folder
 
     unreadable = failed = 0
     for path in args.images:
@@ -286,7 +287,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                   flush=True)
         else:
             table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
-            print(f"{path}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
+            print(f"{printable(path)}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
     return 2 if unreadable else 1 if failed else 0
 
 

@@ -109,6 +109,7 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
         "utf16": json.dumps(_design_text()).encode("utf-16"),
         "not-object": "[1, 2, 3]",
         "version-string": json.dumps(_design_text(format_version="1")),
+        "html-type": json.dumps(_design_text(layers=[{"type": '<img src="/dev/zero">', "params": {}}])),
     }
     for name, text in bad_designs.items():
         path = design(name, text)
@@ -179,6 +180,13 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
     images["truncated"] = trunc_png
     for name, path in images.items():
         cases[f"predict-image-{name}"] = (["predict", str(path)], 2)
+    # File names come from a folder a stranger made: printed, they must not drive the terminal.
+    named = tmp / "\x1b]0;pwned\x07\x1b[2J.png"
+    named.write_bytes(Path(digit).read_bytes())
+    cases["predict-image-escape-name"] = (["predict", str(named)], 0)
+    named_bad = tmp / "\x1b[31mbad\x07.png"
+    named_bad.write_text("not an image")
+    cases["predict-image-escape-name-unreadable"] = (["predict", str(named_bad)], 2)
 
     bomb = tmp / "bomb.png"
     _write_bomb_png(bomb, 30_000, 30_000)
@@ -290,9 +298,15 @@ def test_every_bad_input_gets_a_message_and_its_exit_code(tmp_path):
     code = ("import resource, sys, json; from pathlib import Path; "
             f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_LIMIT}, {MEMORY_LIMIT})); "
             "sys.path.insert(0, sys.argv[2]); import test_cli_hostile_inputs as t; "
-            "print(json.dumps(t.run_cases(Path(sys.argv[1]))))")
+            "failures = t.run_cases(Path(sys.argv[1])); "
+            "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')]; "
+            "print(json.dumps([failures, int(peak[0].split()[1]) if peak else 0]))")
+    # The timeout only bounds a hang (a case that blocks on a pipe, say): a hang is a failure too.
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(Path(__file__).parent)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    failures = json.loads(result.stdout.splitlines()[-1])
+    failures, peak_kb = json.loads(result.stdout.splitlines()[-1])
     assert not failures, "\n".join(failures)
+    # No bad input cost gigabytes: the whole battery (PyTorch, MNIST and a small training included)
+    # peaked well under what any refused file claimed.
+    assert peak_kb < 2_000_000, f"the battery's peak memory was {peak_kb / 1e6:.1f} GB"
