@@ -17,8 +17,7 @@ per-sample DataLoader). Events are dicts of numbers and strings, yielded at most
 Only when reports come, and the timing figures (seconds, samples per second, ETA), follow the
 clock; every other figure follows the steps, so the same seed and data give the same numbers, bit
 for bit, on a busy machine and an idle one. Each step's loss is checked: after the step on the
-CPU, and on an accelerator at each report and at the latest every ``LOSS_CHECK_STEPS`` steps (a
-read waits for the device). A non-finite or exploding loss ends the run as ``failed``, naming the
+CPU, and on an accelerator at each report (a read waits for the device, so not after every step). A non-finite or exploding loss ends the run as ``failed``, naming the
 first bad step and its loss; running out of GPU memory does too; both give advice, and the weights
 of the last good epoch are kept.
 
@@ -151,9 +150,9 @@ class TrainingControl:
 
 
 # On an accelerator, reading the steps' losses makes the host wait for the device, so they are read
-# at each progress report and at the latest every this many steps (counted in steps, not seconds,
-# so that a diverging loss is caught at the same place on any machine).
-LOSS_CHECK_STEPS = 32
+# at each progress report (about ten a second) and at the latest every this many steps, which only
+# bounds the unread buffer. The first bad step is named exactly whenever the read comes.
+LOSS_CHECK_STEPS = 1024
 
 
 def _loss_check_steps(device: str) -> int:
