@@ -139,13 +139,13 @@ def _entry(name: str, entry: Any, data_size: int) -> tuple[str, tuple[int, ...]]
     if not all(type(n) is int and 0 <= n < DIMENSION_LIMIT for n in shape):
         raise ValueError(f"damaged safetensors file: tensor {name!r} has a dimension that is not a whole number "
                          f"from 0 to 2**48")
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(type(n) is int and 0 <= n <= data_size for n in offsets)):
-        raise ValueError(f"truncated or damaged safetensors file: tensor {name!r} lies outside the file's "
-                         f"{data_size:,} bytes of data")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int and 0 <= n < 2**64
+                                                                     for n in offsets):
+        raise ValueError(f"damaged safetensors file: tensor {name!r} has data offsets that are not two whole "
+                         f"numbers from 0 to 2**64")
     needed = math.prod(shape) * _DTYPE_BYTES[dtype]  # at most 8 factors below 2**48: cheap
     begin, end = offsets
-    if begin > end or end - begin != needed:
+    if end > data_size or begin > end or end - begin != needed:
         raise ValueError(f"truncated or damaged safetensors file: tensor {name!r} "
                          f"({_DTYPE_NAMES[dtype]} {tuple(shape)}) needs {needed:,} bytes at {begin:,}, but "
                          f"the file holds {data_size:,} bytes of data")
