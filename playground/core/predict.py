@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from playground.core.paths import assets_dir
 from playground.core import weights
+from playground.core.paths import assets_dir
 from playground.core.runs import RunError, load_weights
 from playground.core.spec import DesignError, NetworkSpec, load_design
 from playground.core.text import printable
@@ -17,6 +17,13 @@ from playground.core.text import printable
 def default_model_dir() -> Path:
     """The model that ships with the app (assets/default_model), so drawing works before training."""
     return assets_dir() / "default_model"
+
+
+def _expected_weights(spec: NetworkSpec, source: str | Path) -> weights.Layout:
+    try:
+        return weights.expected_weights(spec)
+    except DesignError as exc:  # a shape problem, or over the memory budget
+        raise RunError(f"{printable(source)}: {exc}") from None
 
 
 class Classifier:
@@ -30,10 +37,9 @@ class Classifier:
 
         self.spec = spec
         self.source = source
+        needed = _expected_weights(spec, source)
         try:
-            weights.check_fit(printable(source), weights.layout(state), weights.expected_weights(spec))
-        except DesignError as exc:
-            raise RunError(f"{printable(source)}: {exc}") from None
+            weights.check_fit(printable(source), weights.layout(state), needed)
         except weights.WeightsError as exc:
             raise RunError(str(exc)) from None
         self.model = build_model(spec).eval()
@@ -60,15 +66,18 @@ class Classifier:
             spec = load_design(folder / "design.json")
         except DesignError as exc:
             raise RunError(str(exc)) from None
-        try:
-            needed = weights.expected_weights(spec)
-        except DesignError as exc:  # a shape problem, or over the memory budget
-            raise RunError(f"{printable(folder)}: {exc}") from None
+        needed = _expected_weights(spec, folder)
         for name in ("weights.safetensors", "weights_best.safetensors", "weights_last.safetensors"):
             if (folder / name).exists():
-                # The header is checked against the design before any weight is read.
                 return cls(spec, load_weights(folder / name, needed), str(folder / name))
         raise RunError(f"{folder}: no weights (weights.safetensors or weights_best.safetensors)")
+
+    @classmethod
+    def from_weights_file(cls, spec: NetworkSpec, path: str | Path, source: str | None = None) -> "Classifier":
+        """``spec`` with the weights of a safetensors file, whose header is checked against the design
+        before any weight is read (for the canvas following a run's weights_last.safetensors)."""
+        path = Path(path)
+        return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path))
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities (10,) of a 28x28 image in [0, 1], white ink on black."""

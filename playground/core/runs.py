@@ -441,14 +441,6 @@ class RunRecord:
         return model.eval()
 
 
-def load_state_into(model, state: dict[str, Any], source: Path | str) -> None:
-    """Load ``state`` into ``model``; ``RunError`` when it belongs to another design."""
-    try:
-        weights.load_state_into(model, state, source)
-    except weights.WeightsError as exc:
-        raise RunError(str(exc)) from None
-
-
 def _read_limited(path: Path, limit: int) -> bytes:
     """The bytes of ``path``, refused (``ValueError``) when over ``limit``."""
     with open(path, "rb") as f:

@@ -224,10 +224,3 @@ def load_weights(path: str | Path, needed: Layout | None = None) -> dict[str, An
         raise WeightsError(f"{path}: not a readable safetensors weights file: {exc}") from None
     check_finite(path, state)
     return state
-
-
-def load_state_into(model, state: dict[str, Any], source: Path | str) -> None:
-    """Load ``state`` into ``model``, with a clear message (``WeightsError``) when it belongs to
-    another design."""
-    check_fit(source, layout(state), layout(model.state_dict()))
-    model.load_state_dict(state)

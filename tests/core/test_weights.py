@@ -135,6 +135,8 @@ def test_run_weights_of_the_wrong_shapes_are_refused_before_they_are_read(tmp_pa
         RunRecord(run, SPEC, TrainConfig(), {}).load_model()
     with pytest.raises(RunError, match=message):
         Classifier.from_path(run)
+    with pytest.raises(RunError, match=message):  # the canvas following a run's newest weights
+        Classifier.from_weights_file(SPEC, run / "weights_best.safetensors")
 
 
 def test_run_weights_with_missing_names_are_refused_before_they_are_read(tmp_path, no_weight_read):
