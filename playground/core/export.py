@@ -19,8 +19,9 @@ Every file is built in memory and written atomically: a failed write leaves no t
 any earlier file unchanged.
 
 Model files come from strangers: :func:`load_model_file` checks what kind of file it is, the
-safetensors header against the file's size, the design, and each weight's dtype and shape before
-reading any weight, and never unpickles or runs anything.
+safetensors header against the file's size (:mod:`playground.core.weights`), the design, and each
+weight's dtype and shape against a model of that design built on the ``meta`` device, before reading
+any weight, and never unpickles or runs anything.
 """
 
 from __future__ import annotations
