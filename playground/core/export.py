@@ -19,8 +19,9 @@ Every file is built in memory and written atomically: a failed write leaves no t
 any earlier file unchanged.
 
 Model files come from strangers: :func:`load_model_file` checks what kind of file it is, the
-safetensors header against the file's size, the design, and each weight's dtype and shape before
-reading any weight, and never unpickles or runs anything.
+safetensors header against the file's size (:mod:`playground.core.weights`), the design, and each
+weight's dtype and shape against a model of that design built on the ``meta`` device, before reading
+any weight, and never unpickles or runs anything.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import math
 import os
 import re
 import secrets
-import struct
 import time
 import types
 from collections.abc import Iterator
@@ -47,7 +47,10 @@ import torch
 from playground.core.atomic import atomic_write_bytes, atomic_write_text
 from playground.core.layers import CATALOG, format_shape
 from playground.core.shapes import infer_shapes
-from playground.core.spec import NetworkSpec
+from playground.core.spec import DesignError, NetworkSpec
+from playground.core.weights import (OPENS, STATE_DICT_FILE_LIMIT, WeightsError, check_finite, check_fit,
+                                     expected_weights, foreign_kind, layout, load_weights, safetensors_header,
+                                     save_weights)
 
 FORMATS = {"model": ".pgmodel.safetensors", "torchscript": ".pt", "onnx": ".onnx", "script": ".py"}
 MODEL_FORMAT = "nn-playground-model"
@@ -73,15 +76,8 @@ class ExportWriteError(ExportError):
 
 def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
                     test_accuracy: float | None = None) -> Path:
-    from playground.core.runs import save_weights
-
     path = Path(path)
-    design = spec.to_json()
-    try:
-        design.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate in the name or description: keep it as a JSON escape
-        design = json.dumps(spec.to_dict(), indent=2) + "\n"
-    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": design,
+    metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
                 "preprocessing": json.dumps(PREPROCESSING),
                 "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -95,12 +91,8 @@ def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tens
     Everything is checked before any weight is read: what kind of file it is, the safetensors header
     (sizes within the file), the metadata and design, and each weight's name, dtype and shape against
     the design; then the weights are read and must be finite."""
-    from playground.core.build import build_model
-    from playground.core.runs import RunError, load_weights
-    from playground.core.spec import DesignError
-
     path = Path(path)
-    tensors, meta = read_safetensors_header(path)
+    _, meta = read_safetensors_header(path)
     if meta.get("format") != MODEL_FORMAT:
         raise ExportError(f"{path}: a safetensors file, but not a model file of this app (no design in it); "
                           f"open a run folder or a .pgmodel.safetensors file")
@@ -113,120 +105,21 @@ def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tens
     try:
         spec = NetworkSpec.from_json(meta["design"], f"{path} (its design)")
         report = infer_shapes(spec)
+        if report.valid:
+            needed = expected_weights(spec)  # on the meta device: nothing allocated
     except (DesignError, ValueError, TypeError, RecursionError) as exc:
         raise ExportError(f"{path}: the design in this model file is malformed: {exc}") from None
     if not report.valid:  # a shape or memory-budget problem: say that, not "does not fit the file"
         raise ExportError(f"{path}: the design in this model file cannot be used: "
                           + "; ".join(p.message for p in report.problems))
     try:
-        parameters = report.total_parameters
-        if parameters * 4 > path.stat().st_size:  # before the model is built: it would allocate them
-            raise ExportError(f"{path}: its design needs {parameters:,} weights ({parameters * 4:,} bytes), but "
-                              f"the file holds only {path.stat().st_size:,} bytes: the design is not its own, or "
-                              f"the file is truncated")
-        own = build_model(spec).state_dict()
-    except (DesignError, ValueError, TypeError, RecursionError) as exc:
-        raise ExportError(f"{path}: the design in this model file is malformed: {exc}") from None
-    _check_weights_fit(path, tensors, {k: (_dtype_name(v.dtype), tuple(v.shape)) for k, v in own.items()})
-    try:
-        state = load_weights(path)
-    except RunError as exc:
+        state = load_weights(path, needed)  # the header is checked against the design before any weight is read
+    except WeightsError as exc:
         raise ExportError(str(exc)) from None
     return spec, state, meta
 
 
 # -- reading a safetensors file's header without trusting it ----------------------------------------
-
-SAFETENSORS_HEADER_LIMIT = 100_000_000  # bytes; safetensors' own limit
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U64": 8,
-                "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E5M2": 1, "F8_E4M3": 1}
-_DTYPE_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
-                "I32": "int32", "I16": "int16", "I8": "int8", "U64": "uint64", "U32": "uint32", "U16": "uint16",
-                "U8": "uint8", "BOOL": "bool", "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn"}
-_OPENS = ("the app opens .pgmodel.safetensors model files or run folders (make one from a run folder with "
-          "`playground export RUN_DIR --format model`, or File > Export Model)")
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def _foreign_kind(path: Path, head: bytes, size: int) -> str | None:
-    """What a file that is not safetensors is, from its first bytes (and a zip's directory, bounded)."""
-    if head.startswith(b"PK\x03\x04"):
-        with open(path, "rb") as f:
-            f.seek(max(0, size - 65_557))  # the end-of-directory record and the longest zip comment
-            tail = f.read()
-            at = tail.rfind(b"PK\x05\x06")
-            names = b""
-            if at >= 0 and at + 20 <= len(tail):
-                cd_size, cd_offset = struct.unpack_from("<II", tail, at + 12)
-                if cd_size <= 16_000_000 and cd_offset + cd_size <= size:
-                    f.seek(cd_offset)
-                    names = f.read(cd_size)
-        if b"/code/__torch__" in names or b"/constants.pkl" in names:
-            return "a TorchScript file (torch.jit.save)"
-        if b"/data.pkl" in names:
-            return "a PyTorch checkpoint (torch.save), which holds pickled data and is never unpickled here"
-        return "a zip archive"
-    if head[:1] == b"\x80":
-        return "a pickle file (for example an old torch.save checkpoint), which is never unpickled here"
-    if path.suffix.lower() == ".onnx" and head[:1] == b"\x08":
-        return "an ONNX file"
-    return None
-
-
-def safetensors_header(path: Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict[str, str]]:
-    """Tensors (name -> dtype, shape) and metadata of a safetensors file, checked against the file's size
-    before anything is allocated. ``ValueError`` says what is wrong (without the path)."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(9)
-        length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
-        # Shaped like safetensors (a header length that fits, then "{"), it is one; only otherwise are the
-        # first bytes a sign of another kind (a header length can start with 0x80, like a pickle).
-        if length is None or length > size - 8 or head[8:9] != b"{":
-            kind = _foreign_kind(path, head, size)
-            if kind is not None:
-                raise ValueError(f"this is {kind}, not a model file; {_OPENS}")
-        if length is None:
-            raise ValueError(f"{size} bytes: too short to be a safetensors file")
-        f.seek(8)
-        if length > SAFETENSORS_HEADER_LIMIT:
-            raise ValueError(f"not a safetensors file, or a damaged one: its header claims {length:,} bytes "
-                             f"(the limit is {SAFETENSORS_HEADER_LIMIT:,})")
-        if length > size - 8:
-            raise ValueError(f"truncated or not a safetensors file: its header claims {length:,} bytes but the "
-                             f"file holds only {size:,}")
-        raw = f.read(length)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ValueError("not a safetensors file, or a damaged one: its header is not valid JSON") from None
-    if not isinstance(header, dict):
-        raise ValueError("not a safetensors file, or a damaged one: its header is not a JSON object")
-    meta = header.pop("__metadata__", None) or {}
-    if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
-        raise ValueError("damaged safetensors file: its metadata is not a mapping of text to text")
-    data_size = size - 8 - length
-    tensors = {}
-    for name, entry in header.items():
-        dtype = entry.get("dtype") if isinstance(entry, dict) else None
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
-        if (dtype not in _DTYPE_BYTES or not isinstance(shape, list) or not isinstance(offsets, list)
-                or len(offsets) != 2
-                or not all(type(n) is int and n >= 0 for n in [*shape, *offsets])):
-            raise ValueError(f"damaged safetensors file: the entry of tensor {name!r} is malformed")
-        needed = math.prod(shape) * _DTYPE_BYTES[dtype]
-        begin, end = offsets
-        if end > data_size or begin > end or end - begin != needed:
-            raise ValueError(f"truncated or damaged safetensors file: tensor {name!r} "
-                             f"({_DTYPE_NAMES[dtype]} {tuple(shape)}) needs {needed:,} bytes at {begin:,}, but "
-                             f"the file holds {data_size:,} bytes of data")
-        tensors[name] = (_DTYPE_NAMES[dtype], tuple(shape))
-    return tensors, meta
-
 
 def read_safetensors_header(path: str | Path) -> tuple[dict[str, tuple[str, tuple[int, ...]]], dict[str, str]]:
     """A safetensors file's tensors (name -> dtype name, shape) and metadata, without reading any
@@ -243,38 +136,28 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, tuple[str, tupl
         raise ExportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _check_weights_fit(source: Path | str, tensors: dict[str, tuple[str, tuple[int, ...]]],
-                       needed: dict[str, tuple[str, tuple[int, ...]]]) -> None:
-    """Each weight's name, dtype and shape as the design needs them (from a header: nothing read yet)."""
-    missing = sorted(set(needed) - set(tensors))
-    extra = sorted(set(tensors) - set(needed))
-    if missing or extra:
-        raise ExportError(f"{source}: the weights do not fit the design "
-                          f"(missing {missing[:3]}, unexpected {extra[:3]})")
-    for key, (dtype, shape) in tensors.items():
-        if dtype != needed[key][0]:
-            raise ExportError(f"{source}: weight {key!r} is {dtype}; the model needs {needed[key][0]}")
-        if shape != needed[key][1]:
-            raise ExportError(f"{source}: weight {key!r} has shape {shape} but the design needs "
-                              f"{needed[key][1]}")
-
-
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+def load_state_dict_file(path: str | Path, spec: NetworkSpec | None = None) -> dict[str, torch.Tensor]:
     """A PyTorch state dict (``.pt``/``.pth``), loaded only with ``weights_only=True``: a file that
-    needs anything else unpickled is refused, and none of its code runs."""
+    needs anything else unpickled is refused, and none of its code runs. A file larger than any
+    design's weights could be (:data:`~playground.core.weights.STATE_DICT_FILE_LIMIT`) is refused
+    before it is read; given ``spec``, the tensors must fit that design. The values must be finite."""
     import pickle
 
     path = Path(path)
     if not path.is_file():
         raise ExportError(f"{path}: no such file")
     try:
+        size = path.stat().st_size
         with open(path, "rb") as f:
-            kind = _foreign_kind(path, f.read(8), path.stat().st_size)
+            kind = foreign_kind(path, f.read(8), size)
     except OSError as exc:
         raise ExportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if kind is not None and kind.startswith(("a TorchScript", "an ONNX")):
         raise ExportError(f"{path}: this is {kind}, not a state dict; a .pt/.pth file opens here only as a "
-                          f"state dict (torch.save(model.state_dict())) for the current design; {_OPENS}")
+                          f"state dict (torch.save(model.state_dict())) for the current design; {OPENS}")
+    if size > STATE_DICT_FILE_LIMIT:
+        raise ExportError(f"{path}: {size:,} bytes, more than the weights of any design can take (at most "
+                          f"{STATE_DICT_FILE_LIMIT:,} bytes); it was not read")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError, ValueError) as exc:
@@ -285,6 +168,12 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ExportError(f"{path}: not a state dict (a mapping of names to tensors)")
+    try:
+        if spec is not None:
+            check_fit(path, layout(state), expected_weights(spec))
+        check_finite(path, state)
+    except (WeightsError, DesignError) as exc:
+        raise ExportError(str(exc)) from None
     return state
 
 
@@ -388,19 +277,7 @@ def _layer_code(layer, in_shape) -> str:
     raise ExportError(f"no code for layer type {t}")
 
 
-_NAME_LIMIT = 200  # characters of the design's name shown in a script's docstring
-_DESCRIPTION_LIMIT = 10_000  # characters of its description
 _NEUTRAL_NAME = "network"
-
-
-def _shown(text: str, limit: int) -> str:
-    """Design text as a script's docstring shows it: cut at ``limit`` characters (saying so), and each
-    lone surrogate, which no UTF-8 file can hold, written as its escape (the six characters ``\ud800``)."""
-    more = len(text) - limit
-    if more > 0:
-        text = text[:limit]
-    text = "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return text + (f" [... {more:,} more characters not shown]" if more > 0 else "")
 
 
 def _finite_accuracy(test_accuracy: Any) -> float | None:
@@ -413,8 +290,8 @@ def _finite_accuracy(test_accuracy: Any) -> float | None:
 
 def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> str:
     """The text of the exported script's docstring: the design's name (on one line) and description."""
-    name = _shown(" ".join(spec.name.split()), _NAME_LIMIT) or "untitled"
-    description = _shown(spec.description, _DESCRIPTION_LIMIT) or "A network for 28x28 images of handwritten digits."
+    name = " ".join(spec.name.split()) or "untitled"  # the spec already cut it and replaced unsafe characters
+    description = spec.description or "A network for 28x28 images of handwritten digits."
     accuracy = _finite_accuracy(test_accuracy)
     accuracy_text = f" Test accuracy on MNIST: {accuracy:.2%}." if accuracy is not None else ""
     return (f"{name}: a network trained with the Neural Network Playground, as plain PyTorch.\n\n"
@@ -563,8 +440,6 @@ def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
     The weights are written first, then the script; if the script cannot be written, the earlier
     weights are put back (or the new ones removed), so a script never sits beside weights that are
     not its own."""
-    from playground.core.runs import save_weights
-
     weights = path.with_suffix(".safetensors")
     if weights == path:
         raise ExportError(f"{path}: a script export needs a .py name (its weights go beside it as .safetensors)")

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from playground.core import weights
 from playground.core.paths import assets_dir
-from playground.core.runs import RunError, load_state_into, load_weights
+from playground.core.runs import RunError, load_weights
 from playground.core.spec import DesignError, NetworkSpec, load_design
+from playground.core.text import printable
 
 
 def default_model_dir() -> Path:
@@ -17,29 +19,31 @@ def default_model_dir() -> Path:
     return assets_dir() / "default_model"
 
 
+def _expected_weights(spec: NetworkSpec, source: str | Path) -> weights.Layout:
+    try:
+        return weights.expected_weights(spec)
+    except DesignError as exc:  # a shape problem, or over the memory budget
+        raise RunError(f"{printable(source)}: {exc}") from None
+
+
 class Classifier:
     """A model loaded once, in eval mode on the CPU."""
 
     def __init__(self, spec: NetworkSpec, state: dict, source: str = "model"):
         """``RunError`` if the design cannot be built (a shape problem, or over the memory budget) or
-        the weights do not fit it; both are checked before the model is allocated."""
+        the weights do not fit it; both are checked (on the ``meta`` device) before the model is
+        allocated. The weights' values were checked when they were read."""
         from playground.core.build import build_model
-        from playground.core.shapes import infer_shapes
-        from playground.core.text import printable
 
         self.spec = spec
         self.source = source
-        report = infer_shapes(spec)
-        held = sum(int(v.numel()) for v in state.values() if hasattr(v, "numel"))
-        if report.valid and held < report.total_parameters:
-            # A small file whose design declares huge layers: refused without building the model.
-            raise RunError(f"{printable(source)}: the weights do not fit this design (the file holds "
-                           f"{held:,} values but the design has {report.total_parameters:,} parameters)")
+        needed = _expected_weights(spec, source)
         try:
-            self.model = build_model(spec).eval()
-        except DesignError as exc:
-            raise RunError(f"{printable(source)}: {exc}") from None
-        load_state_into(self.model, state, source)
+            weights.check_fit(printable(source), weights.layout(state), needed)
+        except weights.WeightsError as exc:
+            raise RunError(str(exc)) from None
+        self.model = build_model(spec).eval()
+        self.model.load_state_dict(state)
 
     @classmethod
     def from_path(cls, path: str | Path | None = None) -> "Classifier":
@@ -62,10 +66,18 @@ class Classifier:
             spec = load_design(folder / "design.json")
         except DesignError as exc:
             raise RunError(str(exc)) from None
+        needed = _expected_weights(spec, folder)
         for name in ("weights.safetensors", "weights_best.safetensors", "weights_last.safetensors"):
             if (folder / name).exists():
-                return cls(spec, load_weights(folder / name), str(folder / name))
+                return cls(spec, load_weights(folder / name, needed), str(folder / name))
         raise RunError(f"{folder}: no weights (weights.safetensors or weights_best.safetensors)")
+
+    @classmethod
+    def from_weights_file(cls, spec: NetworkSpec, path: str | Path, source: str | None = None) -> "Classifier":
+        """``spec`` with the weights of a safetensors file, whose header is checked against the design
+        before any weight is read (for the canvas following a run's weights_last.safetensors)."""
+        path = Path(path)
+        return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path))
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities (10,) of a 28x28 image in [0, 1], white ink on black."""

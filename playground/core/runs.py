@@ -34,10 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.core.atomic import atomic_path, atomic_write_text
+from playground.core import weights
+from playground.core.atomic import atomic_write_text
 from playground.core.config import ConfigError, TrainConfig
 from playground.core.metrics import Evaluation
 from playground.core.spec import DesignError, NetworkSpec, load_design
+from playground.core.weights import save_weights
 
 
 class RunError(RuntimeError):
@@ -237,40 +239,13 @@ def new_run_dir(base: Path, name: str) -> Path:
     raise RunError(f"cannot create a run folder in {base}")
 
 
-def _contiguous_cpu(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-
-
-def save_weights(path: Path, state_dict: dict[str, Any], metadata: dict[str, str] | None = None) -> None:
-    """Serialized in memory, then written atomically: a failed write (a full disk) is an ``OSError`` and
-    leaves any earlier file as it was."""
-    from safetensors.torch import save
-
-    data = save(_contiguous_cpu(state_dict), metadata=metadata)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
-def load_weights(path: str | Path) -> dict[str, Any]:
-    """A state dict from a safetensors file (never unpickles)."""
-    import torch
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from playground.core.export import safetensors_header
-
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"{path}: no such weights file")
+def load_weights(path: str | Path, needed: weights.Layout | None = None) -> dict[str, Any]:
+    """A state dict from a safetensors file, its header checked first (against ``needed``, the
+    design's weights, when given) and its values finite; ``RunError`` otherwise (never unpickles)."""
     try:
-        safetensors_header(path)  # what the file is, and its sizes, checked before anything is read
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RunError(f"{path}: not a readable safetensors weights file: {exc}") from None
-    for key, value in state.items():
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise RunError(f"{path}: weight {key!r} holds NaN or infinite values; these weights cannot be used")
-    return state
+        return weights.load_weights(path, needed)
+    except weights.WeightsError as exc:
+        raise RunError(str(exc)) from None
 
 
 def save_optimizer(path: Path, state: dict[str, Any]) -> None:
@@ -452,37 +427,18 @@ class RunRecord:
         return path
 
     def load_model(self, which: str = "best"):
-        """The trained model, in eval mode on the CPU."""
+        """The trained model, in eval mode on the CPU; its weights file's header is checked against the
+        design before any weight is read."""
         from playground.core.build import build_model
 
         try:
-            model = build_model(self.spec)
+            needed = weights.expected_weights(self.spec)
         except DesignError as exc:  # over the memory budget
             raise RunError(f"{self.path}: {exc}") from None
-        load_state_into(model, load_weights(self.weights_path(which)), self.weights_path(which))
+        state = load_weights(self.weights_path(which), needed)
+        model = build_model(self.spec)
+        model.load_state_dict(state)
         return model.eval()
-
-
-def load_state_into(model, state: dict[str, Any], source: Path | str) -> None:
-    """Load ``state`` into ``model``, with a clear message when it belongs to another design."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    if missing or extra:
-        raise RunError(f"{source}: the weights do not fit this design "
-                       f"(missing {missing[:3]}, unexpected {extra[:3]})")
-    import torch
-
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise RunError(f"{source}: weight {key!r} has shape {tuple(value.shape)} but the design "
-                           f"needs {tuple(own[key].shape)}")
-        if value.dtype != own[key].dtype:  # load_state_dict would convert silently
-            raise RunError(f"{source}: weight {key!r} is {str(value.dtype).removeprefix('torch.')}; the model "
-                           f"needs {str(own[key].dtype).removeprefix('torch.')}")
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise RunError(f"{source}: weight {key!r} holds NaN or infinite values; these weights cannot be used")
-    model.load_state_dict(state)
 
 
 def _read_limited(path: Path, limit: int) -> bytes:

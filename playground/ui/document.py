@@ -189,11 +189,6 @@ class DesignDocument(QObject):
         path = Path(path)
         _check_design_file(path)
         spec = load_design(path)
-        try:
-            spec.to_json().encode("utf-8")
-        except UnicodeEncodeError:
-            raise DesignError(f"{path}: the design's name or description holds text that cannot be stored "
-                              f"as UTF-8 (a lone surrogate such as \\ud800); remove it in a text editor") from None
         self.reset(spec, path)
 
     def save(self, path: str | Path | None = None) -> None:
