@@ -17,9 +17,10 @@ per-sample DataLoader). Events are dicts of numbers and strings, yielded at most
 Only when reports come, and the timing figures (seconds, samples per second, ETA), follow the
 clock; every other figure follows the steps, so the same seed and data give the same numbers, bit
 for bit, on a busy machine and an idle one. Each step's loss is checked: after the step on the
-CPU, and on an accelerator at each report (a read waits for the device, so not after every step). A non-finite or exploding loss ends the run as ``failed``, naming the
-first bad step and its loss; running out of GPU memory does too; both give advice, and the weights
-of the last good epoch are kept.
+CPU, and on an accelerator at each report (a read waits for the device, so not after every step).
+A non-finite or exploding loss ends the run as ``failed``, naming the first bad step and its loss;
+running out of GPU memory does too; both give advice, and the weights of the last good epoch are
+kept.
 
 Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps.
 """

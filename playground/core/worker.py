@@ -126,6 +126,7 @@ def main() -> int:
     from playground.core.runs import load_optimizer, load_weights
     from playground.core.spec import NetworkSpec
     from playground.core.train import Trainer, guarded
+    from playground.core.weights import expected_weights
 
     if hasattr(signal, "SIGXFSZ"):
         # Past a file size limit a write should fail (EFBIG) and be reported, not kill the worker.
@@ -143,7 +144,8 @@ def main() -> int:
         job = json.loads(line)
         spec = NetworkSpec.from_dict(job["design"])
         config = TrainConfig.from_dict(job["config"])
-        initial = load_weights(job["initial_weights"]) if job.get("initial_weights") else None
+        initial = (load_weights(job["initial_weights"], expected_weights(spec)) if job.get("initial_weights")
+                   else None)
         optimizer = load_optimizer(Path(job["optimizer_state"])) if job.get("optimizer_state") else None
         trainer = Trainer(spec, config, run_dir=job.get("run_dir"), initial_state=initial,
                           optimizer_state=optimizer, report_interval=job.get("report_interval", 0.1))

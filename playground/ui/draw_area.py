@@ -290,15 +290,16 @@ class DrawArea(QWidget):
 
     def load_model(self, path: Path, which: str | None = None) -> bool:
         from playground.core.predict import Classifier
-        from playground.core.runs import RunError, load_weights
+        from playground.core.runs import RunError
 
         try:
             if which == "last":
                 from playground.core.spec import load_design
 
-                # A copy on disk of the newest epoch's weights, never the ones being trained.
-                self.classifier = Classifier(load_design(path / "design.json"),
-                                             load_weights(path / "weights_last.safetensors"), str(path))
+                # A copy on disk of the newest epoch's weights, never the ones being trained; its
+                # header is checked against the design before any weight is read.
+                self.classifier = Classifier.from_weights_file(load_design(path / "design.json"),
+                                                               path / "weights_last.safetensors", str(path))
             else:
                 self.classifier = Classifier.from_path(path)
         except (RunError, OSError, ValueError) as exc:

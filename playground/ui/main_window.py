@@ -456,7 +456,7 @@ class MainWindow(QMainWindow):
                                   f".pt/.pth state dict")
             if path.suffix.lower() in (".pt", ".pth"):
                 spec = self.document.spec
-                state = load_state_dict_file(path)
+                state = load_state_dict_file(path, spec)
             else:
                 spec, state, _ = load_model_file(path)
             # Checks that the weights fit the design: names, shapes, dtypes, finite values.
