@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from playground.core.atomic import atomic_write_text
+from playground.core.text import short_repr
 
 CONFIG_FORMAT_VERSION = 1
 
@@ -83,10 +84,10 @@ class TrainConfig:
 
         for name in ("loss", "optimizer", "schedule", "dataset", "device"):
             value = getattr(self, name)
-            need(isinstance(value, str), f"{name} must be a name (text); got {value!r}")
+            need(isinstance(value, str), f"{name} must be a name (text); got {short_repr(value)}")
         for name in ("nesterov", "augment"):
             value = getattr(self, name)
-            need(isinstance(value, bool), f"{name} must be true or false; got {value!r}")
+            need(isinstance(value, bool), f"{name} must be true or false; got {short_repr(value)}")
         need(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
         need(self.optimizer in OPTIMIZERS,
              f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
@@ -98,11 +99,11 @@ class TrainConfig:
                      "val_fraction", "max_shift", "max_rotation", "max_scale"):
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
-                 f"{name} must be a finite number; got {value!r}")
+                 f"{name} must be a finite number; got {short_repr(value)}")
         for name in ("batch_size", "epochs", "step_epochs", "seed", "limit"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool),
-                 f"{name} must be a whole number; got {value!r}")
+                 f"{name} must be a whole number; got {short_repr(value)}")
         # Above float32's range (3.4e38) torch cannot even set the rate; 1e30 leaves room for
         # showing what divergence looks like.
         need(0 < self.lr <= 1e30, f"the learning rate must be above 0 and at most 1e30; got {self.lr:g}")
@@ -115,13 +116,13 @@ class TrainConfig:
         need(self.weight_decay >= 0, f"weight decay must be 0 or more; got {self.weight_decay}")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "Nesterov momentum needs the sgd optimizer with momentum above 0")
-        need(1 <= self.batch_size <= 65536, f"batch size must be 1 to 65536; got {self.batch_size}")
-        need(1 <= self.epochs <= 10000, f"epochs must be 1 to 10000; got {self.epochs}")
-        need(1 <= self.step_epochs <= 10000, f"step_epochs must be 1 to 10000; got {self.step_epochs}")
+        need(1 <= self.batch_size <= 65536, f"batch size must be 1 to 65536; got {short_repr(self.batch_size)}")
+        need(1 <= self.epochs <= 10000, f"epochs must be 1 to 10000; got {short_repr(self.epochs)}")
+        need(1 <= self.step_epochs <= 10000, f"step_epochs must be 1 to 10000; got {short_repr(self.step_epochs)}")
         need(0 < self.gamma <= 1, f"gamma must be in (0, 1]; got {self.gamma}")
         need(0 <= self.val_fraction < 0.9, f"validation fraction must be in [0, 0.9); got {self.val_fraction}")
-        need(0 <= self.seed <= MAX_SEED, f"seed must be 0 to {MAX_SEED}; got {self.seed}")
-        need(0 <= self.limit <= MAX_LIMIT, f"limit must be 0 (all images) to {MAX_LIMIT}; got {self.limit}")
+        need(0 <= self.seed <= MAX_SEED, f"seed must be 0 to {MAX_SEED}; got {short_repr(self.seed)}")
+        need(0 <= self.limit <= MAX_LIMIT, f"limit must be 0 (all images) to {MAX_LIMIT}; got {short_repr(self.limit)}")
         need(0 <= self.max_shift <= 8 and 0 <= self.max_rotation <= 45 and 0 <= self.max_scale <= 0.5,
              "augmentation: shift 0-8 pixels, rotation 0-45 degrees, scale 0-0.5")
         need(isinstance(self.device, str) and bool(self.device), "device must be a name such as auto, cpu, cuda")
@@ -148,20 +149,26 @@ class TrainConfig:
             raise ConfigError(f"{source}: a training config is a JSON object")
         data = dict(data)
         version = data.pop("format_version", CONFIG_FORMAT_VERSION)
-        if version != CONFIG_FORMAT_VERSION:
-            raise ConfigError(f"{source}: unknown format_version {version!r}; this app reads "
+        if type(version) is not int or version != CONFIG_FORMAT_VERSION:
+            raise ConfigError(f"{source}: unknown format_version {short_repr(version)}; this app reads "
                               f"{CONFIG_FORMAT_VERSION}")
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ConfigError(f"{source}: unknown setting {unknown[0]!r}")
+            raise ConfigError(f"{source}: unknown setting {short_repr(unknown[0])}")
         for name, value in list(data.items()):
             if known[name].type == "float" and isinstance(value, int) and not isinstance(value, bool):
-                data[name] = float(value)
+                try:
+                    data[name] = float(value)
+                except OverflowError:  # a whole number of hundreds of digits
+                    raise ConfigError(f"{source}: {name} must be a finite number; got {short_repr(value)}") from None
         try:
             return cls(**data)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        except (OverflowError, TypeError, ValueError) as exc:  # whatever a stranger's value makes Python raise
+            raise ConfigError(f"{source}: a setting has a value this app cannot use "
+                              f"({type(exc).__name__}: {str(exc)[:80]})") from None
 
     @classmethod
     def from_json(cls, text: str, source: str = "config") -> "TrainConfig":
