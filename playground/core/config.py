@@ -116,13 +116,13 @@ class TrainConfig:
         need(self.weight_decay >= 0, f"weight decay must be 0 or more; got {self.weight_decay}")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "Nesterov momentum needs the sgd optimizer with momentum above 0")
-        need(1 <= self.batch_size <= 65536, f"batch size must be 1 to 65536; got {short_repr(self.batch_size)}")
-        need(1 <= self.epochs <= 10000, f"epochs must be 1 to 10000; got {short_repr(self.epochs)}")
-        need(1 <= self.step_epochs <= 10000, f"step_epochs must be 1 to 10000; got {short_repr(self.step_epochs)}")
+        need(1 <= self.batch_size <= 65536, f"batch size must be 1 to 65536; got {self.batch_size}")
+        need(1 <= self.epochs <= 10000, f"epochs must be 1 to 10000; got {self.epochs}")
+        need(1 <= self.step_epochs <= 10000, f"step_epochs must be 1 to 10000; got {self.step_epochs}")
         need(0 < self.gamma <= 1, f"gamma must be in (0, 1]; got {self.gamma}")
         need(0 <= self.val_fraction < 0.9, f"validation fraction must be in [0, 0.9); got {self.val_fraction}")
-        need(0 <= self.seed <= MAX_SEED, f"seed must be 0 to {MAX_SEED}; got {short_repr(self.seed)}")
-        need(0 <= self.limit <= MAX_LIMIT, f"limit must be 0 (all images) to {MAX_LIMIT}; got {short_repr(self.limit)}")
+        need(0 <= self.seed <= MAX_SEED, f"seed must be 0 to {MAX_SEED}; got {self.seed}")
+        need(0 <= self.limit <= MAX_LIMIT, f"limit must be 0 (all images) to {MAX_LIMIT}; got {self.limit}")
         need(0 <= self.max_shift <= 8 and 0 <= self.max_rotation <= 45 and 0 <= self.max_scale <= 0.5,
              "augmentation: shift 0-8 pixels, rotation 0-45 degrees, scale 0-0.5")
         need(isinstance(self.device, str) and bool(self.device), "device must be a name such as auto, cpu, cuda")
