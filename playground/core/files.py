@@ -35,7 +35,13 @@ class NotRegularFileError(UnsafeFileError):
 
 
 class FileTooLargeError(UnsafeFileError):
-    """The file is over the size limit of what it should be."""
+    """The file is over the size limit of what it should be; ``size`` is its size in bytes where the
+    OS tells it (``None`` for a file that grew while it was read, or one of unknown size)."""
+
+    def __init__(self, path: str | os.PathLike, limit: int, size: int | None = None):
+        said = f"{size:,} bytes, larger" if size is not None else "larger"
+        super().__init__(path, f"{said} than the {limit:,} bytes allowed", errno.EFBIG)
+        self.limit, self.size = limit, size
 
 
 def describe_kind(mode: int) -> str:
@@ -102,8 +108,7 @@ def open_regular(path: str | os.PathLike, limit: int | None = None, *,
         if limit is not None:
             size = os.fstat(fd).st_size
             if size > limit:
-                raise FileTooLargeError(path, f"{size:,} bytes, larger than the {limit:,} bytes allowed",
-                                        errno.EFBIG)
+                raise FileTooLargeError(path, limit, size)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -117,7 +122,7 @@ def read_regular(path: str | os.PathLike, limit: int, *, follow_symlinks: bool =
     with open_regular(path, limit, follow_symlinks=follow_symlinks) as file:
         data = file.read(limit + 1)
     if len(data) > limit:  # it grew, or it is a file whose size the OS does not know (/proc)
-        raise FileTooLargeError(path, f"larger than the {limit:,} bytes allowed", errno.EFBIG)
+        raise FileTooLargeError(path, limit)
     return data
 
 

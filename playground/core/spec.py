@@ -149,8 +149,9 @@ def load_design(path: str | Path) -> NetworkSpec:
         text = read_regular(path, MAX_DESIGN_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise DesignError(f"{shown}: no such file (it may have been moved or deleted)") from None
-    except FileTooLargeError:
-        raise DesignError(f"{shown}: larger than {MAX_DESIGN_BYTES // 1_000_000} MB, too large "
+    except FileTooLargeError as exc:
+        size = f"{exc.size:,} bytes, " if exc.size is not None else ""
+        raise DesignError(f"{shown}: {size}larger than {MAX_DESIGN_BYTES // 1_000_000} MB, too large "
                           f"for a design (a design file is a few kB); is this a design file?") from None
     except NotRegularFileError as exc:
         raise DesignError(f"{shown}: {exc.strerror}; choose a .json design file") from None
