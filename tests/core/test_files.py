@@ -368,3 +368,11 @@ def test_safe_file_stem():
     assert safe_file_stem("..") == safe_file_stem("") == safe_file_stem("数字") == "model"
     assert safe_file_stem("数字", "run") == "run"
     assert safe_file_stem("a" * 79 + "-b") == "a" * 79  # at most 80 characters, never ending in "-"
+
+
+def test_a_run_folder_name_made_from_a_strangers_design_name_stays_in_its_folder(tmp_path):
+    from playground.core.runs import new_run_dir
+
+    made = [new_run_dir(tmp_path, name) for name in ("../../.bashrc", "数字", "a" * 300)]
+    assert all(path.parent == tmp_path and path.is_dir() for path in made)
+    assert [path.name.split("-", 2)[2] for path in made] == ["bashrc", "run", "a" * 80]
