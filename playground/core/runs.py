@@ -17,8 +17,11 @@ Weights are safetensors and everything else JSON: nothing in a run folder is eve
 One process owns a run folder: :class:`RunWriter` takes an exclusive OS lock on ``run.lock`` (the
 OS drops it when the process ends, however it ends), so a second training cannot write into the
 same folder, and a reader can tell a run that is still going from one whose process was killed
-(``"interrupted"``). Run folders are read as untrusted input: every file is read up to a size
-limit, and a file with bad contents is skipped with a note, never a traceback.
+(``"interrupted"``). Run folders are read as untrusted input: only regular files are read (a pipe,
+a device such as /dev/zero or a folder in their place is refused without blocking, see
+:mod:`playground.core.files`), each up to a size limit, and a file with bad contents is skipped with
+a note, never a traceback. ``run.lock`` is never followed if it is a link, and a lock file this
+process did not create is never truncated or written.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ RUN_FILES = frozenset({"design.json", "config.json", "run.json", "metrics.jsonl"
                        "weights_best.safetensors", "optimizer.safetensors", "evaluation.json"})
 LOCK_NAME = "run.lock"
 # Limits on what is read from a run folder (a folder may come from anyone).
-JSON_FILE_LIMIT = 1_000_000  # design.json, config.json, run.json: a few kB each
+JSON_FILE_LIMIT = 1_000_000  # config.json, run.json: a few kB each (design.json: spec.MAX_DESIGN_BYTES)
 EVALUATION_LIMIT = 8_000_000  # evaluation.json: about 100 kB with a prediction per test image
 # metrics.jsonl: about 400 bytes an event, 12 events a second; 200,000 events (4 hours of training,
 # about 200 MB as Python objects) are read at most, and later lines are left unread, with a note.
