@@ -296,19 +296,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from playground.core.data import load_raw
     from playground.core.export import ExportError, ExportWriteError, check_target, export
     from playground.core.predict import Classifier
-    from playground.core.runs import RunError, load_run
+    from playground.core.runs import RunError, read_evaluation
     from playground.core.text import printable
 
     try:
         check_target(args.out, args.format)  # before anything is loaded: a bad --out fails at once
         classifier = Classifier.from_path(args.source)
-        accuracy = None
-        if args.source.is_dir() and (args.source / "evaluation.json").exists():
-            try:
-                run = load_run(args.source)
-                accuracy = run.evaluation.accuracy if run.evaluation else None
-            except (ValueError, KeyError, TypeError):
-                pass  # an unreadable evaluation.json: the export just does not mention the accuracy
+        # Only the run's evaluation.json, for the accuracy (None if it is missing or unusable: the
+        # export then does not mention it).
+        evaluation = read_evaluation(args.source) if args.source.is_dir() else None
+        accuracy = evaluation.accuracy if evaluation is not None else None
         _, test = load_raw("mnist")
         check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
                        check_images=test.images[:300])

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from playground.core.atomic import atomic_write_text
+from playground.core.text import short_repr
 
 CONFIG_FORMAT_VERSION = 1
 
@@ -83,10 +84,10 @@ class TrainConfig:
 
         for name in ("loss", "optimizer", "schedule", "dataset", "device"):
             value = getattr(self, name)
-            need(isinstance(value, str), f"{name} must be a name (text); got {value!r}")
+            need(isinstance(value, str), f"{name} must be a name (text); got {short_repr(value)}")
         for name in ("nesterov", "augment"):
             value = getattr(self, name)
-            need(isinstance(value, bool), f"{name} must be true or false; got {value!r}")
+            need(isinstance(value, bool), f"{name} must be true or false; got {short_repr(value)}")
         need(self.loss in LOSSES, f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
         need(self.optimizer in OPTIMIZERS,
              f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
@@ -98,11 +99,11 @@ class TrainConfig:
                      "val_fraction", "max_shift", "max_rotation", "max_scale"):
             value = getattr(self, name)
             need(isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
-                 f"{name} must be a finite number; got {value!r}")
+                 f"{name} must be a finite number; got {short_repr(value)}")
         for name in ("batch_size", "epochs", "step_epochs", "seed", "limit"):
             value = getattr(self, name)
             need(isinstance(value, int) and not isinstance(value, bool),
-                 f"{name} must be a whole number; got {value!r}")
+                 f"{name} must be a whole number; got {short_repr(value)}")
         # Above float32's range (3.4e38) torch cannot even set the rate; 1e30 leaves room for
         # showing what divergence looks like.
         need(0 < self.lr <= 1e30, f"the learning rate must be above 0 and at most 1e30; got {self.lr:g}")
@@ -148,20 +149,26 @@ class TrainConfig:
             raise ConfigError(f"{source}: a training config is a JSON object")
         data = dict(data)
         version = data.pop("format_version", CONFIG_FORMAT_VERSION)
-        if version != CONFIG_FORMAT_VERSION:
-            raise ConfigError(f"{source}: unknown format_version {version!r}; this app reads "
+        if type(version) is not int or version != CONFIG_FORMAT_VERSION:
+            raise ConfigError(f"{source}: unknown format_version {short_repr(version)}; this app reads "
                               f"{CONFIG_FORMAT_VERSION}")
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(data) - set(known))
         if unknown:
-            raise ConfigError(f"{source}: unknown setting {unknown[0]!r}")
+            raise ConfigError(f"{source}: unknown setting {short_repr(unknown[0])}")
         for name, value in list(data.items()):
             if known[name].type == "float" and isinstance(value, int) and not isinstance(value, bool):
-                data[name] = float(value)
+                try:
+                    data[name] = float(value)
+                except OverflowError:  # a whole number of hundreds of digits
+                    raise ConfigError(f"{source}: {name} must be a finite number; got {short_repr(value)}") from None
         try:
             return cls(**data)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
+        except (OverflowError, TypeError, ValueError) as exc:  # whatever a stranger's value makes Python raise
+            raise ConfigError(f"{source}: a setting has a value this app cannot use "
+                              f"({type(exc).__name__}: {str(exc)[:80]})") from None
 
     @classmethod
     def from_json(cls, text: str, source: str = "config") -> "TrainConfig":

@@ -17,8 +17,11 @@ Weights are safetensors and everything else JSON: nothing in a run folder is eve
 One process owns a run folder: :class:`RunWriter` takes an exclusive OS lock on ``run.lock`` (the
 OS drops it when the process ends, however it ends), so a second training cannot write into the
 same folder, and a reader can tell a run that is still going from one whose process was killed
-(``"interrupted"``). Run folders are read as untrusted input: every file is read up to a size
-limit, and a file with bad contents is skipped with a note, never a traceback.
+(``"interrupted"``). Run folders are read as untrusted input: only regular files are read (a pipe,
+a device such as /dev/zero or a folder in their place is refused without blocking, see
+:mod:`playground.core.files`), each up to a size limit, and a file with bad contents is skipped with
+a note, never a traceback. ``run.lock`` is never followed if it is a link, and a lock file this
+process did not create is never truncated or written.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import re
 import time
@@ -37,8 +41,10 @@ from typing import Any
 from playground.core import weights
 from playground.core.atomic import atomic_write_text
 from playground.core.config import ConfigError, TrainConfig
+from playground.core.files import NotRegularFileError, open_fd, open_regular, read_regular
 from playground.core.metrics import Evaluation
-from playground.core.spec import DesignError, NetworkSpec, load_design
+from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec, load_design
+from playground.core.text import safe_file_stem
 from playground.core.weights import save_weights
 
 
@@ -60,7 +66,7 @@ RUN_FILES = frozenset({"design.json", "config.json", "run.json", "metrics.jsonl"
                        "weights_best.safetensors", "optimizer.safetensors", "evaluation.json"})
 LOCK_NAME = "run.lock"
 # Limits on what is read from a run folder (a folder may come from anyone).
-JSON_FILE_LIMIT = 1_000_000  # design.json, config.json, run.json: a few kB each
+JSON_FILE_LIMIT = 1_000_000  # config.json, run.json: a few kB each (design.json: spec.MAX_DESIGN_BYTES)
 EVALUATION_LIMIT = 8_000_000  # evaluation.json: about 100 kB with a prediction per test image
 # metrics.jsonl: about 400 bytes an event, 12 events a second; 200,000 events (4 hours of training,
 # about 200 MB as Python objects) are read at most, and later lines are left unread, with a note.
@@ -127,10 +133,19 @@ class RunLock:
         file cannot be made). A reader checks the lock for a moment (:func:`run_owner`), so a busy
         lock is tried a few times before giving up."""
         path = Path(folder) / LOCK_NAME
-        try:
-            fd, created = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), True
+        try:  # O_EXCL: a link or anything else already there is never followed nor reused
+            fd, created = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                                  0o666), True
         except FileExistsError:
-            fd, created = os.open(path, os.O_RDWR), False
+            # A lock file left by another writer: used only if it is a plain file with no other name
+            # (not a link, a pipe or a hard link to someone's file), and never truncated nor written.
+            try:
+                fd, created = open_fd(path, os.O_RDWR, follow_symlinks=False), False
+            except NotRegularFileError as exc:
+                raise RunFolderError(f"{folder}: its {LOCK_NAME} is {exc.strerror}; choose another folder") from None
+        if not created and os.fstat(fd).st_nlink != 1:
+            os.close(fd)
+            raise RunFolderError(f"{folder}: its {LOCK_NAME} is a hard link to another file; choose another folder")
         try:
             for attempt in range(attempts):
                 if _try_lock(fd):
@@ -140,9 +155,9 @@ class RunLock:
                     raise RunFolderError(f"{folder} is being written by another training"
                                          f"{f' (process {pid})' if pid else ''}; choose another folder")
                 time.sleep(0.05)
-            os.ftruncate(fd, 0)
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            if created:
+                os.lseek(fd, 0, os.SEEK_SET)
+                os.write(fd, f"{os.getpid()}\n".encode())
         except BaseException:
             os.close(fd)
             raise
@@ -162,11 +177,12 @@ class RunLock:
 
 def run_owner(folder: str | Path) -> int | None:
     """The process id of the training writing ``folder`` now (0 if it is unknown), or ``None`` if no
-    process writes it. Needs only read access."""
+    process writes it. Needs only read access. A ``run.lock`` that is not a regular file (a pipe, a
+    link, a device) is no writer's lock: it never blocks this, and means no process writes it."""
     try:
-        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY)
+        fd = open_fd(Path(folder) / LOCK_NAME, os.O_RDONLY, follow_symlinks=False)
     except OSError:
-        return None  # no lock file: a run from before locks, or one never started
+        return None  # no lock file (a run from before locks, or one never started), or not a lock file
     try:
         if _try_lock(fd, shared=True):
             _unlock(fd)
@@ -202,7 +218,7 @@ def check_new_run_dir(path: str | Path, option: str = "--out") -> Path:
             if owner is not None:
                 raise RunFolderError(f"{path} is being written by another training"
                                      f"{f' (process {owner})' if owner else ''}; choose another {option} folder")
-            names = set(os.listdir(path)) - {LOCK_NAME}
+            names = set(os.listdir(path))  # a run.lock alone (or a link by that name) is not "empty"
             if names & RUN_FILES:
                 raise RunFolderError(f"{path} already holds a run; choose another {option} folder")
             if names:
@@ -227,7 +243,7 @@ def _reason(exc: BaseException) -> str:
 def new_run_dir(base: Path, name: str) -> Path:
     """A fresh folder ``base/YYYYmmdd-HHMMSS-name`` (with a suffix if that exists)."""
     base.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "run"
+    safe = safe_file_stem(name, "run")
     stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}"
     for i in range(1000):
         path = base / (stem if i == 0 else f"{stem}-{i}")
@@ -441,25 +457,20 @@ class RunRecord:
         return model.eval()
 
 
-def _read_limited(path: Path, limit: int) -> bytes:
-    """The bytes of ``path``, refused (``ValueError``) when over ``limit``."""
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"it is larger than {limit:,} bytes")
-    return data
-
-
 def _read_json(path: Path, limit: int = JSON_FILE_LIMIT) -> Any:
-    """A JSON file read up to ``limit`` bytes; ``ValueError`` with the reason if it cannot be."""
+    """A JSON file read up to ``limit`` bytes; ``ValueError`` with the reason if it cannot be, an
+    ``OSError`` (whose ``strerror`` says why) if it is not a regular file, is too large or cannot be
+    opened."""
     try:
-        return json.loads(_read_limited(path, limit).decode("utf-8"))
+        return json.loads(read_regular(path, limit).decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError("it is not text (UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"it is not valid JSON ({exc.msg}, line {exc.lineno})") from None
     except RecursionError:
         raise ValueError("it is nested too deeply") from None
+    except ValueError as exc:  # an integer past Python's 4300-digit limit
+        raise ValueError(f"it is not valid JSON ({str(exc)[:80]})") from None
 
 
 def _is_number(value: Any) -> bool:
@@ -479,7 +490,7 @@ _SUMMARY_TEXTS = ("status", "message", "design", "started", "finished", "device"
 def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
     """run.json, with fields of the wrong type dropped (each with a note)."""
     file = path / "run.json"
-    if not file.exists():
+    if not os.path.lexists(file):
         notes.append("run.json is missing: the run's status is unknown")
         return {"status": "unknown"}
     try:
@@ -506,35 +517,46 @@ def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
 
 
 def _evaluation_problem(data: Any) -> str | None:
-    """What is wrong with an evaluation.json's contents, or None."""
+    """What is wrong with an evaluation.json's contents, or None. Everything the Evaluate tab and
+    ``playground evaluate`` index is checked: a prediction and a true class (each in [0, 10)) for each
+    of the ``count`` images, misclassified indices in [0, count), a 10x10 confusion table of whole
+    numbers from 0 to ``count``, and precision, recall, F1 and support for each of the 10 classes."""
     if not isinstance(data, dict):
         return "it is not a JSON object"
     for key in ("accuracy", "loss"):
-        if not _is_number(data.get(key)):
-            return f"{key!r} is not a number"
-    if not _is_int(data.get("count")) or data["count"] < 0:
+        if not (_is_number(data.get(key)) and math.isfinite(data[key])):
+            return f"{key!r} is not a finite number"
+    count = data.get("count")
+    if not _is_int(count) or count < 0:
         return "'count' is not a whole number"
+    classes = NUM_CLASSES
     confusion, per_class = data.get("confusion"), data.get("per_class")
-    if (not isinstance(confusion, list) or not 1 <= len(confusion) <= 1000
-            or not all(isinstance(row, list) and len(row) == len(confusion) and all(map(_is_int, row))
-                       for row in confusion)):
-        return "'confusion' is not a square table of whole numbers"
-    if (not isinstance(per_class, list) or len(per_class) != len(confusion)
+    if (not isinstance(confusion, list) or len(confusion) != classes
+            or not all(isinstance(row, list) and len(row) == classes
+                       and all(_is_int(v) and 0 <= v <= count for v in row) for row in confusion)):
+        return f"'confusion' is not a {classes}x{classes} table of whole numbers from 0 to 'count'"
+    if (not isinstance(per_class, list) or len(per_class) != classes
             or not all(isinstance(m, dict) and set(m) == {"precision", "recall", "f1", "support"}
-                       and all(_is_number(m[k]) for k in ("precision", "recall", "f1")) and _is_int(m["support"])
+                       and all(_is_number(m[k]) and math.isfinite(m[k]) for k in ("precision", "recall", "f1"))
+                       and _is_int(m["support"]) and 0 <= m["support"] <= count
                        for m in per_class)):
-        return "'per_class' does not hold precision, recall, F1 and support for each class"
-    for key in ("misclassified", "predictions", "labels"):
-        value = data.get(key, [])
-        if not isinstance(value, list) or len(value) > data["count"] or not all(map(_is_int, value)):
-            return f"{key!r} is not a list of at most 'count' whole numbers"
+        return f"'per_class' does not hold precision, recall, F1 and support for each of the {classes} classes"
+    for key in ("predictions", "labels"):
+        value = data.get(key)
+        if (not isinstance(value, list) or len(value) != count
+                or not all(_is_int(v) and 0 <= v < classes for v in value)):
+            return f"{key!r} is not a list of 'count' ({count:,}) classes from 0 to {classes - 1}"
+    misclassified = data.get("misclassified")
+    if (not isinstance(misclassified, list) or len(misclassified) > count
+            or not all(_is_int(i) and 0 <= i < count for i in misclassified)):
+        return "'misclassified' is not a list of image indices from 0 to 'count' - 1"
     return None
 
 
 def read_evaluation(path: str | Path, notes: list[str] | None = None) -> Evaluation | None:
     """The test evaluation a run wrote, or None (missing, or unusable: then with a note)."""
     file = Path(path) / "evaluation.json"
-    if not file.exists():
+    if not os.path.lexists(file):
         return None
     try:
         data = _read_json(file, EVALUATION_LIMIT)
@@ -543,6 +565,8 @@ def read_evaluation(path: str | Path, notes: list[str] | None = None) -> Evaluat
             return Evaluation.from_dict(data)
     except (OSError, ValueError) as exc:
         problem = getattr(exc, "strerror", None) or str(exc)
+    except Exception as exc:  # never a traceback for a stranger's file  # noqa: BLE001
+        problem = f"{type(exc).__name__}: {str(exc)[:80]}"
     if notes is not None:
         notes.append(f"evaluation.json cannot be used ({problem}); the run is shown without its test evaluation")
     return None
@@ -557,16 +581,15 @@ def load_run(path: str | Path, with_events: bool = True) -> RunRecord:
     note in ``notes``. A run whose run.json says "running" but whose training process is gone (no
     one holds its lock) has the status "interrupted"."""
     path = Path(path)
-    if not (path / "design.json").is_file():
+    if not os.path.lexists(path / "design.json"):
         raise RunError(f"{path}: not a run folder (no design.json)")
     try:
-        _read_limited(path / "design.json", JSON_FILE_LIMIT)  # bound it before the design reader
-        spec = load_design(path / "design.json")
-    except (DesignError, OSError, ValueError, RecursionError) as exc:
-        raise RunError(f"{path}: its design.json cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        spec = load_design(path / "design.json")  # a regular file of at most MAX_DESIGN_BYTES
+    except DesignError as exc:
+        raise RunError(f"{path}: its design.json cannot be read ({exc})") from None
     try:
         config = TrainConfig.from_dict(_read_json(path / "config.json"), "config.json")
-    except (ConfigError, OSError, ValueError) as exc:
+    except (ConfigError, OSError, ValueError, RecursionError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise RunError(f"{path}: its config.json cannot be read ({reason})") from None
     notes: list[str] = []
@@ -618,15 +641,16 @@ def read_events(path: str | Path, notes: list[str] | None = None) -> list[dict[s
     metrics = Path(path) / "metrics.jsonl"
     skipped, first_problem, read, cut = 0, "", 0, False
     try:
-        with open(metrics, "rb") as f:
+        with open_regular(metrics) as f:  # a pipe or a device (/dev/zero) is refused, never read
             while True:
                 line = f.readline(METRICS_LINE_LIMIT + 1)
                 if not line:
                     break
                 read += len(line)
                 if len(line) > METRICS_LINE_LIMIT and not line.endswith(b"\n"):
-                    while line and not line.endswith(b"\n"):  # skip the rest of an overlong line
-                        line = f.readline(1024 * 1024)
+                    # Skip the rest of an overlong line; what is skipped counts against METRICS_LIMIT.
+                    while line and not line.endswith(b"\n") and read < METRICS_LIMIT:
+                        line = f.readline(min(1024 * 1024, METRICS_LIMIT - read))
                         read += len(line)
                     problem = f"a line over {METRICS_LINE_LIMIT // 1024} kB"
                 else:
@@ -668,10 +692,13 @@ def list_runs(base: Path, with_events: bool = True, problems: list[str] | None =
     runs = []
     for child in children:
         try:
-            if not (child.is_dir() and (child / "design.json").exists()):
+            if not (child.is_dir() and os.path.lexists(child / "design.json")):
                 continue
             runs.append(load_run(child, with_events))
         except (RunError, OSError) as exc:
             if problems is not None:
                 problems.append(str(exc))
+        except Exception as exc:  # noqa: BLE001 - one bad folder never stops the list
+            if problems is not None:
+                problems.append(f"{child}: cannot be read ({type(exc).__name__}: {str(exc)[:200]})")
     return runs

@@ -5,12 +5,13 @@ which keeps undo simple (store the before and after) and lets a training run hol
 Loading checks everything and raises :class:`DesignError`, whose message names the file, the layer
 (1-based, as the designer numbers them) and the field.
 
-Design files may come from strangers, so loading trusts nothing: the file is at most
-:data:`MAX_DESIGN_BYTES` (checked before it is read), any JSON value of any type in any field gives a
-``DesignError`` (never another exception), nesting and numbers are bounded, and a name or description
-is bounded in length. Control characters, bidi overrides and lone surrogates in a name or description
-are replaced by U+FFFD (the replacement character) when the spec is made, so the spec can always be
-shown and saved as UTF-8; tabs and line breaks in a name become spaces.
+Design files may come from strangers, so loading trusts nothing: the file is a regular file (never
+a pipe or a device) of at most :data:`MAX_DESIGN_BYTES` (checked before it is read), any JSON value
+of any type in any field gives a ``DesignError`` (never another exception), nesting and numbers are
+bounded, and a name or description is bounded in length. Control characters, bidi overrides and
+lone surrogates in a name or description are replaced by U+FFFD (the replacement character) when
+the spec is made, so the spec can always be shown and saved as UTF-8; tabs and line breaks in a name
+become spaces.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.core.atomic import atomic_write_text
+from playground.core.files import FileTooLargeError, NotRegularFileError, read_regular
 from playground.core.layers import CATALOG, Fix, LayerSpec, Shape
 from playground.core.text import clean_text, printable, short_repr
 
@@ -137,25 +139,26 @@ class NetworkSpec:
 
 
 def load_design(path: str | Path) -> NetworkSpec:
-    """Read a design file, raising :class:`DesignError` for anything wrong with it."""
+    """Read a design file, raising :class:`DesignError` for anything wrong with it.
+
+    Only a regular file is read (a pipe, a device such as /dev/zero or a folder is refused before
+    anything is read, so loading never hangs), and at most :data:`MAX_DESIGN_BYTES` of it."""
     path = Path(path)
     shown = printable(path)
     try:
-        with path.open("rb") as file:
-            # Bound the size before reading: a 100 MB "design" is refused having read 1 MB.
-            data = file.read(MAX_DESIGN_BYTES + 1)
-        if len(data) > MAX_DESIGN_BYTES:
-            raise DesignError(f"{shown}: larger than {MAX_DESIGN_BYTES // 1_000_000} MB, too large "
-                              f"for a design (a design file is a few kB); is this a design file?")
-        text = data.decode("utf-8")
+        text = read_regular(path, MAX_DESIGN_BYTES).decode("utf-8")
     except FileNotFoundError:
-        raise DesignError(f"{shown}: no such file") from None
-    except IsADirectoryError:
-        raise DesignError(f"{shown}: is a folder, not a design file") from None
+        raise DesignError(f"{shown}: no such file (it may have been moved or deleted)") from None
+    except FileTooLargeError as exc:
+        size = f"{exc.size:,} bytes, " if exc.size is not None else ""
+        raise DesignError(f"{shown}: {size}larger than {MAX_DESIGN_BYTES // 1_000_000} MB, too large "
+                          f"for a design (a design file is a few kB); is this a design file?") from None
+    except NotRegularFileError as exc:
+        raise DesignError(f"{shown}: {exc.strerror}; choose a .json design file") from None
     except UnicodeDecodeError:
         raise DesignError(f"{shown}: not a text file (a design is a JSON file)") from None
     except OSError as exc:
-        raise DesignError(f"{shown}: cannot be read ({exc.strerror})") from None
+        raise DesignError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
     return NetworkSpec.from_json(text, str(path))
 
 

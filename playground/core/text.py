@@ -83,3 +83,13 @@ def format_bytes(n: float) -> str:
             value = n / size
             return f"{value:.3g} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
     return f"{int(n)} bytes"
+
+
+def safe_file_stem(name: str, default: str = "model", limit: int = 80) -> str:
+    """A name (a design's, which may come from a stranger) as a file or folder name stem: ASCII
+    letters, digits, ``_``, ``-`` and ``.`` only (every other run of characters becomes ``-``), never
+    starting or ending with a dot or a dash, at most ``limit`` characters; ``default`` if nothing is
+    left. So ``../../.bashrc`` gives ``bashrc`` and picks no other folder."""
+    import re
+
+    return re.sub(r"[^\w.-]+", "-", name, flags=re.ASCII).strip("-.")[:limit].rstrip("-.") or default

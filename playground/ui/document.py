@@ -7,8 +7,6 @@ specs are immutable values, a command just holds the spec before and after.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from playground.core import (CATALOG, DesignError, Fix, LayerSpec, NetworkSpec, ShapeReport, apply_fix,
                              infer_shapes, load_design)
-from playground.core.spec import MAX_DESIGN_BYTES
 from playground.core.summary import DEFAULT_BATCH_SIZE
 
 _PARAM_EDIT_ID = 1001  # commands with this id merge when they edit the same field one after another
@@ -182,14 +179,11 @@ class DesignDocument(QObject):
     def open(self, path: str | Path) -> None:
         """Load a design file; raises ``DesignError`` and leaves the current design untouched.
 
-        Only a regular file of at most ``MAX_DESIGN_BYTES`` is read: a huge file, a device or a pipe
-        (whose read would never end) is refused before reading, so Open never hangs the window. A
-        design that could not be saved back (text that is not valid UTF-8, such as a lone surrogate
-        escaped in the JSON) is refused too, rather than failing at the next Save."""
+        ``load_design`` reads only a regular file of at most ``MAX_DESIGN_BYTES``: a huge file, a
+        device or a pipe (whose read would never end) is refused before reading, so Open never hangs
+        the window. A spec always saves back as UTF-8 (it replaces lone surrogates when it is made)."""
         path = Path(path)
-        _check_design_file(path)
-        spec = load_design(path)
-        self.reset(spec, path)
+        self.reset(load_design(path), path)
 
     def save(self, path: str | Path | None = None) -> None:
         """Save (atomically); raises ``OSError`` and leaves the old file intact on failure."""
@@ -205,23 +199,6 @@ class DesignDocument(QObject):
         self.path = target
         self.undo_stack.setClean()
         self.path_changed.emit()
-
-
-def _check_design_file(path: Path) -> None:
-    """``DesignError`` unless ``path`` is a regular file small enough to be a design."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise DesignError(f"{path}: no such file (it may have been moved or deleted)") from None
-    except OSError as exc:
-        raise DesignError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise DesignError(f"{path}: a folder, not a design file; choose a .json design file")
-    if not stat.S_ISREG(info.st_mode):
-        raise DesignError(f"{path}: not a regular file (a device or a pipe); choose a .json design file")
-    if info.st_size > MAX_DESIGN_BYTES:
-        raise DesignError(f"{path}: {info.st_size:,} bytes, too large for a design (at most "
-                          f"{MAX_DESIGN_BYTES:,} bytes); is this the right file?")
 
 
 def _new_layer(type_name: str) -> LayerSpec:

@@ -148,10 +148,10 @@ def test_a_run_left_running_without_its_process_is_interrupted(small, tmp_path):
 @pytest.mark.parametrize("text,fragment", [
     ("{\"accuracy\": 0.9, \"loss\"", "not valid JSON"),
     ("[1, 2, 3]", "not a JSON object"),
-    (json.dumps({"accuracy": "high", "loss": 0.1}), "'accuracy' is not a number"),
+    (json.dumps({"accuracy": "high", "loss": 0.1}), "'accuracy' is not a finite number"),
     ("\x00\xff\xfe", "not"),
     ("[" * 100_000, "nested too deeply"),
-    ("[" + " " * 8_000_000 + "]", "it is larger than 8,000,000 bytes"),
+    ("[" + " " * 8_000_000 + "]", "larger than the 8,000,000 bytes allowed"),
 ])
 def test_a_corrupt_evaluation_is_skipped_with_a_note(run_copy, text, fragment):
     (run_copy / "evaluation.json").write_bytes(text.encode("utf-8", "surrogateescape"))
