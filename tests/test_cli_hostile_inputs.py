@@ -8,7 +8,9 @@ files involved, nothing the user had changed, and no code from a file run.
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
 import struct
 import subprocess
 import sys
@@ -205,8 +207,6 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
         "config-types": ("config.json", b'{"format_version": 1, "lr": "fast", "epochs": [3]}'),
         "design-types": ("design.json", b'{"format_version": 1, "layers": [{"type": {}}]}'),
     }
-    import shutil
-
     for name, (file, data) in corrupt.items():
         folder = tmp / f"run-{name}"
         shutil.copytree(run, folder)
@@ -218,6 +218,40 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
         cases[f"export-run-{name}"] = (["export", str(folder), "--format", "model", "--out",
                                         str(tmp / f"out-{name}.pgmodel.safetensors")],
                                        2 if file == "design.json" else (0, 2))
+
+    # Pipes and endless files where a run folder's files should be: refused, never waited on.
+    for name in ("config.json", "run.json", "evaluation.json", "metrics.jsonl", "design.json"):
+        folder = tmp / f"run-fifo-{name}"
+        shutil.copytree(run, folder)
+        (folder / name).unlink()
+        os.mkfifo(folder / name)
+        expected = 2 if name in ("config.json", "design.json") else (0, 2)
+        cases[f"evaluate-fifo-{name}"] = (["evaluate", str(folder)], expected)
+    endless = tmp / "run-endless-metrics"
+    shutil.copytree(run, endless)
+    (endless / "metrics.jsonl").unlink()
+    (endless / "metrics.jsonl").symlink_to("/dev/zero")
+    cases["evaluate-metrics-dev-zero"] = (["evaluate", str(endless)], (0, 2))
+    fifo_model = tmp / "fifo.pgmodel.safetensors"
+    os.mkfifo(fifo_model)
+    cases["predict-model-fifo"] = (["predict", digit, "--model", str(fifo_model)], 2)
+    fifo_design = tmp / "fifo.json"
+    os.mkfifo(fifo_design)
+    cases["summary-fifo"] = (["summary", str(fifo_design)], 2)
+    huge_lr = tmp / "run-huge-lr"
+    shutil.copytree(run, huge_lr)
+    config = json.loads((huge_lr / "config.json").read_text())
+    (huge_lr / "config.json").write_text(json.dumps(config).replace(f'"lr": {json.dumps(config["lr"])}',
+                                                                    '"lr": 1' + "0" * 400))
+    cases["evaluate-400-digit-lr"] = (["evaluate", str(huge_lr)], 2)
+    # A lock that is a link to someone else's file: train refuses, and that file is untouched.
+    victim = tmp / "victim.txt"
+    victim.write_text("someone's notes")
+    linked = tmp / "linked-lock"
+    linked.mkdir()
+    (linked / "run.lock").symlink_to(victim)
+    cases["train-lock-symlink"] = (["train", "--preset", "mlp-300", "--limit", "100", "--epochs", "1",
+                                    "--out", str(linked)], 2)
 
     cases["train-seed-huge"] = (["train", "--preset", "mlp-300", "--seed", str(10**30), "--limit", "100",
                                  "--out", str(tmp / "r1")], 2)

@@ -32,7 +32,6 @@ import io
 import json
 import math
 import os
-import re
 import secrets
 import time
 import types
@@ -45,9 +44,11 @@ import numpy as np
 import torch
 
 from playground.core.atomic import atomic_write_bytes, atomic_write_text
+from playground.core.files import open_regular
 from playground.core.layers import CATALOG, format_shape
 from playground.core.shapes import infer_shapes
 from playground.core.spec import DesignError, NetworkSpec
+from playground.core.text import safe_file_stem
 from playground.core.weights import (OPENS, STATE_DICT_FILE_LIMIT, WeightsError, check_finite, check_fit,
                                      expected_weights, foreign_kind, layout, load_weights, safetensors_header,
                                      save_weights)
@@ -126,8 +127,6 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, tuple[str, tupl
     tensor; ``ExportError`` naming the file and what is wrong (a TorchScript, pickle, ONNX or zip file
     is named as such)."""
     path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file")
     try:
         return safetensors_header(path)
     except ValueError as exc:
@@ -144,11 +143,9 @@ def load_state_dict_file(path: str | Path, spec: NetworkSpec | None = None) -> d
     import pickle
 
     path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: no such file")
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a pipe or a device is refused, never waited on
+            size = os.fstat(f.fileno()).st_size
             kind = foreign_kind(path, f.read(8), size)
     except OSError as exc:
         raise ExportError(f"{path}: cannot be read ({exc.strerror or exc})") from None
@@ -534,9 +531,9 @@ def check_export(fmt: str, path: Path, model: torch.nn.Module, images: torch.Ten
 
 
 def file_stem(name: str) -> str:
-    """A design's name as a file name stem for a suggested export path: letters, digits, ``_``, ``-``
-    and ``.`` only, never starting with a dot, so a name such as ``../../.bashrc`` picks no other folder."""
-    return re.sub(r"[^\w.-]+", "-", name, flags=re.ASCII).strip("-.")[:80] or "model"
+    """A design's name as a file name stem for a suggested export path (see ``safe_file_stem``), so a
+    name such as ``../../.bashrc`` picks no other folder."""
+    return safe_file_stem(name)
 
 
 def check_target(path: str | Path, fmt: str | None = None) -> Path:

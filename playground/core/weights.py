@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from pathlib import Path
 from typing import Any
 
 from playground.core.atomic import atomic_path
+from playground.core.files import open_regular
 from playground.core.shapes import MAX_PARAMETER_BYTES
 from playground.core.spec import NetworkSpec
 
@@ -103,7 +105,7 @@ def check_finite(source: Path | str, state: dict[str, Any]) -> None:
 def foreign_kind(path: Path, head: bytes, size: int) -> str | None:
     """What a file that is not safetensors is, from its first bytes (and a zip's directory, bounded)."""
     if head.startswith(b"PK\x03\x04"):
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             f.seek(max(0, size - 65_557))  # the end-of-directory record and the longest zip comment
             tail = f.read()
             at = tail.rfind(b"PK\x05\x06")
@@ -155,8 +157,8 @@ def _entry(name: str, entry: Any, data_size: int) -> tuple[str, tuple[int, ...]]
 def safetensors_header(path: Path) -> tuple[Layout, dict[str, str]]:
     """Tensors (name -> dtype, shape) and metadata of a safetensors file, checked against the file's size
     before anything is allocated. ``ValueError`` says what is wrong (without the path)."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a pipe or a device is refused, never waited on
+        size = os.fstat(f.fileno()).st_size
         head = f.read(9)
         length = struct.unpack("<Q", head[:8])[0] if len(head) >= 8 else None
         # Shaped like safetensors (a header length that fits, then "{"), it is one; only otherwise are the
@@ -209,8 +211,6 @@ def load_weights(path: str | Path, needed: Layout | None = None) -> dict[str, An
     from safetensors.torch import load_file
 
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weights file")
     try:
         found, _ = safetensors_header(path)
     except (OSError, ValueError) as exc:
