@@ -132,6 +132,8 @@ def preprocess_image(image: np.ndarray) -> np.ndarray | None:
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 FORMATS_TEXT = "PNG, JPEG, BMP, GIF, TIFF or WebP"
 MAX_PIXELS = 40_000_000  # about 160 MB as float32; a digit needs far fewer (the output is 28x28)
+# Bytes on disk: a 40-megapixel image is far smaller in any of the formats read, even uncompressed.
+MAX_IMAGE_FILE_BYTES = 512_000_000
 
 
 def _too_big(name: str, size: str) -> str:
@@ -215,8 +217,12 @@ def load_image(path) -> np.ndarray:
         if not path.is_file():
             path.stat()  # FileNotFoundError if it does not exist
             raise ValueError(f"{name}: not a regular file; give an image file")
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise ValueError(f"{name}: the file is empty (0 bytes), not an image")
+        if size > MAX_IMAGE_FILE_BYTES:  # some readers (WebP) take the whole file into memory
+            raise ValueError(f"{name}: the file is {size / 1e6:,.0f} MB; the limit is "
+                             f"{MAX_IMAGE_FILE_BYTES // 1_000_000} MB for an image: scale it down")
         with warnings.catch_warnings():
             # Pillow warns above its own (process-wide) limit; ours is lower and gives a message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

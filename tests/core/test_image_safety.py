@@ -268,3 +268,17 @@ def test_preprocess_image_leaves_the_callers_array_alone(digits):
     before = digit.copy()
     preprocess_image(digit)
     assert np.array_equal(digit, before)
+
+
+def test_a_file_larger_than_any_image_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """Some readers (WebP) take the whole file into memory: the file's size is bounded first."""
+    import PIL.Image
+
+    from playground.core.preprocess import MAX_IMAGE_FILE_BYTES
+
+    path = tmp_path / "huge.webp"
+    with open(path, "wb") as f:  # sparse: no disk space used
+        f.truncate(MAX_IMAGE_FILE_BYTES + 1)
+    monkeypatch.setattr(PIL.Image, "open", lambda *a, **k: pytest.fail("the file was handed to Pillow"))
+    with pytest.raises(ValueError, match=r"huge.webp: the file is 512 MB; the limit is 512 MB for an image"):
+        load_image(path)
