@@ -213,6 +213,8 @@ def load_weights(path: str | Path, needed: Layout | None = None) -> dict[str, An
     path = Path(path)
     try:
         found, _ = safetensors_header(path)
+    except FileNotFoundError:
+        raise WeightsError(f"{path}: no such weights file") from None
     except (OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors weights file: "
                            f"{getattr(exc, 'strerror', None) or exc}") from None
