@@ -169,7 +169,7 @@ def limited_training(out: Path, max_bytes: int, *extra):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
-def test_a_write_that_fails_mid_run_keeps_the_last_epoch(tmp_path):
+def test_a_write_that_fails_mid_run_keeps_the_last_epoch(tmp_path, mnist):  # MNIST extracted before the limit
     """1.5 MB: the weights (0.95 MB) fit, Adam's state (1.9 MB) does not."""
     out = tmp_path / "run"
     result = limited_training(out, 1_500_000)
@@ -190,7 +190,7 @@ def test_a_write_that_fails_mid_run_keeps_the_last_epoch(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs RLIMIT_FSIZE")
-def test_a_write_that_fails_before_any_weights_says_so(tmp_path):
+def test_a_write_that_fails_before_any_weights_says_so(tmp_path, mnist):  # MNIST extracted before the limit
     out = tmp_path / "run"
     result = limited_training(out, 500_000, "--json")
     assert result.returncode == 1

@@ -75,7 +75,11 @@ def ensure_bundled_mnist(root: Path | None = None) -> Path:
     """Extract the bundled MNIST into ``root`` (the cache) unless already there; return ``root``."""
     root = root or dataset_root()
     raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot create the data cache folder {raw} ({exc.strerror or exc}); set "
+                        f"PLAYGROUND_CACHE_DIR to a folder you can write") from None
     source = assets_dir() / "mnist"
     for name, md5 in MNIST_FILES.items():
         target = raw / name
@@ -89,8 +93,13 @@ def ensure_bundled_mnist(root: Path | None = None) -> Path:
                             "reinstall the app") from None
         if hashlib.md5(data).hexdigest() != md5:
             raise DataError(f"the bundled MNIST file {gz} is damaged (checksum mismatch); reinstall the app")
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
+        try:
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(data)
+        except OSError as exc:  # a full disk, say: the partial file is gone, the message says where
+            raise DataError(f"cannot extract MNIST into the data cache folder {raw} ({exc.strerror or exc}); "
+                            f"free some space there (it needs about 55 MB) or set PLAYGROUND_CACHE_DIR to "
+                            f"another folder") from None
     return root
 
 

@@ -70,3 +70,28 @@ def test_offline_download_gives_a_clear_message(monkeypatch):
     assert "fashion-mnist is not bundled" in message and "use 'mnist'" in message
     with pytest.raises(data.DataError, match="unknown data set 'cifar'"):
         data.load_dataset("cifar")
+
+
+def test_a_cache_that_cannot_be_written_is_a_clear_data_error(tmp_path):
+    """MNIST extracted into a cache whose files may not grow past 1 MB (as on a full disk): a message
+    that says where and what to do, and no partial file left."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))\n"
+            "from pathlib import Path\n"
+            "from playground.core.data import DataError, ensure_bundled_mnist\n"
+            "try:\n"
+            f"    ensure_bundled_mnist(Path({str(tmp_path)!r}))\n"
+            "except DataError as exc:\n"
+            "    print(exc)\n")
+    assert signal.SIGXFSZ  # POSIX only, like the rest of these file-size tests
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"cannot extract MNIST into the data cache folder {tmp_path / 'MNIST' / 'raw'} "
+                                 f"(File too large); free some space there")
+    assert [p.name for p in (tmp_path / "MNIST" / "raw").iterdir() if p.stat().st_size > 1_000_000] == []
+    assert not [p for p in (tmp_path / "MNIST" / "raw").iterdir() if p.name.endswith(".tmp")]

@@ -307,7 +307,7 @@ def test_killed_and_unreadable_runs_on_disk(qtbot, tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(not hasattr(__import__("resource"), "prlimit"), reason="needs prlimit (Linux)")
-def test_a_training_whose_writes_fail_shows_why(window, qtbot, monkeypatch):
+def test_a_training_whose_writes_fail_shows_why(window, qtbot, monkeypatch, mnist):  # MNIST extracted first
     """The worker's files may not grow past 500 kB (as on a full disk): the weights cannot be written."""
     import resource
 
