@@ -168,7 +168,7 @@ def test_unavailable_data_set_writes_nothing(tmp_path, monkeypatch):
 def test_progress_bar_on_a_terminal():
     import io
 
-    from playground.cli_train import ProgressPrinter
+    from playground.cli.train import ProgressPrinter
 
     class Terminal(io.StringIO):
         def isatty(self):

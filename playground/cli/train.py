@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from playground.cli.common import UsageError, add_design_source, resolve_design
 from playground.core.config import DATASET_NAMES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
 from playground.core.units import format_eta
 
 
 def add_commands(sub) -> None:
-    from playground.cli import _add_design_source
-
     p = sub.add_parser(
         "train", help="train a design on MNIST and save the run",
         description="Train a design (its preset's settings, then your options on top). Writes a run "
@@ -25,7 +24,7 @@ def add_commands(sub) -> None:
                "device ran out of memory, or a file could not be written to the run folder: the message "
                "says which weights are kept); 2 for bad arguments or input, or an --out folder that "
                "cannot be used.")
-    _add_design_source(p)
+    add_design_source(p)
     g = p.add_argument_group("training settings (defaults: the preset's, else TrainConfig's)")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
@@ -48,34 +47,6 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser(
-        "predict", help="classify images of handwritten digits",
-        description="Classify images of a digit (PNG, JPEG, BMP, GIF, TIFF or WebP, up to 40 megapixels; "
-                    "dark on light, light on dark, or dark ink on a transparent background), preprocessed "
-                    "like MNIST. The model loads once; every image gets a line: its digit and "
-                    "probabilities, or an error (with --json, {\"path\", \"digit\", \"probabilities\"} or "
-                    "{\"path\", \"error\"}), and a bad image does not stop the others.",
-        epilog="Exit code: 2 if the model or any image could not be read (missing, not an image, another "
-               "format, too big), even if other images were classified; otherwise 1 if any image had no "
-               "digit (blank) or the model's output was not a number; otherwise 0.")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--model", type=Path, metavar="RUN_DIR_OR_MODEL",
-                   help="a run folder, a model folder or a model file (.pgmodel.safetensors; "
-                        "default: the model that ships with the app)")
-    p.add_argument("--json", action="store_true", help="print one JSON object per image")
-    p.set_defaults(func=cmd_predict)
-
-    p = sub.add_parser("export", help="export a trained model and check the export",
-                       description="Export a run's (best) model, or a model file, as the app's model file, "
-                                   "TorchScript, ONNX or a standalone PyTorch script; then run 300 test "
-                                   "images through the exported file and compare with the model. Exit 1 if "
-                                   "the check fails.")
-    p.add_argument("source", type=Path, metavar="RUN_DIR_OR_MODEL")
-    p.add_argument("--format", required=True, choices=["model", "torchscript", "onnx", "script"])
-    p.add_argument("--out", required=True, type=Path, metavar="PATH")
-    p.add_argument("--json", action="store_true", help="print the check as one JSON object")
-    p.set_defaults(func=cmd_export)
-
     p = sub.add_parser("evaluate", help="evaluate a run's model on the test set",
                        description="Accuracy, per-class precision, recall and F1 and the confusion "
                                    "matrix of a run's best (or last) weights on its test set.")
@@ -94,7 +65,6 @@ _OPTION_FIELDS = {
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    from playground.cli import UsageError
     from playground.core.presets import get_preset
 
     base: dict[str, Any] = dict(get_preset(args.preset).train) if args.preset else {}
@@ -144,7 +114,6 @@ class ProgressPrinter:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from playground.cli import UsageError, resolve_design
     from playground.core.data import DataError, load_dataset
     from playground.core.paths import runs_dir
     from playground.core.runs import RunFolderError, RunWriteError, check_new_run_dir, new_run_dir
@@ -214,7 +183,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from playground.cli import UsageError
     from playground.core.data import CLASS_NAMES, DataError, load_dataset
     from playground.core.metrics import evaluate
     from playground.core.runs import RunError, load_run
@@ -238,85 +206,3 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{run.spec.name}, {args.weights} weights, {printable(run.path)} ({run.status})")
         print(result.format(CLASS_NAMES[cfg.dataset]))
     return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    """Classify each image; exit 2 if any was unreadable, else 1 if any failed, else 0."""
-    import numpy as np
-
-    from playground.cli import UsageError
-    from playground.core.predict import Classifier
-    from playground.core.preprocess import load_image, preprocess_image
-    from playground.core.runs import RunError
-    from playground.core.text import printable
-
-    try:
-        classifier = Classifier.from_path(args.model)
-    except RunError as exc:
-        raise UsageError(str(exc)) from None
-
-    def report_error(path: str, message: str) -> None:
-        if args.json:
-            print(json.dumps({"path": str(path), "error": message}, allow_nan=False), flush=True)
-        else:
-            print(f"playground: {printable(message)}", file=sys.stderr, flush=True)  # names from a folder
-
-    unreadable = failed = 0
-    for path in args.images:
-        try:
-            image = load_image(path)
-        except ValueError as exc:  # missing, not an image, another format, too big: bad input
-            unreadable += 1
-            report_error(path, str(exc))
-            continue
-        image = preprocess_image(image)
-        if image is None:
-            failed += 1
-            report_error(path, f"{path}: no digit found (the image is blank)")
-            continue
-        probs = classifier.probabilities(image)
-        if not np.isfinite(probs).all():  # e.g. weights so large that the logits overflow
-            failed += 1
-            report_error(path, f"{path}: the model's output is not a number (NaN): the model is broken; "
-                               f"retrain it or use another model")
-            continue
-        digit = int(probs.argmax())
-        if args.json:
-            print(json.dumps({"path": str(path), "digit": digit,
-                              "probabilities": [round(float(p), 6) for p in probs]}, allow_nan=False),
-                  flush=True)
-        else:
-            table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
-            print(f"{printable(path)}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
-    return 2 if unreadable else 1 if failed else 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from playground.cli import UsageError
-    from playground.core.data import load_raw
-    from playground.core.export import ExportError, ExportWriteError, check_target, export
-    from playground.core.predict import Classifier
-    from playground.core.runs import RunError, read_evaluation
-    from playground.core.text import printable
-
-    try:
-        check_target(args.out, args.format)  # before anything is loaded: a bad --out fails at once
-        classifier = Classifier.from_path(args.source)
-        # Only the run's evaluation.json, for the accuracy (None if it is missing or unusable: the
-        # export then does not mention it).
-        evaluation = read_evaluation(args.source) if args.source.is_dir() else None
-        accuracy = evaluation.accuracy if evaluation is not None else None
-        _, test = load_raw("mnist")
-        check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
-                       check_images=test.images[:300])
-    except ExportWriteError as exc:  # the input was fine; writing the result failed
-        print(f"playground: error: {printable(exc)}", file=sys.stderr)
-        return 1
-    except (RunError, ExportError) as exc:
-        raise UsageError(str(exc)) from None
-    if args.json:
-        print(json.dumps(check.to_dict()))
-    else:
-        print(f"exported {args.format} to {args.out}")
-        print(check.format_text())
-    return 0 if check.passed else 1
