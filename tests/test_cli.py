@@ -154,6 +154,7 @@ def test_ctrl_c_stops_and_keeps_the_weights(tmp_path):
 
 
 def test_unavailable_data_set_writes_nothing(tmp_path, monkeypatch):
+    import playground.core.train  # noqa: F401 - imported now, so it does not bind the stub below for good
     from playground.cli import main
     from playground.core import data
 
