@@ -157,8 +157,3 @@ def load_dataset(name: str = "mnist", val_fraction: float = 0.1, seed: int = 0,
     train, val = split_validation(train, val_fraction, seed)
     return DataSplits(name, train, val, test)
 
-
-def clear_cache() -> None:
-    """Forget the in-memory copies (the extracted files stay)."""
-    load_raw.cache_clear()
-

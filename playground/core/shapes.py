@@ -95,9 +95,6 @@ class ShapeReport:
     def valid(self) -> bool:
         return not self.problems
 
-    def problem_for(self, index: int) -> Problem | None:
-        return next((p for p in self.problems if p.layer == index), None)
-
 
 def _fix_label(spec: NetworkSpec, fix: Fix) -> str:
     n = fix.index + 1

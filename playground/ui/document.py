@@ -163,9 +163,6 @@ class DesignDocument(QObject):
         select = fix.index if fix.action != "remove" else max(0, fix.index - 1)
         self._push(apply_fix(self._spec, fix), fix.label, select=select)
 
-    def rename(self, name: str) -> None:
-        self._push(self._spec.renamed(name), f"Rename to {name}")
-
     # -- whole documents (not undoable: they start a new history) -----------------------------------
 
     def reset(self, spec: NetworkSpec, path: Path | None = None) -> None:
