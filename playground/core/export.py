@@ -4,9 +4,9 @@ The formats are listed once, in :mod:`playground.core.export_formats`: the app's
 (the weights, with the design, the preprocessing the model expects and its test accuracy in the
 file's metadata; safetensors only, so loading it never unpickles anything), TorchScript (traced),
 ONNX (a dynamic batch dimension, every weight inside one file) and a standalone PyTorch script with
-its weights beside it. The script's layers are written by the layer catalog; the
-design's name and description go only into its docstring, escaped, and each script is proven with
-``ast`` before it is written or run.
+its weights beside it. The script's layers are written by the layer catalog; the design's name and
+description go only into its docstring, escaped, and each script is proven with ``ast`` before it is
+written or run.
 
 After every export, :func:`check_export` runs test images through the exported file (TorchScript
 and the script with torch, ONNX with ONNX Runtime) and compares labels and outputs with the model.

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from playground.core import NetworkSpec
-from playground.core.export import ExportError, export, script_source
+from playground.core.build import build_model
+from playground.core.export import ExportError, ExportWriteError, export, script_source
 from playground.core.layers import CATALOG, LayerInfo, LayerProblem, LayerSpec, LayerType, TorchCall, make_layer
 from playground.core.modules import RecurrentLastStep, class_source
 
@@ -116,6 +117,21 @@ def test_a_parameter_that_is_not_a_number_is_never_written_as_code(value):
         TorchCall("Linear", (784, value)).code()
 
 
+def test_without_the_source_of_its_classes_a_recurrent_script_is_refused(monkeypatch, tmp_path):
+    import playground.core.modules as modules
+
+    def no_source(obj):
+        raise OSError("could not get source code")
+
+    monkeypatch.setattr(modules.inspect, "getsource", no_source)
+    spec = NetworkSpec((make_layer("LSTM", hidden_size=8), make_layer("Linear", out_features=10)))
+    torch.manual_seed(0)
+    with pytest.raises(ExportError, match="lacks the source of its layers") as err:
+        export("script", tmp_path / "net.py", spec, build_model(spec).state_dict())
+    assert not isinstance(err.value, ExportWriteError)
+    assert list(tmp_path.iterdir()) == []
+
+
 class Softplus(LayerType):
     """A layer type defined in one place, as a new one would be in layers.py."""
 
@@ -134,8 +150,6 @@ def test_a_new_layer_type_is_one_class_and_exports(monkeypatch, tmp_path, mnist)
     spec = NetworkSpec((make_layer("Flatten"), make_layer("Linear", out_features=32), make_layer("Softplus"),
                         make_layer("Linear", out_features=10)))
     torch.manual_seed(3)
-    from playground.core.build import build_model
-
     state = build_model(spec).state_dict()
     check = export("script", tmp_path / "net.py", spec, state, check_images=mnist.test.images[:300])
     assert "nn.Softplus(beta=2.0)" in (tmp_path / "net.py").read_text()
