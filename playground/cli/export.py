@@ -11,35 +11,29 @@ from playground.cli.common import UsageError
 
 
 def add_commands(sub) -> None:
+    from playground.core.export_formats import EXPORT_FORMATS
+
     p = sub.add_parser("export", help="export a trained model and check the export",
                        description="Export a run's (best) model, or a model file, as the app's model file, "
                                    "TorchScript, ONNX or a standalone PyTorch script; then run 300 test "
                                    "images through the exported file and compare with the model. Exit 1 if "
                                    "the check fails.")
     p.add_argument("source", type=Path, metavar="RUN_DIR_OR_MODEL")
-    p.add_argument("--format", required=True, choices=["model", "torchscript", "onnx", "script"])
+    p.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
+                   help="; ".join(f"{f.name}: {f.label}, {f.help}" for f in EXPORT_FORMATS.values()))
     p.add_argument("--out", required=True, type=Path, metavar="PATH")
     p.add_argument("--json", action="store_true", help="print the check as one JSON object")
     p.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from playground.core.data import load_raw
-    from playground.core.export import ExportError, ExportWriteError, check_target, export
-    from playground.core.predict import Classifier
-    from playground.core.runs import RunError, read_evaluation
+    from playground.core.checked_export import export_checked
+    from playground.core.export import ExportError, ExportWriteError
+    from playground.core.runs import RunError
     from playground.core.text import printable
 
     try:
-        check_target(args.out, args.format)  # before anything is loaded: a bad --out fails at once
-        classifier = Classifier.from_path(args.source)
-        # Only the run's evaluation.json, for the accuracy (None if it is missing or unusable: the
-        # export then does not mention it).
-        evaluation = read_evaluation(args.source) if args.source.is_dir() else None
-        accuracy = evaluation.accuracy if evaluation is not None else None
-        _, test = load_raw("mnist")
-        check = export(args.format, args.out, classifier.spec, classifier.model.state_dict(), accuracy,
-                       check_images=test.images[:300])
+        check = export_checked(args.source, args.format, args.out)
     except ExportWriteError as exc:  # the input was fine; writing the result failed
         print(f"playground: error: {printable(exc)}", file=sys.stderr)
         return 1

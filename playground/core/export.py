@@ -1,17 +1,12 @@
 """Exporting trained models, and checking every export against the model it came from.
 
-Formats:
-
-``model``        the app's own model file (``.pgmodel.safetensors``): the weights, with the design,
-                 the preprocessing the model expects and its test accuracy in the file's metadata.
-                 One file, safetensors only: loading it never unpickles anything.
-``torchscript``  ``.pt``, traced; loads with ``torch.jit.load`` without this app.
-``onnx``         ``.onnx`` with a dynamic batch dimension, through torch's exporter: one file with
-                 every weight inside.
-``script``       ``.py``: the network written out as a readable ``nn.Module`` with a ``predict``
-                 function, plus its weights beside it (same name, ``.safetensors``); needs only
-                 torch and safetensors. The design's name and description go only into its docstring,
-                 escaped, and each script is proven with ``ast`` before it is written or run.
+The formats are listed once, in :mod:`playground.core.export_formats`: the app's own model file
+(the weights, with the design, the preprocessing the model expects and its test accuracy in the
+file's metadata; safetensors only, so loading it never unpickles anything), TorchScript (traced),
+ONNX (a dynamic batch dimension, every weight inside one file) and a standalone PyTorch script with
+its weights beside it. The script's layers are written by the layer catalog; the design's name and
+description go only into its docstring, escaped, and each script is proven with ``ast`` before it is
+written or run.
 
 After every export, :func:`check_export` runs test images through the exported file (TorchScript
 and the script with torch, ONNX with ONNX Runtime) and compares labels and outputs with the model.
@@ -44,6 +39,7 @@ import numpy as np
 import torch
 
 from playground.core.atomic import atomic_write_bytes, atomic_write_text
+from playground.core.export_formats import FORMATS
 from playground.core.files import open_regular
 from playground.core.layers import CATALOG, format_shape
 from playground.core.shapes import infer_shapes
@@ -53,7 +49,7 @@ from playground.core.weights import (OPENS, STATE_DICT_FILE_LIMIT, WeightsError,
                                      expected_weights, foreign_kind, layout, load_weights, safetensors_header,
                                      save_weights)
 
-FORMATS = {"model": ".pgmodel.safetensors", "torchscript": ".pt", "onnx": ".onnx", "script": ".py"}
+
 MODEL_FORMAT = "nn-playground-model"
 MODEL_FORMAT_VERSION = "1"
 PREPROCESSING = {
@@ -217,63 +213,6 @@ def export_onnx(path: Path, model: torch.nn.Module) -> None:
     atomic_write_bytes(path, onnx_bytes(program.model_proto))
 
 
-_RECURRENT_CLASS = '''
-
-class RecurrentLastStep(nn.Module):
-    """Reads an image (N, C, H, W) as H time steps of C*W features; returns the last step's output."""
-
-    def __init__(self, kind, input_size, hidden_size, num_layers=1, bidirectional=False):
-        super().__init__()
-        cell = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[kind]
-        self.hidden_size = hidden_size
-        self.bidirectional = bidirectional
-        self.rnn = cell(input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                        bidirectional=bidirectional)
-
-    def forward(self, x):
-        n, c, h, w = x.shape
-        out, _ = self.rnn(x.permute(0, 2, 1, 3).reshape(n, h, c * w))
-        if not self.bidirectional:
-            return out[:, -1]
-        return torch.cat((out[:, -1, : self.hidden_size], out[:, 0, self.hidden_size :]), dim=1)
-'''
-
-
-def _layer_code(layer, in_shape) -> str:
-    """One layer as code. Every value from the design is a checked number or bool (the catalog checks
-    them when a design is read) and goes in through int/float/bool and repr, never as text."""
-    t = layer.type
-    p = {k: (repr(bool(v)) if isinstance(v, bool) else repr(int(v)) if isinstance(v, int)
-             else repr(float(v)) if isinstance(v, float) else None)
-         for k, v in layer.params.items()}
-    if None in p.values():
-        raise ExportError(f"layer {t}: a parameter is not a number; the design cannot be written as code")
-    in_shape = tuple(int(n) for n in in_shape)
-    if t == "Linear":
-        return f"nn.Linear({in_shape[0]}, {p['out_features']}, bias={p['bias']})"
-    if t == "Conv2d":
-        return (f"nn.Conv2d({in_shape[0]}, {p['out_channels']}, kernel_size={p['kernel_size']}, "
-                f"stride={p['stride']}, padding={p['padding']}, bias={p['bias']})")
-    if t in ("MaxPool2d", "AvgPool2d"):
-        stride = p["stride"] if p["stride"] != "0" else None
-        return f"nn.{t}({p['kernel_size']}, stride={stride}, padding={p['padding']})"
-    if t == "BatchNorm":
-        return f"nn.BatchNorm{'2d' if len(in_shape) == 3 else '1d'}({in_shape[0]})"
-    if t == "Dropout":
-        return f"nn.Dropout({p['p']})"
-    if t == "Flatten":
-        return "nn.Flatten()"
-    if t == "LeakyReLU":
-        return f"nn.LeakyReLU({p['negative_slope']})"
-    if t in ("ReLU", "Sigmoid", "Tanh", "GELU"):
-        return f"nn.{t}()"
-    if t in ("RNN", "LSTM", "GRU"):
-        c, h, w = in_shape
-        return (f"RecurrentLastStep({t!r}, {c * w}, {p['hidden_size']}, num_layers={p['num_layers']}, "
-                f"bidirectional={p['bidirectional']})")
-    raise ExportError(f"no code for layer type {t}")
-
-
 _NEUTRAL_NAME = "network"
 
 
@@ -320,15 +259,34 @@ def _string_literal(text: str) -> str:
     return '"""' + "".join(out) + '"""'
 
 
-def _render_script(spec: NetworkSpec, weights_name: str, test_accuracy: float | None) -> str:
+def _network_code(spec: NetworkSpec) -> tuple[list[str], str]:
+    """The layers' lines of ``Net`` and the source of the app's own classes they use (written by the
+    catalog: :meth:`~playground.core.layers.LayerType.torch_call`)."""
+    from playground.core.modules import class_source
+
     report = infer_shapes(spec)
     if not report.valid:
         raise ExportError("the design cannot be written as code: " + "; ".join(p.message for p in report.problems))
-    lines = []
+    lines, own = [], set()
     for layer, row in zip(spec.layers, report.rows):
-        lines.append(f"            {_layer_code(layer, row.in_shape)},  # -> {format_shape(row.out_shape)}, "
-                     f"{int(row.parameters):,} parameters")
-    recurrent = any(CATALOG[layer.type].group == "recurrent" for layer in spec.layers)
+        call = CATALOG[layer.type].torch_call(layer.params, row.in_shape)
+        try:
+            code = call.code()
+        except ValueError as exc:
+            raise ExportError(f"layer {layer.type}: {exc}") from None
+        lines.append(f"            {code},  # -> {format_shape(row.out_shape)}, {int(row.parameters):,} parameters")
+        if call.own:
+            own.add(call.name)
+    try:
+        classes = "".join(f"\n\n{class_source(name)}" for name in sorted(own))
+    except (OSError, TypeError) as exc:
+        raise ExportError(f"the design cannot be written as code: this installation lacks the source of its "
+                          f"layers ({exc}); export it as TorchScript or ONNX") from None
+    return lines, classes
+
+
+def _render_script(spec: NetworkSpec, weights_name: str, test_accuracy: float | None) -> str:
+    lines, classes = _network_code(spec)
     return _string_literal(script_docstring(spec, test_accuracy)) + f"""
 
 import sys
@@ -339,7 +297,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 WEIGHTS = Path(__file__).with_name({weights_name!r})
-{_RECURRENT_CLASS if recurrent else ""}
+{classes}
 
 class Net(nn.Sequential):
     def __init__(self):

@@ -1,9 +1,11 @@
 """The layer catalog: every layer type a design can use, described without torch.
 
 Each entry declares its parameters (type, default, range, help text) and, for a given input shape,
-computes its output shape, trainable-parameter count and multiply-adds. Building the torch module is
-the only part that needs torch, and it imports torch lazily, so the designer and shape inference
-work before torch has loaded.
+computes its output shape, trainable-parameter count and multiply-adds, and names its torch module as
+a constructor call (:class:`TorchCall`), from which both the module is built and its PyTorch code is
+written for an exported script, so the two cannot differ. Only building imports torch, lazily, so the
+designer and shape inference work before torch has loaded. A new layer type is one class here, added
+to :data:`CATALOG`.
 
 Shapes are tuples of ints without the batch dimension: ``(C, H, W)`` for images and ``(F,)`` for
 flat vectors. Multiply-adds (MACs) count the weight products of Linear, Conv2d and recurrent layers
@@ -14,6 +16,7 @@ layers (activations, pooling, normalisation, dropout) count zero.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,6 +148,48 @@ def make_layer(type_name: str, **params: Any) -> LayerSpec:
     return LayerSpec(type_name, full)
 
 
+def _literal(value: Any) -> str:
+    """A constructor argument as Python source. Design values are checked numbers and bools; they go
+    in through bool/int/float and repr, never as text, so nothing from a design can become code."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, numbers.Integral):
+        return repr(int(value))
+    if isinstance(value, numbers.Real) and math.isfinite(value):
+        return repr(float(value))
+    if isinstance(value, str) and value.isascii() and value.isidentifier():  # a catalog name such as "LSTM"
+        return repr(str(value))
+    raise ValueError(f"{short_repr(value)} is not a number; the design cannot be written as code")
+
+
+@dataclass(frozen=True)
+class TorchCall:
+    """A layer's torch module as a constructor call: ``nn.<name>(*args, **kwargs)``, or a class of
+    :mod:`playground.core.modules` when ``own`` (an exported script then holds that class's source)."""
+
+    name: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    own: bool = False
+
+    def build(self):
+        """The ``torch.nn.Module`` (imports torch)."""
+        if self.own:
+            from playground.core.modules import own_class
+
+            cls = own_class(self.name)
+        else:
+            from torch import nn
+
+            cls = getattr(nn, self.name)
+        return cls(*self.args, **self.kwargs)
+
+    def code(self) -> str:
+        """The same call as PyTorch source, with ``nn`` (and any own class) in scope."""
+        parts = [_literal(a) for a in self.args] + [f"{k}={_literal(v)}" for k, v in self.kwargs.items()]
+        return f"{'' if self.own else 'nn.'}{self.name}({', '.join(parts)})"
+
+
 @dataclass(frozen=True)
 class LayerInfo:
     out_shape: Shape
@@ -173,9 +218,17 @@ class LayerType:
     def infer(self, params: Mapping[str, Any], in_shape: Shape) -> LayerInfo:
         raise NotImplementedError
 
+    def torch_call(self, params: Mapping[str, Any], in_shape: Shape) -> TorchCall:
+        """The torch module for this layer, as a constructor call (does not import torch)."""
+        raise NotImplementedError
+
     def build(self, params: Mapping[str, Any], in_shape: Shape):
         """Return the ``torch.nn.Module`` for this layer (imports torch)."""
-        raise NotImplementedError
+        return self.torch_call(params, in_shape).build()
+
+    def code(self, params: Mapping[str, Any], in_shape: Shape) -> str:
+        """This layer as PyTorch source; ``ValueError`` if a parameter is not a number."""
+        return self.torch_call(params, in_shape).code()
 
 
 class NeedsImage(LayerProblem):
@@ -219,10 +272,8 @@ class Linear(LayerType):
         n_out = p["out_features"]
         return LayerInfo((n_out,), n_in * n_out + (n_out if p["bias"] else 0), n_in * n_out)
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.Linear(in_shape[0], p["out_features"], bias=p["bias"])
+    def torch_call(self, p, in_shape):
+        return TorchCall("Linear", (in_shape[0], p["out_features"]), {"bias": p["bias"]})
 
 
 class Flatten(LayerType):
@@ -232,10 +283,8 @@ class Flatten(LayerType):
     def infer(self, p, in_shape):
         return LayerInfo((math.prod(in_shape),), 0, 0)
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.Flatten()
+    def torch_call(self, p, in_shape):
+        return TorchCall("Flatten")
 
 
 # -- convolution --------------------------------------------------------------------------------
@@ -283,11 +332,10 @@ class Conv2d(LayerType):
         weights = c * out * k * k
         return LayerInfo((out, ho, wo), weights + (out if p["bias"] else 0), weights * ho * wo)
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.Conv2d(in_shape[0], p["out_channels"], p["kernel_size"], p["stride"],
-                         p["padding"], bias=p["bias"])
+    def torch_call(self, p, in_shape):
+        return TorchCall("Conv2d", (in_shape[0], p["out_channels"]),
+                         {"kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"],
+                          "bias": p["bias"]})
 
 
 class _Pool(LayerType):
@@ -321,25 +369,19 @@ class _Pool(LayerType):
             )
         return LayerInfo((c, ho, wo), 0, 0)
 
+    def torch_call(self, p, in_shape):
+        # The class is named after the layer type (nn.MaxPool2d, nn.AvgPool2d); stride 0 is torch's None.
+        return TorchCall(self.name, (p["kernel_size"],), {"stride": p["stride"] or None, "padding": p["padding"]})
+
 
 class MaxPool2d(_Pool):
     name, glyph = "MaxPool2d", "▼"
     summary = "Max pooling: keeps the largest value in each window, shrinking the image."
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.MaxPool2d(p["kernel_size"], p["stride"] or None, p["padding"])
-
 
 class AvgPool2d(_Pool):
     name, glyph = "AvgPool2d", "▽"
     summary = "Average pooling: replaces each window by its mean, shrinking the image."
-
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.AvgPool2d(p["kernel_size"], p["stride"] or None, p["padding"])
 
 
 # -- recurrent ----------------------------------------------------------------------------------
@@ -380,12 +422,10 @@ class _Recurrent(LayerType):
             layer_in = hidden * dirs
         return LayerInfo((hidden * dirs,), params, macs)
 
-    def build(self, p, in_shape):
-        from playground.core.modules import RecurrentLastStep
-
+    def torch_call(self, p, in_shape):
         steps, features = self.sequence_shape(in_shape)
-        return RecurrentLastStep(self.name, features, p["hidden_size"], p["num_layers"],
-                                 p["bidirectional"])
+        return TorchCall("RecurrentLastStep", (self.name, features, p["hidden_size"]),
+                         {"num_layers": p["num_layers"], "bidirectional": p["bidirectional"]}, own=True)
 
 
 class RNN(_Recurrent):
@@ -418,10 +458,8 @@ class BatchNorm(LayerType):
     def infer(self, p, in_shape):
         return LayerInfo(in_shape, 2 * in_shape[0], 0)
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.BatchNorm2d(in_shape[0]) if len(in_shape) == 3 else nn.BatchNorm1d(in_shape[0])
+    def torch_call(self, p, in_shape):
+        return TorchCall("BatchNorm2d" if len(in_shape) == 3 else "BatchNorm1d", (in_shape[0],))
 
 
 class Dropout(LayerType):
@@ -439,10 +477,8 @@ class Dropout(LayerType):
     def infer(self, p, in_shape):
         return LayerInfo(in_shape, 0, 0)
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return nn.Dropout(p["p"])
+    def torch_call(self, p, in_shape):
+        return TorchCall("Dropout", (p["p"],))
 
 
 # -- activation ---------------------------------------------------------------------------------
@@ -455,10 +491,8 @@ class _Activation(LayerType):
     def infer(self, p, in_shape):
         return LayerInfo(in_shape, 0, 0)
 
-    def build(self, p, in_shape):
-        from torch import nn
-
-        return getattr(nn, self.torch_name)(**p)
+    def torch_call(self, p, in_shape):
+        return TorchCall(self.torch_name, (), dict(p))
 
 
 class ReLU(_Activation):

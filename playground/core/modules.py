@@ -1,6 +1,12 @@
-"""Torch modules that the catalog needs beyond ``torch.nn``'s own (imported only when building)."""
+"""Torch modules that the catalog needs beyond ``torch.nn``'s own (imported only when building).
+
+An exported script holds the source of the ones it uses (:func:`class_source`), so this file is
+their one definition: keep each class self-contained, needing only ``torch`` and ``nn``."""
 
 from __future__ import annotations
+
+import ast
+import inspect
 
 import torch
 from torch import nn
@@ -28,3 +34,20 @@ class RecurrentLastStep(nn.Module):
             return out[:, -1]
         # The forward direction ends at the last step, the backward one at the first.
         return torch.cat((out[:, -1, : self.hidden_size], out[:, 0, self.hidden_size :]), dim=1)
+
+
+OWN_CLASSES: dict[str, type[nn.Module]] = {"RecurrentLastStep": RecurrentLastStep}
+
+
+def own_class(name: str) -> type[nn.Module]:
+    return OWN_CLASSES[name]
+
+
+def class_source(name: str) -> str:
+    """The source of one of :data:`OWN_CLASSES`, checked to be exactly one class definition of that
+    name. ``OSError`` if the source is not installed (an app shipped without its .py files)."""
+    source = inspect.getsource(own_class(name))
+    body = ast.parse(source).body
+    if len(body) != 1 or not isinstance(body[0], ast.ClassDef) or body[0].name != name:
+        raise OSError(f"the source of {name} is not one class definition")
+    return source

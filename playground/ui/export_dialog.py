@@ -8,12 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-FORMAT_TEXT = {
-    "model": ("App model file (.pgmodel.safetensors)", "Weights with the design and preprocessing: opens in this app"),
-    "torchscript": ("TorchScript (.pt)", "Runs with torch.jit.load, without this app"),
-    "onnx": ("ONNX (.onnx)", "For ONNX Runtime and other frameworks; any batch size"),
-    "script": ("PyTorch script (.py)", "The network as readable code, with its weights beside it"),
-}
+from playground.core.export_formats import EXPORT_FORMATS
 
 
 class ExportDialog(QDialog):
@@ -21,8 +16,6 @@ class ExportDialog(QDialog):
 
     def __init__(self, runs, parent=None):
         super().__init__(parent)
-        from playground.core.export import FORMATS
-
         self.setWindowTitle("Export model")
         self.runs = runs
         self.check = None
@@ -32,10 +25,9 @@ class ExportDialog(QDialog):
             acc = run.final.get("test_accuracy") if run.final else None
             self.run_box.addItem(f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else ""))
         self.format_box = QComboBox()
-        for key in FORMATS:
-            self.format_box.addItem(FORMAT_TEXT[key][0], key)
-            self.format_box.setItemData(self.format_box.count() - 1, FORMAT_TEXT[key][1],
-                                        Qt.ItemDataRole.ToolTipRole)
+        for fmt in EXPORT_FORMATS.values():
+            self.format_box.addItem(fmt.label, fmt.name)
+            self.format_box.setItemData(self.format_box.count() - 1, fmt.help, Qt.ItemDataRole.ToolTipRole)
         self.format_help = QLabel()
         self.format_help.setStyleSheet("color: #6b7280;")
         self.path_edit = QLineEdit()
@@ -74,13 +66,14 @@ class ExportDialog(QDialog):
         return self.format_box.currentData()
 
     def _format_changed(self, *args) -> None:
-        from playground.core.export import FORMATS, file_stem
+        from playground.core.export import file_stem
 
-        self.format_help.setText(FORMAT_TEXT[self.fmt][1])
+        fmt = EXPORT_FORMATS[self.fmt]
+        self.format_help.setText(fmt.help)
         run = self.runs[self.run_box.currentIndex()] if self.runs else None
         folder = Path(self.path_edit.text()).parent if self.path_edit.text() else Path.home()
         stem = file_stem(run.spec.name) if run else "model"  # the name may come from a stranger's run
-        self.path_edit.setText(str(folder / f"{stem}{FORMATS[self.fmt]}"))
+        self.path_edit.setText(str(folder / f"{stem}{fmt.extension}"))
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
@@ -91,6 +84,8 @@ class ExportDialog(QDialog):
         """Export in a worker thread (ONNX takes seconds); the result shows when it is done."""
         from superqt.utils import create_worker
 
+        from playground.core.checked_export import export_checked
+
         if not self.runs:
             return
         run = self.runs[self.run_box.currentIndex()]
@@ -98,7 +93,7 @@ class ExportDialog(QDialog):
         self.result.setStyleSheet("")
         self.result.setText("Exporting and checking…")
         # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
-        self.worker = create_worker(_export_run, run.path, self.fmt, Path(self.path_edit.text()),
+        self.worker = create_worker(export_checked, run.path, self.fmt, Path(self.path_edit.text()),
                                     _start_thread=True, _connect={"returned": self._done, "errored": self._failed})
 
     def _done(self, check) -> None:
@@ -113,16 +108,3 @@ class ExportDialog(QDialog):
         self.result.setStyleSheet("color: #b91c1c;")
         self.result.setText(f"Export failed: {exc}")
 
-
-def _export_run(run_path: Path, fmt: str, out: Path):
-    from playground.core.data import load_raw
-    from playground.core.export import export
-    from playground.core.predict import Classifier
-    from playground.core.runs import load_run
-
-    classifier = Classifier.from_path(run_path)
-    run = load_run(run_path)
-    accuracy = run.evaluation.accuracy if run.evaluation else None
-    _, test = load_raw("mnist")
-    return export(fmt, out, classifier.spec, classifier.model.state_dict(), accuracy,
-                  check_images=test.images[:300])
