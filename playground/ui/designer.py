@@ -24,7 +24,7 @@ from playground.core import shapes
 from playground.core.shapes import memory_line, training_bytes
 from playground.core.text import format_bytes
 from playground.ui.document import DesignDocument
-from playground.ui.editors import NumberEdit, editor_for_param
+from playground.ui.editors import PROBLEM_STYLE, NumberEdit, editor_for_param
 
 LAYER_TYPE_MIME = "application/x-playground-layer-type"
 LAYER_ROW_MIME = "application/x-playground-layer-row"
@@ -304,6 +304,8 @@ class LayerStackView(QTreeView):
 # -- property panel ----------------------------------------------------------------------------------
 
 
+HELP_STYLE = "color: #6b7280; font-size: small;"
+
 class PropertyPanel(QWidget):
     """Typed editors for the selected layer's parameters, applied live (each field merges into one
     undo step while it is being edited)."""
@@ -360,17 +362,7 @@ class PropertyPanel(QWidget):
             self.form.addRow(QLabel("This layer has no parameters."))
         for spec in layer_type.params:
             editor = self._make_editor(spec, layer.params[spec.name])
-            editor.setToolTip(spec.help)
-            help_label = QLabel(spec.help)
-            help_label.setWordWrap(True)
-            help_label.setStyleSheet("color: #6b7280; font-size: small;")
-            box = QWidget()
-            column = QVBoxLayout(box)
-            column.setContentsMargins(0, 0, 0, 4)
-            column.setSpacing(2)
-            column.addWidget(editor)
-            column.addWidget(help_label)
-            self.form.addRow(spec.title, box)
+            self.form.addRow(spec.title, self._with_help(editor, spec.help))
             self.editors[spec.name] = editor
         self._refresh_shape()
 
@@ -379,6 +371,27 @@ class PropertyPanel(QWidget):
         editor.valueChanged.connect(lambda v, n=spec.name: self._edit(n, v))
         editor.setObjectName(f"param_{spec.name}")
         return editor
+
+    @staticmethod
+    def _with_help(editor: QWidget, help_text: str) -> QWidget:
+        """The editor above its help line; the line says why while the editor refuses what was typed."""
+        help_label = QLabel(help_text)
+        help_label.setWordWrap(True)
+        help_label.setStyleSheet(HELP_STYLE)
+
+        def show_problem(message: str) -> None:
+            help_label.setText(message or help_text)
+            help_label.setStyleSheet(PROBLEM_STYLE if message else HELP_STYLE)
+
+        if isinstance(editor, NumberEdit):
+            editor.problem_changed.connect(show_problem)
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 4)
+        column.setSpacing(2)
+        column.addWidget(editor)
+        column.addWidget(help_label)
+        return box
 
     def _edit(self, name: str, value) -> None:
         if self._index < 0:

@@ -26,6 +26,7 @@ from playground.core.layers import ParamSpec
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _MAX_TEXT = 60  # longer text is no number anyone means
 INVALID_STYLE = "QLineEdit { border: 2px solid #dc2626; border-radius: 3px; padding: 1px; }"
+PROBLEM_STYLE = "color: #b91c1c; font-size: small;"  # a line saying why a field refuses its text
 
 
 def parse_number(text: str, kind: str, decimal_point: str = ".") -> int | float:

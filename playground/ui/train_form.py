@@ -8,7 +8,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
-from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting
+from playground.ui.editors import PROBLEM_STYLE, ChoiceEdit, NumberEdit, editor_for_setting
 
 
 class ConfigForm(QWidget):
@@ -30,7 +30,23 @@ class ConfigForm(QWidget):
             label.setToolTip(spec.help)
             self.form.addRow(label, editor)
             self.editors[spec.name] = editor
+            if isinstance(editor, NumberEdit):
+                self._add_problem_row(editor)
         self._update_visibility()
+
+    def _add_problem_row(self, editor: NumberEdit) -> None:
+        """A line under the field that says why it refuses what was typed, shown only then."""
+        message = QLabel()
+        message.setWordWrap(True)
+        message.setStyleSheet(PROBLEM_STYLE)
+        self.form.addRow(message)
+        self.form.setRowVisible(message, False)
+
+        def show(text: str) -> None:
+            message.setText(text)
+            self.form.setRowVisible(message, bool(text))
+
+        editor.problem_changed.connect(show)
 
     def set_devices(self, devices: list[str]) -> None:
         """Offer the devices torch found (called once torch has loaded)."""
