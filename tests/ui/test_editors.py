@@ -37,6 +37,7 @@ def test_typing_a_learning_rate_gives_that_learning_rate(form, qtbot, typed, val
 
 
 def test_the_locales_decimal_separator_and_the_point_both_work(qtbot):
+    before = QLocale()
     QLocale.setDefault(QLocale(QLocale.Language.German, QLocale.Country.Germany))
     try:
         form = ConfigForm()
@@ -51,7 +52,7 @@ def test_the_locales_decimal_separator_and_the_point_both_work(qtbot):
         type_into(qtbot, lr, "2,5e-3")
         assert form.config().lr == 0.0025
     finally:
-        QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Country.UnitedStates))
+        QLocale.setDefault(before)
 
 
 def test_a_comma_is_not_guessed_at_where_it_is_no_decimal_separator(form, qtbot):
