@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.cli.common import UsageError, add_design_source, resolve_design
-from playground.core.config import DATASET_NAMES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig
+from playground.core.config import SETTINGS, ConfigError, SettingSpec, TrainConfig, format_number
 from playground.core.units import format_eta
 
 
@@ -25,23 +25,7 @@ def add_commands(sub) -> None:
                "says which weights are kept); 2 for bad arguments or input, or an --out folder that "
                "cannot be used.")
     add_design_source(p)
-    g = p.add_argument_group("training settings (defaults: the preset's, else TrainConfig's)")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--optimizer", choices=list(OPTIMIZERS))
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--momentum", type=float, help="momentum (sgd, rmsprop)")
-    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum (sgd)")
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--loss", choices=list(LOSSES))
-    g.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule")
-    g.add_argument("--augment", action="store_true", default=None,
-                   help="random small shifts, rotations and scaling of training images")
-    g.add_argument("--val-fraction", type=float, help="share of the training set kept for validation")
-    g.add_argument("--dataset", choices=list(DATASET_NAMES))
-    g.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    g.add_argument("--seed", type=int, help="0 to 2**63 - 1")
-    g.add_argument("--limit", type=int, help="train on the first N images only (and test on N); 0: all")
+    add_setting_flags(p.add_argument_group("training settings (defaults: the preset's, else these)"))
     p.add_argument("--out", type=Path, metavar="DIR", help="the run folder: a new or empty folder, which "
                    "this training owns while it runs (default: a new folder under the user data folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
@@ -56,20 +40,44 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-_OPTION_FIELDS = {
-    "epochs": "epochs", "batch_size": "batch_size", "optimizer": "optimizer", "lr": "lr",
-    "momentum": "momentum", "nesterov": "nesterov", "weight_decay": "weight_decay", "loss": "loss",
-    "schedule": "schedule", "augment": "augment", "val_fraction": "val_fraction", "dataset": "dataset",
-    "device": "device", "seed": "seed", "limit": "limit",
-}
+_METAVARS = {"int": "N", "float": "X", "text": "NAME"}
+
+
+def add_setting_flags(group) -> None:
+    """A flag for every training setting, with its label, unit, range and default in ``--help``."""
+    for spec in SETTINGS.values():
+        kwargs: dict[str, Any] = {"dest": spec.name, "default": None,
+                                  "help": _flag_help(spec).replace("%", "%%")}  # argparse formats help with %
+        if spec.kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif spec.kind == "choice":
+            kwargs["choices"] = list(spec.choices)
+        else:
+            kwargs["type"] = {"int": int, "float": float, "text": str}[spec.kind]
+            kwargs["metavar"] = spec.metavar or _METAVARS[spec.kind]
+        group.add_argument(spec.flag, **kwargs)
+
+
+def _flag_help(spec: SettingSpec) -> str:
+    """``Learning rate, above 0 and at most 1e30 (default 0.001): The size of each step...``"""
+    text = spec.title
+    if spec.kind in ("int", "float"):
+        text += f", {spec.range_text()} (default {format_number(spec.default)})"
+    elif spec.kind != "bool":
+        text += f" (default {spec.default})"
+    for other, allowed in spec.applies_to.items():
+        other_spec = SETTINGS[other]
+        text += (f", with {other_spec.flag}" if other_spec.kind == "bool"
+                 else f", with {other_spec.flag} {' or '.join(allowed)}")
+    return f"{text}: {spec.help}"
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     from playground.core.presets import get_preset
 
     base: dict[str, Any] = dict(get_preset(args.preset).train) if args.preset else {}
-    for attr, name in _OPTION_FIELDS.items():
-        value = getattr(args, attr)
+    for name in SETTINGS:
+        value = getattr(args, name)
         if value is not None:
             base[name] = value
     try:

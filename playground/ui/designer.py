@@ -13,9 +13,9 @@ from typing import Any
 from PySide6.QtCore import (QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QSize, Qt,
                             Signal)
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFormLayout,
                                QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea, QSizePolicy,
-                               QSpinBox, QSplitter, QStyle, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QSplitter, QStyle, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                                QWidget)
 
 from playground.core import CATALOG, GROUPS, ParamSpec, format_shape
@@ -24,6 +24,7 @@ from playground.core import shapes
 from playground.core.shapes import memory_line, training_bytes
 from playground.core.text import format_bytes
 from playground.ui.document import DesignDocument
+from playground.ui.editors import PROBLEM_STYLE, NumberEdit, editor_for_param
 
 LAYER_TYPE_MIME = "application/x-playground-layer-type"
 LAYER_ROW_MIME = "application/x-playground-layer-row"
@@ -303,10 +304,7 @@ class LayerStackView(QTreeView):
 # -- property panel ----------------------------------------------------------------------------------
 
 
-def _float_step(spec: ParamSpec) -> tuple[float, int]:
-    span = (spec.maximum or 1.0) - (spec.minimum or 0.0)
-    return (0.05, 3) if span <= 1 else (0.1, 3)
-
+HELP_STYLE = "color: #6b7280; font-size: small;"
 
 class PropertyPanel(QWidget):
     """Typed editors for the selected layer's parameters, applied live (each field merges into one
@@ -364,54 +362,46 @@ class PropertyPanel(QWidget):
             self.form.addRow(QLabel("This layer has no parameters."))
         for spec in layer_type.params:
             editor = self._make_editor(spec, layer.params[spec.name])
-            editor.setToolTip(spec.help)
-            help_label = QLabel(spec.help)
-            help_label.setWordWrap(True)
-            help_label.setStyleSheet("color: #6b7280; font-size: small;")
-            box = QWidget()
-            column = QVBoxLayout(box)
-            column.setContentsMargins(0, 0, 0, 4)
-            column.setSpacing(2)
-            column.addWidget(editor)
-            column.addWidget(help_label)
-            self.form.addRow(spec.title, box)
+            self.form.addRow(spec.title, self._with_help(editor, spec.help))
             self.editors[spec.name] = editor
         self._refresh_shape()
 
     def _make_editor(self, spec: ParamSpec, value) -> QWidget:
-        name = spec.name
-        if spec.kind == "int":
-            editor = QSpinBox()
-            editor.setRange(int(spec.minimum if spec.minimum is not None else -(2**31)),
-                            int(spec.maximum if spec.maximum is not None else 2**31 - 1))
-            editor.setValue(value)
-            editor.setKeyboardTracking(False)
-            editor.valueChanged.connect(lambda v, n=name: self._edit(n, v))
-        elif spec.kind == "float":
-            editor = QDoubleSpinBox()
-            step, decimals = _float_step(spec)
-            editor.setDecimals(decimals)
-            editor.setSingleStep(step)
-            editor.setRange(spec.minimum if spec.minimum is not None else -1e9,
-                            spec.maximum if spec.maximum is not None else 1e9)
-            editor.setValue(value)
-            editor.setKeyboardTracking(False)
-            editor.valueChanged.connect(lambda v, n=name: self._edit(n, v))
-        elif spec.kind == "bool":
-            editor = QCheckBox()
-            editor.setChecked(value)
-            editor.toggled.connect(lambda v, n=name: self._edit(n, v))
-        else:
-            editor = QComboBox()
-            editor.addItems(list(spec.choices))
-            editor.setCurrentText(value)
-            editor.currentTextChanged.connect(lambda v, n=name: self._edit(n, v))
-        editor.setObjectName(f"param_{name}")
+        editor = editor_for_param(spec, value)
+        editor.valueChanged.connect(lambda v, n=spec.name: self._edit(n, v))
+        editor.setObjectName(f"param_{spec.name}")
         return editor
 
+    @staticmethod
+    def _with_help(editor: QWidget, help_text: str) -> QWidget:
+        """The editor above its help line; the line says why while the editor refuses what was typed."""
+        help_label = QLabel(help_text)
+        help_label.setWordWrap(True)
+        help_label.setStyleSheet(HELP_STYLE)
+
+        def show_problem(message: str) -> None:
+            help_label.setText(message or help_text)
+            help_label.setStyleSheet(PROBLEM_STYLE if message else HELP_STYLE)
+
+        if isinstance(editor, NumberEdit):
+            editor.problem_changed.connect(show_problem)
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 4)
+        column.setSpacing(2)
+        column.addWidget(editor)
+        column.addWidget(help_label)
+        return box
+
     def _edit(self, name: str, value) -> None:
-        if self._index >= 0:
+        if self._index < 0:
+            return
+        try:
             self.document.set_param(self._index, name, value)
+        except ValueError as exc:  # the editor checks the range; the catalog may know more
+            editor = self.editors.get(name)
+            if isinstance(editor, NumberEdit):
+                editor.set_problem(str(exc))
 
     def _refresh(self) -> None:
         """The spec changed (an edit, an undo): show its values without sending them back."""
@@ -426,14 +416,9 @@ class PropertyPanel(QWidget):
         self.title.setText(f"Layer {index + 1}: {layer.type}")
         for name, editor in self.editors.items():
             value = layer.params[name]
-            editor.blockSignals(True)
-            if isinstance(editor, QCheckBox):
-                editor.setChecked(value)
-            elif isinstance(editor, QComboBox):
-                editor.setCurrentText(value)
-            else:
-                editor.setValue(value)
-            editor.blockSignals(False)
+            blocked = editor.blockSignals(True)
+            editor.setValue(value)
+            editor.blockSignals(blocked)
         self._refresh_shape()
 
     def _refresh_shape(self) -> None:

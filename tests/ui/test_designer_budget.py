@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QSpinBox
 
 from playground.core import NetworkSpec, make_layer
 from playground.core import shapes as shapes_module
 from playground.core.shapes import infer_shapes, training_bytes
 from playground.ui.designer import PROBLEM_BACKGROUND
+from playground.ui.editors import NumberEdit
 
 START = NetworkSpec((make_layer("Flatten"), make_layer("Linear", out_features=65536),
                      make_layer("Linear", out_features=128), make_layer("Linear", out_features=10)),
                     name="wide")
 
 
-def type_into(qtbot, spin: QSpinBox, text: str) -> None:
+def type_into(qtbot, field: NumberEdit, text: str) -> None:
     """What a user does: select the field's text, type, press Enter."""
-    spin.setFocus()
-    spin.lineEdit().selectAll()
-    qtbot.keyClicks(spin.lineEdit(), text)
-    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
 
 
 def test_typing_a_huge_out_features_marks_the_design_over_budget(ready_window, qtbot):
@@ -76,7 +76,7 @@ def test_start_refuses_a_batch_size_the_machine_cannot_hold(ready_window, monkey
     window.document.reset(START)
     need = training_bytes(infer_shapes(START), 128)
     monkeypatch.setattr(shapes_module, "machine_memory_bytes", lambda: need - 1)
-    window.findChild(QSpinBox, "config_batch_size").setValue(128)
+    window.findChild(NumberEdit, "config_batch_size").setValue(128)
     assert window.train_area.start() is False
     banner = window.train_area.banner.text()
     assert "this design needs about" in banner and "to train at batch size 128" in banner
@@ -86,7 +86,7 @@ def test_start_refuses_a_batch_size_the_machine_cannot_hold(ready_window, monkey
 def test_the_train_tabs_batch_size_is_the_one_the_designer_estimates_for(ready_window, qtbot):
     window = ready_window
     window.document.reset(START)
-    field = window.findChild(QSpinBox, "config_batch_size")
+    field = window.findChild(NumberEdit, "config_batch_size")
     type_into(qtbot, field, "32")
     assert field.value() == 32 and window.document.batch_size == 32
     assert "training at batch size 32 about" in window.designer.problems.memory.text()
