@@ -117,9 +117,10 @@ class ErrorEvent(TypedDict):
 Event = (StartEvent | ProgressEvent | EpochEvent | PausedEvent | ResumedEvent | StoppedEvent | FinishedEvent
          | ErrorEvent)
 
-# The fields of each kind of event, by its ``type``.
-EVENT_FIELDS: dict[str, frozenset[str]] = {
-    get_args(get_type_hints(cls)["type"])[0]: frozenset(get_type_hints(cls))
+# Each kind of event's type and fields, by its ``type``.
+EVENT_TYPES: dict[str, type] = {
+    get_args(get_type_hints(cls)["type"])[0]: cls
     for cls in (StartEvent, ProgressEvent, EpochEvent, PausedEvent, ResumedEvent, StoppedEvent, FinishedEvent,
                 ErrorEvent)
 }
+EVENT_FIELDS: dict[str, frozenset[str]] = {kind: frozenset(get_type_hints(cls)) for kind, cls in EVENT_TYPES.items()}
