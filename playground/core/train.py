@@ -37,6 +37,7 @@ from playground.core.metrics import Evaluation, evaluate
 from playground.core.objective import batch_loss, check_compatible, make_optimizer, make_scheduler, to_input
 from playground.core.runs import RunWriteError, RunWriter
 from playground.core.spec import NetworkSpec
+from playground.core.text import short_repr
 
 # A loss this large has diverged: cross-entropy starts near ln(10) = 2.3 and MSE on one-hot targets
 # near 0.1, so only runaway weights get here (they often overflow to inf or NaN soon after).
@@ -384,8 +385,8 @@ class Trainer:
                  run_dir: str | Path | None = None, initial_state: dict | None = None,
                  optimizer_state: dict | None = None, report_interval: float = 0.1,
                  task: str = "classifier"):
-        if task not in TASKS:
-            raise ConfigError(f"unknown kind of training {task!r}; known: {', '.join(sorted(TASKS))}")
+        if not isinstance(task, str) or task not in TASKS:
+            raise ConfigError(f"unknown kind of training {short_repr(task)}; known: {', '.join(sorted(TASKS))}")
         self.task = TASKS[task](spec, config)
         self.spec = spec
         self.config = config
