@@ -99,7 +99,7 @@ def evaluate(model, images, labels, device: str = "cpu", batch_size: int = 1000,
     """Run ``model`` over uint8 ``images`` (N, 28, 28) and compare with ``labels``."""
     import torch
 
-    from playground.core.train import batch_loss, to_input
+    from playground.core.objective import batch_loss, to_input
 
     was_training = model.training
     model.eval()

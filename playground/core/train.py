@@ -1,26 +1,16 @@
-"""The trainer: a generator that trains a design and yields plain-number events.
+"""The trainer: a generator that trains a design and yields plain-number events (see core/events.py).
 
-The whole data set lives on the training device as one tensor and is batched by index (no
-per-sample DataLoader). Events are dicts of numbers and strings, yielded at most every
-``report_interval`` seconds during an epoch, plus one at each epoch end and one at the end:
+The :class:`Trainer` owns the loop over epochs and steps, pause/resume/stop, the clock, the events,
+the run folder and the ends of a run; what is trained, and how, is a :class:`TrainingTask` (the
+classifier is the first kind, in ``TASKS``). The whole data set lives on the training device as one
+tensor and is batched by index (no per-sample DataLoader).
 
-``start``     epochs, steps_per_epoch, total_steps, train_size, val_size, device, parameters
-``progress``  epoch, step, epoch_step, steps_per_epoch, total_steps, samples_per_second, eta_seconds,
-              elapsed_seconds, lr, and train_loss, train_accuracy: the means over the steps since the
-              previous progress report
-``epoch``     epoch, step, train_loss, train_accuracy (the means over all the epoch's steps), val_loss,
-              val_accuracy, lr, seconds, elapsed_seconds, best
-``paused`` / ``resumed`` / ``stopped``
-``finished``  status (completed, stopped or failed), message, epochs_completed, train_seconds,
-              samples_per_second, test_accuracy, test_loss, best_epoch, best_val_accuracy, run_dir
-
-Only when reports come, and the timing figures (seconds, samples per second, ETA), follow the
-clock; every other figure follows the steps, so the same seed and data give the same numbers, bit
-for bit, on a busy machine and an idle one. Each step's loss is checked: after the step on the
-CPU, and on an accelerator at each report (a read waits for the device, so not after every step).
-A non-finite or exploding loss ends the run as ``failed``, naming the first bad step and its loss;
-running out of GPU memory does too; both give advice, and the weights of the last good epoch are
-kept.
+Only when reports come, and the timing figures, follow the clock; every other figure follows the
+steps, so the same seed and data give the same numbers, bit for bit, on a busy machine and an idle
+one. Each step's loss is checked: after the step on the CPU, and on an accelerator at each report
+(a read waits for the device, so not after every step). A non-finite or exploding loss ends the run
+as ``failed``, naming the first bad step and its loss; running out of memory does too; both give
+advice, and the weights of the last good epoch are kept.
 
 Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect between steps.
 """
@@ -30,93 +20,28 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from playground.core.augment import random_affine
 from playground.core.build import build_model, count_parameters
 from playground.core.config import ConfigError, TrainConfig, resolve_device
 from playground.core.data import DataSplits, load_dataset
+from playground.core.events import (EpochEvent, ErrorEvent, Event, FinishedEvent, PausedEvent, ProgressEvent,
+                                    ResumedEvent, StartEvent, StoppedEvent)
 from playground.core.metrics import Evaluation, evaluate
-from playground.core.runs import RunWriter
-from playground.core.shapes import infer_shapes
-from playground.core.spec import DesignError, NetworkSpec
+from playground.core.objective import batch_loss, check_compatible, make_optimizer, make_scheduler, to_input
+from playground.core.runs import RunWriteError, RunWriter
+from playground.core.spec import NetworkSpec
+from playground.core.text import short_repr
 
 # A loss this large has diverged: cross-entropy starts near ln(10) = 2.3 and MSE on one-hot targets
 # near 0.1, so only runaway weights get here (they often overflow to inf or NaN soon after).
 DIVERGED_LOSS = 1e4
-
-
-def to_input(images: torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 images (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1] on ``device``."""
-    return images.to(device, non_blocking=True).unsqueeze(1).float().div_(255)
-
-
-def batch_loss(out: torch.Tensor, y: torch.Tensor, loss: str, num_classes: int = 10) -> torch.Tensor:
-    if loss == "mse":
-        return F.mse_loss(out, F.one_hot(y, num_classes).to(out.dtype))
-    return F.cross_entropy(out, y)
-
-
-def check_compatible(spec: NetworkSpec, config: TrainConfig) -> None:
-    """Raise ``DesignError`` / ``ConfigError`` if this design cannot be trained with this config."""
-    report = infer_shapes(spec)
-    if not spec.layers or any(row.problem for row in report.rows):
-        raise DesignError("the design cannot be trained: " + "; ".join(p.message for p in report.problems))
-    if report.output_shape is not None and report.output_shape != (spec.num_classes,):
-        what = ("MSE compares the outputs with one-hot targets" if config.loss == "mse"
-                else "cross-entropy needs one score per class")
-        raise ConfigError(f"{what}, so the network must output {spec.num_classes} values, but it "
-                          f"outputs {'x'.join(map(str, report.output_shape))}; make the last layer "
-                          f"Linear {spec.num_classes}")
-    if not report.valid:
-        raise DesignError("the design cannot be trained: " + "; ".join(p.message for p in report.problems))
-    # The whole run's memory, checked before anything is allocated (the formula: core/shapes.py).
-    from playground.core.shapes import machine_memory_bytes, training_bytes
-    from playground.core.text import format_bytes
-
-    need, machine = training_bytes(report, config.batch_size), machine_memory_bytes()
-    if need > machine:
-        raise ConfigError(f"this design needs about {format_bytes(need)} to train at batch size "
-                          f"{config.batch_size}; this machine has {format_bytes(machine)}: use a smaller "
-                          f"batch size or fewer channels")
-
-
-def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    c = config
-    if c.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, nesterov=c.nesterov,
-                               weight_decay=c.weight_decay)
-    if c.optimizer in ("adam", "adamw"):
-        cls = torch.optim.Adam if c.optimizer == "adam" else torch.optim.AdamW
-        return cls(params, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps, weight_decay=c.weight_decay)
-    if c.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=c.lr, alpha=c.alpha, eps=c.eps, momentum=c.momentum,
-                                   weight_decay=c.weight_decay)
-    if c.optimizer == "adagrad":
-        return torch.optim.Adagrad(params, lr=c.lr, eps=c.eps, weight_decay=c.weight_decay)
-    raise ConfigError(f"unknown optimizer {c.optimizer!r}")
-
-
-def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
-    """A per-step learning-rate schedule, or ``None`` for a constant rate."""
-    total = config.epochs * steps_per_epoch
-    if config.schedule == "constant":
-        return None
-    if config.schedule == "one-cycle":
-        # Momentum is left as the user set it rather than cycled.
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   cycle_momentum=False)
-    if config.schedule == "step":
-        period = steps_per_epoch * config.step_epochs
-        factor = lambda s: config.gamma ** (s // period)
-    else:  # cosine
-        factor = lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 class TrainingControl:
@@ -169,7 +94,8 @@ class _StepLog:
     report's figures are then exact sums over steps, so they are the same whenever the reads and the
     reports happen (the clock decides those)."""
 
-    def __init__(self):
+    def __init__(self, first_step: int):
+        self.first_step = first_step  # the run's number of the epoch's first step
         self._unread_loss: list[torch.Tensor] = []
         self._unread_correct: list[torch.Tensor] = []
         self.losses: list[float] = []  # each step's mean loss over its batch
@@ -226,17 +152,242 @@ def _cpu_state(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
 
 
+class _Stopwatch:
+    """The run's time with pauses left out: time in training steps (for samples per second and the
+    ETA) and time in the loop, validation included (the elapsed and training time shown)."""
+
+    def __init__(self):
+        self.step_seconds = 0.0
+        self.loop_seconds = 0.0  # the epochs before this one, validation included
+        self.val_seconds = 0.0  # the latest validation's, for the ETA
+        self.samples = 0
+        self.last_report = 0.0
+        self._epoch_start = self._mark = self._paused_at = self._val_start = 0.0
+
+    def start_epoch(self) -> None:
+        self._epoch_start = self._mark = self.last_report = time.perf_counter()
+
+    def lap(self, now: float) -> None:
+        """A report at ``now``: the steps since the previous one count as step time."""
+        self.step_seconds += now - self._mark
+        self._mark = self.last_report = now
+
+    def stop_steps(self) -> None:
+        self.step_seconds += time.perf_counter() - self._mark
+
+    def pause(self) -> None:
+        self._paused_at = time.perf_counter()
+        self.step_seconds += self._paused_at - self._mark
+
+    def resume(self) -> None:
+        now = time.perf_counter()
+        self._epoch_start += now - self._paused_at
+        self._mark = self.last_report = now
+
+    def start_validation(self) -> None:
+        self._val_start = time.perf_counter()
+
+    def end_validation(self) -> None:
+        self.val_seconds = time.perf_counter() - self._val_start
+
+    def end_epoch(self) -> None:
+        self.loop_seconds += time.perf_counter() - self._epoch_start
+
+    def epoch_seconds(self) -> float:
+        return time.perf_counter() - self._epoch_start
+
+    def elapsed(self, now: float) -> float:
+        return self.loop_seconds + now - self._epoch_start
+
+    def samples_per_second(self) -> float:
+        return self.samples / self.step_seconds if self.step_seconds > 0 else 0.0
+
+    def eta(self, steps_done: int, steps_left: int, validations_left: int) -> float:
+        return self.step_seconds / steps_done * steps_left + self.val_seconds * validations_left
+
+
+class _RunEnded(Exception):
+    """Ends a run before its last epoch: ``stopped`` (asked for) or ``failed`` (why in ``message``)."""
+
+    def __init__(self, status: str, message: str = ""):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class TrainingTask:
+    """What one kind of training provides; the :class:`Trainer` does the rest (the loop, pause,
+    resume and stop, the clock, the events, the run folder, the divergence and out-of-memory ends).
+
+    A second kind (a generator/discriminator pair, say) subclasses this, fills in the methods and is
+    registered in ``TASKS`` under a name, which ``Trainer(task=...)`` and the worker's job
+    (``"task"``) choose it by. Its :meth:`step` reports one loss, how many of the batch it got right
+    and the batch size, whatever those mean for it; :meth:`weights` is one flat dict (prefix each
+    network's names when there are several), saved in the run folder as ``weights_*.safetensors``.
+    """
+
+    model: torch.nn.Module | None = None  # the network being trained (after set_up)
+    optimizer: torch.optim.Optimizer | None = None
+    steps_per_epoch = 0
+    lr = 0.0  # the learning rate of the latest step
+
+    def __init__(self, spec: NetworkSpec, config: TrainConfig):
+        """Raise ``DesignError`` / ``ConfigError`` here if this design and config cannot train."""
+        self.spec, self.config = spec, config
+
+    def set_up(self, data: DataSplits, device: str, initial_state: dict | None,
+               optimizer_state: dict | None) -> None:
+        """Build the networks and optimizers on ``device``; set ``steps_per_epoch``."""
+        raise NotImplementedError
+
+    def parameters(self) -> int:
+        raise NotImplementedError
+
+    def start_epoch(self) -> None:
+        """Before an epoch's first step (shuffle)."""
+
+    def step(self, b: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """Train on the epoch's batch ``b``: its mean loss and count of right answers (tensors left
+        on the device, so that the step never waits for it) and its size."""
+        raise NotImplementedError
+
+    def validate(self, should_stop: Callable[[], bool]) -> tuple[float, float] | None:
+        """The validation loss and accuracy (the best weights have the highest), None without a
+        validation set."""
+        raise NotImplementedError
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """A CPU copy of the weights as they are now."""
+        raise NotImplementedError
+
+    def optimizer_state(self) -> dict:
+        raise NotImplementedError
+
+    def evaluate(self, weights: dict[str, torch.Tensor]) -> Evaluation | None:
+        """The final test evaluation of ``weights`` (saved as the run's evaluation), if any."""
+        return None
+
+    def release_memory(self) -> None:
+        """After running out of memory: let go of what the failed step held."""
+
+
+class ClassifierTask(TrainingTask):
+    """One network that scores the classes of labelled images, trained on a loss over its scores."""
+
+    def __init__(self, spec: NetworkSpec, config: TrainConfig):
+        check_compatible(spec, config)
+        super().__init__(spec, config)
+
+    def set_up(self, data, device, initial_state, optimizer_state) -> None:
+        cfg = self.config
+        self.data, self.device = data, device
+        model = build_model(self.spec)
+        if initial_state is not None:
+            model.load_state_dict(initial_state)
+        model = model.to(device)
+        # Channels-last makes pooling and normalisation much faster on CPUs (and suits GPUs).
+        self.channels_last = any(layer.type == "Conv2d" for layer in self.spec.layers) and device != "mps"
+        if self.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model.train()
+        self.model = model
+        self.X = to_input(data.train.images, device)
+        self.Y = data.train.labels.to(device)
+        n, bs = len(self.Y), cfg.batch_size
+        self.steps_per_epoch = math.ceil(n / bs)
+        if n % bs == 1 and self.steps_per_epoch > 1:
+            self.steps_per_epoch -= 1  # a batch of one breaks batch normalisation; drop it
+        self.optimizer = make_optimizer(model.parameters(), cfg)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+        self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.lr = cfg.lr
+
+    def parameters(self) -> int:
+        return count_parameters(self.model)
+
+    def start_epoch(self) -> None:
+        self.perm = torch.randperm(len(self.Y), generator=self.generator, device=self.device)
+
+    def step(self, b: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        cfg, optimizer = self.config, self.optimizer
+        bs = cfg.batch_size
+        idx = self.perm[b * bs:(b + 1) * bs]
+        xb = self.X.index_select(0, idx)
+        yb = self.Y.index_select(0, idx)
+        if cfg.augment:
+            xb = random_affine(xb, self.generator, cfg.max_shift, cfg.max_rotation, cfg.max_scale)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        out = self.model(xb)
+        loss = batch_loss(out, yb, cfg.loss, self.spec.num_classes)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self.lr = optimizer.param_groups[0]["lr"]
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.detach(), (out.argmax(1) == yb).sum(), len(yb)
+
+    def validate(self, should_stop) -> tuple[float, float] | None:
+        val = self.data.val
+        if not len(val):
+            return None
+        result = evaluate(self.model, val.images, val.labels, self.device, loss=self.config.loss,
+                          should_stop=should_stop)
+        return result.loss, result.accuracy
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        return _cpu_state(self.model)
+
+    def optimizer_state(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def evaluate(self, weights) -> Evaluation:
+        model = build_model(self.spec)
+        model.load_state_dict(weights)
+        model.to(self.device)
+        test = self.data.test
+        return evaluate(model, test.images, test.labels, self.device, loss=self.config.loss)
+
+    def release_memory(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+
+# The kinds of training, by the name a job gives (``Trainer(task=...)``, the worker's ``"task"``).
+TASKS: dict[str, type[TrainingTask]] = {"classifier": ClassifierTask}
+
+
+@dataclass
+class _Progress:
+    """Where a run is (one per run, updated as it goes)."""
+
+    steps_per_epoch: int
+    total_steps: int
+    epoch: int = 0
+    step: int = 0  # steps done
+    epochs_done: int = 0
+    best_epoch: int = 0
+    best_val: float = -1.0  # the best validation accuracy so far
+
+
 class Trainer:
     """Trains ``spec`` with ``config``; iterate :meth:`run` for the events.
 
     ``data`` defaults to the config's data set; ``run_dir`` (optional) receives the run folder's
-    files as the run goes; ``initial_state`` / ``optimizer_state`` continue an earlier run.
+    files as the run goes; ``initial_state`` / ``optimizer_state`` continue an earlier run; ``task``
+    names the kind of training (a key of ``TASKS``).
     """
 
     def __init__(self, spec: NetworkSpec, config: TrainConfig, data: DataSplits | None = None,
                  run_dir: str | Path | None = None, initial_state: dict | None = None,
-                 optimizer_state: dict | None = None, report_interval: float = 0.1):
-        check_compatible(spec, config)
+                 optimizer_state: dict | None = None, report_interval: float = 0.1,
+                 task: str = "classifier"):
+        if not isinstance(task, str) or task not in TASKS:
+            raise ConfigError(f"unknown kind of training {short_repr(task)}; known: {', '.join(sorted(TASKS))}")
+        self.task = TASKS[task](spec, config)
         self.spec = spec
         self.config = config
         self.device = resolve_device(config.device)
@@ -246,13 +397,21 @@ class Trainer:
         self.optimizer_state = optimizer_state
         self.report_interval = report_interval
         self.control = TrainingControl()
-        self.model: torch.nn.Module | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
         self.evaluation: Evaluation | None = None
         self.best_state: dict[str, torch.Tensor] | None = None
         self._latest_state: dict[str, torch.Tensor] | None = None
         self._lock = threading.Lock()
         self._evaluate_at_end = True
+        self._writer: RunWriter | None = None
+        self._clock = _Stopwatch()
+
+    @property
+    def model(self) -> torch.nn.Module | None:
+        return self.task.model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        return self.task.optimizer
 
     # Control, from any thread.
     def pause(self) -> None:
@@ -272,15 +431,13 @@ class Trainer:
         with self._lock:
             return self._latest_state
 
-    def run(self) -> Iterator[dict[str, Any]]:
+    def run(self) -> Iterator[Event]:
         """The events. With a ``run_dir``, its folder is locked and written as the run goes:
         ``RunFolderError`` if it cannot be started (nothing written), ``RunWriteError`` if a write
         fails later (the run ends; what was written before is intact)."""
-        from playground.core.runs import RunWriteError
-
-        writer = RunWriter(self.run_dir, self.spec, self.config) if self.run_dir else None
+        writer = self._writer = RunWriter(self.run_dir, self.spec, self.config) if self.run_dir else None
         try:
-            yield from self._run(writer)
+            yield from self._run()
         except BaseException as exc:
             if writer:
                 message = str(exc) if isinstance(exc, RunWriteError) else f"{type(exc).__name__}: {exc}"
@@ -293,235 +450,198 @@ class Trainer:
             if writer:
                 writer.close()
 
-    def _emit(self, writer: RunWriter | None, event: dict[str, Any]) -> dict[str, Any]:
-        if writer:
-            writer.log(event)
+    def _emit(self, event: Event) -> Event:
+        if self._writer:
+            self._writer.log(event)
         return event
 
-    def _run(self, writer: RunWriter | None) -> Iterator[dict[str, Any]]:
-        cfg, device, control = self.config, self.device, self.control
+    def _run(self) -> Iterator[Event]:
+        """Set up, then train and validate epoch by epoch until the end, a stop or a failure."""
+        self._clock = _Stopwatch()
+        run = self._set_up()
+        yield self._emit(self._start_event(run))
+        status, message = "completed", "Training finished."
+        try:
+            for epoch in range(1, self.config.epochs + 1):
+                run.epoch = epoch
+                log = _StepLog(run.step + 1)
+                yield from self._train_epoch(run, log)
+                yield from self._validate_and_checkpoint(run, log)
+        except _RunEnded as end:
+            status, message = end.status, end.message
+        if status == "stopped":
+            message = f"Stopped at epoch {run.epoch}, step {run.step}."
+            yield from self._keep_stopped(run)
+        yield from self._finish(run, status, message)
+
+    def _set_up(self) -> _Progress:
+        """Seed, load the data, and set the task up on the device."""
+        cfg = self.config
         torch.manual_seed(cfg.seed)
         data = self.data = self.data or load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
-        model = build_model(self.spec)
-        if self.initial_state is not None:
-            model.load_state_dict(self.initial_state)
-        model = model.to(device)
-        # Channels-last makes pooling and normalisation much faster on CPUs (and suits GPUs).
-        channels_last = any(layer.type == "Conv2d" for layer in self.spec.layers) and device != "mps"
-        if channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        model.train()
-        self.model = model
-
-        X = to_input(data.train.images, device)
-        Y = data.train.labels.to(device)
-        n, bs = len(Y), cfg.batch_size
-        if n == 0:
+        if len(data.train) == 0:
             raise ConfigError("there are no training images (is limit too small?)")
-        steps_per_epoch = math.ceil(n / bs)
-        if n % bs == 1 and steps_per_epoch > 1:
-            steps_per_epoch -= 1  # a batch of one breaks batch normalisation; drop it
-        total_steps = steps_per_epoch * cfg.epochs
-        optimizer = make_optimizer(model.parameters(), cfg)
-        if self.optimizer_state is not None:
-            optimizer.load_state_dict(self.optimizer_state)
-        self.optimizer = optimizer
-        scheduler = make_scheduler(optimizer, cfg, steps_per_epoch)
-        generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.task.set_up(data, self.device, self.initial_state, self.optimizer_state)
+        steps = self.task.steps_per_epoch
+        return _Progress(steps_per_epoch=steps, total_steps=steps * cfg.epochs)
 
-        yield self._emit(writer, {
-            "type": "start", "epochs": cfg.epochs, "steps_per_epoch": steps_per_epoch,
-            "total_steps": total_steps, "batch_size": bs, "train_size": n, "val_size": len(data.val),
-            "test_size": len(data.test), "device": device, "parameters": count_parameters(model),
-        })
+    def _start_event(self, run: _Progress) -> StartEvent:
+        data = self.data
+        return StartEvent(type="start", epochs=self.config.epochs, steps_per_epoch=run.steps_per_epoch,
+                          total_steps=run.total_steps, batch_size=self.config.batch_size,
+                          train_size=len(data.train), val_size=len(data.val), test_size=len(data.test),
+                          device=self.device, parameters=self.task.parameters())
 
-        step = 0
-        step_seconds = 0.0  # time spent in training steps (no validation, no pauses)
-        loop_seconds = 0.0  # training loop wall time, validation included, pauses excluded
-        samples_done = 0
-        best_val, best_epoch, epochs_done = -1.0, 0, 0
-        status, message = "completed", ""
-        val_seconds_per_epoch = 0.0
-        lr_used = cfg.lr
-        check_every = _loss_check_steps(device)
-
-        def diverged(epoch: int, first_step: int, bad: tuple[int, float]) -> str:
-            index, value = bad
-            what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:.3g}"
-            return (f"The loss {what} at epoch {epoch}, step {first_step + index}: the learning rate "
-                    f"({cfg.lr:g}) is probably too high. Try a learning rate ten times smaller.")
-
-        for epoch in range(1, cfg.epochs + 1):
-            epoch_start = time.perf_counter()
-            perm = torch.randperm(n, generator=generator, device=device)
-            log = _StepLog()  # this epoch's steps: its figures, the reports' and the divergence check
-            first_step = step + 1
-            mark = time.perf_counter()
-            last_report = mark
-
-            stopped = failed = False
-            for b in range(steps_per_epoch):
-                if control.stop_requested:
-                    stopped = True
-                    break
-                if control.paused:
-                    paused_at = time.perf_counter()
-                    step_seconds += paused_at - mark
-                    yield self._emit(writer, {"type": "paused", "epoch": epoch, "step": step})
-                    control.wait_while_paused()
-                    resumed_at = time.perf_counter()
-                    epoch_start += resumed_at - paused_at  # paused time does not count
-                    mark = last_report = resumed_at
-                    yield self._emit(writer, {"type": "resumed", "epoch": epoch, "step": step})
-                    if control.stop_requested:
-                        stopped = True
-                        break
-                idx = perm[b * bs:(b + 1) * bs]
-                xb = X.index_select(0, idx)
-                yb = Y.index_select(0, idx)
-                if cfg.augment:
-                    xb = random_affine(xb, generator, cfg.max_shift, cfg.max_rotation, cfg.max_scale)
-                if channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
+    def _train_epoch(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
+        """One epoch's steps, with progress reports; pauses and stops come between steps."""
+        task, clock, control = self.task, self._clock, self.control
+        interval, check_every = self.report_interval, _loss_check_steps(self.device)
+        done, last = run.step, task.steps_per_epoch - 1
+        step, add = task.step, log.add
+        clock.start_epoch()
+        task.start_epoch()
+        try:
+            for b in range(task.steps_per_epoch):
+                if control.stop_requested or control.paused:
+                    yield from self._pause_or_stop(run, log)
                 try:
-                    out = model(xb)
-                    loss = batch_loss(out, yb, cfg.loss, self.spec.num_classes)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                except torch.OutOfMemoryError:
-                    failed, status = True, "failed"
-                    message = (f"The {device} ran out of memory at batch size {bs}. Try a smaller batch "
-                               f"size (for example {max(1, bs // 2)}) or a smaller network.")
-                    del xb, yb
-                    out = loss = None
-                    optimizer.zero_grad(set_to_none=True)
-                    if device.startswith("cuda"):
-                        torch.cuda.empty_cache()
-                    break
-                lr_used = optimizer.param_groups[0]["lr"]
-                if scheduler is not None:
-                    scheduler.step()
-                log.add(loss.detach(), (out.argmax(1) == yb).sum(), len(yb))
-                step += 1
-                samples_done += len(yb)
+                    loss, correct, size = step(b)
+                except torch.OutOfMemoryError as exc:
+                    raise self._out_of_memory(exc) from None
+                add(loss, correct, size)
+                run.step = done + b + 1
+                clock.samples += size
                 now = time.perf_counter()
                 # Reports follow the clock (about ten a second for the window); the figures and the
                 # divergence check follow the steps only.
-                report = now - last_report >= self.report_interval or b == steps_per_epoch - 1
+                report = now - clock.last_report >= interval or b == last
                 if report or log.unread >= check_every:
-                    bad = log.read()
-                    if bad:
-                        failed, status, message = True, "failed", diverged(epoch, first_step, bad)
-                        break
+                    self._check_losses(run, log)
                 if report:
-                    step_seconds += now - mark
-                    train_loss, train_accuracy = log.window()
-                    mark = last_report = time.perf_counter()
-                    eta = (step_seconds / step) * (total_steps - step)
-                    eta += val_seconds_per_epoch * (cfg.epochs - epoch + 1)
-                    yield self._emit(writer, {
-                        "type": "progress", "epoch": epoch, "step": step,
-                        "epoch_step": step - (epoch - 1) * steps_per_epoch,
-                        "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
-                        "samples_per_second": samples_done / step_seconds if step_seconds > 0 else 0.0,
-                        "eta_seconds": eta, "elapsed_seconds": loop_seconds + now - epoch_start,
-                        "train_loss": train_loss, "train_accuracy": train_accuracy, "lr": lr_used,
-                    })
+                    clock.lap(now)
+                    yield self._emit(self._progress_event(run, log, now))
+        except _RunEnded:
+            clock.end_epoch()
+            raise
+        finally:
+            clock.stop_steps()
 
-            step_seconds += time.perf_counter() - mark
-            if stopped:
-                bad = log.read()  # steps not yet checked: weights that diverged are not kept as stopped
-                if bad:
-                    stopped, failed, status = False, True, "failed"
-                    message = diverged(epoch, first_step, bad)
-            if stopped or failed:
-                loop_seconds += time.perf_counter() - epoch_start
-                break
+    def _pause_or_stop(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
+        """Between steps: wait out a pause (its time does not count); end the run on a stop."""
+        control = self.control
+        if not control.stop_requested:
+            self._clock.pause()
+            yield self._emit(PausedEvent(type="paused", epoch=run.epoch, step=run.step))
+            control.wait_while_paused()
+            self._clock.resume()
+            yield self._emit(ResumedEvent(type="resumed", epoch=run.epoch, step=run.step))
+        if control.stop_requested:
+            self._check_losses(run, log)  # weights that diverged are not kept as stopped
+            raise _RunEnded("stopped")
 
-            # End of epoch: validate, keep the weights.
-            val_start = time.perf_counter()
-            val = (evaluate(model, data.val.images, data.val.labels, device, loss=cfg.loss,
-                            should_stop=lambda: control.stop_requested) if len(data.val) else None)
-            if control.stop_requested:
-                loop_seconds += time.perf_counter() - epoch_start
-                stopped = True
-                break
-            val_seconds_per_epoch = time.perf_counter() - val_start
-            epochs_done = epoch
-            state = _cpu_state(model)
-            with self._lock:
-                self._latest_state = state
-            val_acc = val.accuracy if val else None
-            train_loss, train_accuracy = log.figures()  # every step of the epoch, read and checked
-            is_best = val is None or val.accuracy > best_val
+    def _check_losses(self, run: _Progress, log: _StepLog) -> None:
+        """Read the steps' losses; a diverged one ends the run, naming the first bad step."""
+        bad = log.read()
+        if bad:
+            index, value = bad
+            what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:.3g}"
+            raise _RunEnded("failed", f"The loss {what} at epoch {run.epoch}, step {log.first_step + index}: "
+                                      f"the learning rate ({self.config.lr:g}) is probably too high. Try a "
+                                      f"learning rate ten times smaller.")
+
+    def _out_of_memory(self, exc: torch.OutOfMemoryError) -> _RunEnded:
+        traceback.clear_frames(exc.__traceback__)  # the failed step's tensors go before the cache is freed
+        self.task.release_memory()
+        bs = self.config.batch_size
+        return _RunEnded("failed", f"The {self.device} ran out of memory at batch size {bs}. Try a smaller "
+                                   f"batch size (for example {max(1, bs // 2)}) or a smaller network.")
+
+    def _progress_event(self, run: _Progress, log: _StepLog, now: float) -> ProgressEvent:
+        clock = self._clock
+        train_loss, train_accuracy = log.window()
+        eta = clock.eta(run.step, run.total_steps - run.step, self.config.epochs - run.epoch + 1)
+        return ProgressEvent(type="progress", epoch=run.epoch, step=run.step,
+                             epoch_step=run.step - (run.epoch - 1) * run.steps_per_epoch,
+                             steps_per_epoch=run.steps_per_epoch, total_steps=run.total_steps,
+                             samples_per_second=clock.samples_per_second(), eta_seconds=eta,
+                             elapsed_seconds=clock.elapsed(now), train_loss=train_loss,
+                             train_accuracy=train_accuracy, lr=self.task.lr)
+
+    def _validate_and_checkpoint(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
+        """At an epoch's end: validate, keep the weights (the best too), report the epoch."""
+        task, clock, writer = self.task, self._clock, self._writer
+        clock.start_validation()
+        val = task.validate(should_stop=lambda: self.control.stop_requested)
+        if self.control.stop_requested:
+            clock.end_epoch()
+            raise _RunEnded("stopped")
+        clock.end_validation()
+        run.epochs_done = run.epoch
+        state = self._keep_latest()
+        train_loss, train_accuracy = log.figures()  # every step of the epoch, read and checked
+        is_best = val is None or val[1] > run.best_val
+        if is_best:
+            run.best_val, run.best_epoch, self.best_state = (val[1] if val else -1.0), run.epoch, state
+        clock.end_epoch()
+        if writer:
+            writer.save_weights("last", state)
             if is_best:
-                best_val, best_epoch, self.best_state = (val.accuracy if val else -1.0), epoch, state
-            loop_seconds += time.perf_counter() - epoch_start
-            if writer:
-                writer.save_weights("last", state)
-                if is_best:
-                    writer.save_weights("best", state)
-                writer.save_optimizer(optimizer.state_dict())
-                writer.write_summary(epochs_completed=epoch, train_seconds=loop_seconds)
-            yield self._emit(writer, {
-                "type": "epoch", "epoch": epoch, "step": step,
-                "train_loss": train_loss, "train_accuracy": train_accuracy,
-                "val_loss": val.loss if val else None, "val_accuracy": val_acc,
-                "lr": lr_used, "seconds": time.perf_counter() - epoch_start,
-                "elapsed_seconds": loop_seconds, "best": is_best,
-            })
+                writer.save_weights("best", state)
+            writer.save_optimizer(task.optimizer_state())
+            writer.write_summary(epochs_completed=run.epoch, train_seconds=clock.loop_seconds)
+        yield self._emit(EpochEvent(
+            type="epoch", epoch=run.epoch, step=run.step, train_loss=train_loss, train_accuracy=train_accuracy,
+            val_loss=val[0] if val else None, val_accuracy=val[1] if val else None, lr=task.lr,
+            seconds=clock.epoch_seconds(), elapsed_seconds=clock.loop_seconds, best=is_best))
 
-        if stopped:
-            status = "stopped"
-            message = f"Stopped at epoch {epoch}, step {step}."
-            yield self._emit(writer, {"type": "stopped", "epoch": epoch, "step": step})
-            state = _cpu_state(model)
-            with self._lock:
-                self._latest_state = state
-            if writer:
-                writer.save_weights("last", state)
-                writer.save_optimizer(optimizer.state_dict())
-            if self.best_state is None:
-                self.best_state = state
-                if writer:
-                    writer.save_weights("best", state)
+    def _keep_latest(self) -> dict[str, torch.Tensor]:
+        state = self.task.weights()
+        with self._lock:
+            self._latest_state = state
+        return state
 
-        test = None
+    def _keep_stopped(self, run: _Progress) -> Iterator[Event]:
+        """After a stop: keep the weights as they are (as the best too if there are none yet)."""
+        yield self._emit(StoppedEvent(type="stopped", epoch=run.epoch, step=run.step))
+        state, writer = self._keep_latest(), self._writer
+        if writer:
+            writer.save_weights("last", state)
+            writer.save_optimizer(self.task.optimizer_state())
+        if self.best_state is None:
+            self.best_state = state
+            if writer:
+                writer.save_weights("best", state)
+
+    def _finish(self, run: _Progress, status: str, message: str) -> Iterator[Event]:
+        """Evaluate the best weights (the last ones without validation) on the test set; summarise."""
+        test, writer, clock = None, self._writer, self._clock
         if self.best_state is not None and self._evaluate_at_end:
-            # Evaluate the best-validation weights (the last ones without validation).
-            final_model = build_model(self.spec)
-            final_model.load_state_dict(self.best_state)
-            final_model.to(device)
-            test = evaluate(final_model, data.test.images, data.test.labels, device, loss=cfg.loss)
-            self.evaluation = test
-            if writer:
+            test = self.evaluation = self.task.evaluate(self.best_state)
+            if writer and test:
                 writer.save_evaluation(test)
-        summary = {
-            "type": "finished", "status": status, "message": message or "Training finished.",
-            "epochs": epochs_done, "epochs_completed": epochs_done, "steps": step,
-            "train_seconds": loop_seconds,
-            "samples_per_second": samples_done / step_seconds if step_seconds > 0 else 0.0,
-            "test_accuracy": test.accuracy if test else None, "test_loss": test.loss if test else None,
-            "best_epoch": best_epoch or None, "best_val_accuracy": best_val if best_val >= 0 else None,
-            "device": device, "run_dir": str(self.run_dir) if self.run_dir else None,
-        }
+        summary = FinishedEvent(
+            type="finished", status=status, message=message, epochs=run.epochs_done,
+            epochs_completed=run.epochs_done, steps=run.step, train_seconds=clock.loop_seconds,
+            samples_per_second=clock.samples_per_second(), test_accuracy=test.accuracy if test else None,
+            test_loss=test.loss if test else None, best_epoch=run.best_epoch or None,
+            best_val_accuracy=run.best_val if run.best_val >= 0 else None, device=self.device,
+            run_dir=str(self.run_dir) if self.run_dir else None)
         if writer:
             writer.write_summary(**{k: v for k, v in summary.items() if k != "type"},
                                  finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        yield self._emit(writer, summary)
+        yield self._emit(summary)
 
 
-def guarded(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def guarded(events: Iterator[Event]) -> Iterator[Event]:
     """The events, with any exception turned into a last ``error`` event (message and type), so that
     a runner that swallows some exceptions (superqt's workers drop RuntimeError) still reports it."""
     try:
         yield from events
     except Exception as exc:  # noqa: BLE001 - reported to the user, not hidden
-        yield {"type": "error", "error": type(exc).__name__, "message": str(exc) or type(exc).__name__}
+        yield ErrorEvent(type="error", error=type(exc).__name__, message=str(exc) or type(exc).__name__)
 
 
-def train(spec: NetworkSpec, config: TrainConfig, **kwargs) -> tuple[list[dict[str, Any]], Trainer]:
+def train(spec: NetworkSpec, config: TrainConfig, **kwargs) -> tuple[list[Event], Trainer]:
     """Run a whole training to the end; return the events and the trainer (for its model)."""
     trainer = Trainer(spec, config, **kwargs)
     events = list(trainer.run())

@@ -7,7 +7,9 @@ GIL. In a worker process the trainer runs on the main thread at full speed.
 
 Protocol (JSON lines): the worker prints ``{"type": "ready"}`` once torch is imported, reads one job
 line from stdin (``design``, ``config``, ``run_dir``, optional ``initial_weights``,
-``optimizer_state`` and ``report_interval``), then prints each trainer event as it comes. While
+``optimizer_state``, ``report_interval`` and ``task``, the kind of training: a key of
+``core.train.TASKS``, ``"classifier"`` when absent), then prints each trainer event
+(``core/events.py``) as it comes, and an ``error`` event if the job fails. While
 it trains it takes commands on stdin: ``pause``, ``resume``, ``stop`` (keep weights, evaluate) and
 ``abort`` (stop without the final evaluation). If stdin closes, it aborts.
 """
@@ -22,8 +24,10 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 from collections.abc import Iterator
+from typing import Any
+
+from playground.core.events import ErrorEvent, Event
 
 
 WORKER_NICENESS = 4
@@ -77,7 +81,7 @@ class TrainingProcess:
             self.proc.kill()
         self.proc.wait()
 
-    def run(self, job: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def run(self, job: dict[str, Any]) -> Iterator[Event]:
         """Send ``job`` and yield the worker's events until it finishes (the generator to run off the
         GUI thread). A worker that dies without a final event yields an ``error`` event with the end
         of what it printed to stderr."""
@@ -102,9 +106,9 @@ class TrainingProcess:
             self.kill()
         if not ended:
             tail = "\n".join(list(self._stderr)[-8:])
-            yield {"type": "error", "error": "WorkerDied",
-                   "message": f"The training process ended unexpectedly (exit code {self.proc.returncode})."
-                              + (f"\n{tail}" if tail else "")}
+            yield ErrorEvent(type="error", error="WorkerDied",
+                             message=f"The training process ended unexpectedly (exit code "
+                                     f"{self.proc.returncode})." + (f"\n{tail}" if tail else ""))
 
 
 def _read_commands(trainer) -> None:
@@ -140,7 +144,7 @@ def main() -> int:
     if not line:
         return 0
 
-    def setup() -> Iterator[dict[str, Any]]:
+    def setup() -> Iterator[Event]:
         job = json.loads(line)
         spec = NetworkSpec.from_dict(job["design"])
         config = TrainConfig.from_dict(job["config"])
@@ -148,7 +152,8 @@ def main() -> int:
                    else None)
         optimizer = load_optimizer(Path(job["optimizer_state"])) if job.get("optimizer_state") else None
         trainer = Trainer(spec, config, run_dir=job.get("run_dir"), initial_state=initial,
-                          optimizer_state=optimizer, report_interval=job.get("report_interval", 0.1))
+                          optimizer_state=optimizer, report_interval=job.get("report_interval", 0.1),
+                          task=job.get("task", "classifier"))
         threading.Thread(target=_read_commands, args=(trainer,), daemon=True, name="commands").start()
         yield from trainer.run()
 
