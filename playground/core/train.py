@@ -21,22 +21,20 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from playground.core.augment import random_affine
-from playground.core.build import build_model, count_parameters
 from playground.core.config import ConfigError, TrainConfig, resolve_device
 from playground.core.data import DataSplits, load_dataset
 from playground.core.events import (EpochEvent, ErrorEvent, Event, FinishedEvent, PausedEvent, ProgressEvent,
                                     ResumedEvent, StartEvent, StoppedEvent)
-from playground.core.metrics import Evaluation, evaluate
-from playground.core.objective import batch_loss, check_compatible, make_optimizer, make_scheduler, to_input
+from playground.core.metrics import Evaluation
 from playground.core.runs import RunWriteError, RunWriter
 from playground.core.spec import NetworkSpec
+from playground.core.tasks import TASKS
 from playground.core.text import short_repr
 
 # A loss this large has diverged: cross-entropy starts near ln(10) = 2.3 and MSE on one-hot targets
@@ -148,10 +146,6 @@ class _StepLog:
         return figures
 
 
-def _cpu_state(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-
-
 class _Stopwatch:
     """The run's time with pauses left out: time in training steps (for samples per second and the
     ETA) and time in the loop, validation included (the elapsed and training time shown)."""
@@ -212,152 +206,6 @@ class _RunEnded(Exception):
     def __init__(self, status: str, message: str = ""):
         super().__init__(message)
         self.status, self.message = status, message
-
-
-class TrainingTask:
-    """What one kind of training provides; the :class:`Trainer` does the rest (the loop, pause,
-    resume and stop, the clock, the events, the run folder, the divergence and out-of-memory ends).
-
-    A second kind (a generator/discriminator pair, say) subclasses this, fills in the methods and is
-    registered in ``TASKS`` under a name, which ``Trainer(task=...)`` and the worker's job
-    (``"task"``) choose it by. Its :meth:`step` reports one loss, how many of the batch it got right
-    and the batch size, whatever those mean for it; :meth:`weights` is one flat dict (prefix each
-    network's names when there are several), saved in the run folder as ``weights_*.safetensors``.
-    """
-
-    model: torch.nn.Module | None = None  # the network being trained (after set_up)
-    optimizer: torch.optim.Optimizer | None = None
-    steps_per_epoch = 0
-    lr = 0.0  # the learning rate of the latest step
-
-    def __init__(self, spec: NetworkSpec, config: TrainConfig):
-        """Raise ``DesignError`` / ``ConfigError`` here if this design and config cannot train."""
-        self.spec, self.config = spec, config
-
-    def set_up(self, data: DataSplits, device: str, initial_state: dict | None,
-               optimizer_state: dict | None) -> None:
-        """Build the networks and optimizers on ``device``; set ``steps_per_epoch``."""
-        raise NotImplementedError
-
-    def parameters(self) -> int:
-        raise NotImplementedError
-
-    def start_epoch(self) -> None:
-        """Before an epoch's first step (shuffle)."""
-
-    def step(self, b: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Train on the epoch's batch ``b``: its mean loss and count of right answers (tensors left
-        on the device, so that the step never waits for it) and its size."""
-        raise NotImplementedError
-
-    def validate(self, should_stop: Callable[[], bool]) -> tuple[float, float] | None:
-        """The validation loss and accuracy (the best weights have the highest), None without a
-        validation set."""
-        raise NotImplementedError
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        """A CPU copy of the weights as they are now."""
-        raise NotImplementedError
-
-    def optimizer_state(self) -> dict:
-        raise NotImplementedError
-
-    def evaluate(self, weights: dict[str, torch.Tensor]) -> Evaluation | None:
-        """The final test evaluation of ``weights`` (saved as the run's evaluation), if any."""
-        return None
-
-    def release_memory(self) -> None:
-        """After running out of memory: let go of what the failed step held."""
-
-
-class ClassifierTask(TrainingTask):
-    """One network that scores the classes of labelled images, trained on a loss over its scores."""
-
-    def __init__(self, spec: NetworkSpec, config: TrainConfig):
-        check_compatible(spec, config)
-        super().__init__(spec, config)
-
-    def set_up(self, data, device, initial_state, optimizer_state) -> None:
-        cfg = self.config
-        self.data, self.device = data, device
-        model = build_model(self.spec)
-        if initial_state is not None:
-            model.load_state_dict(initial_state)
-        model = model.to(device)
-        # Channels-last makes pooling and normalisation much faster on CPUs (and suits GPUs).
-        self.channels_last = any(layer.type == "Conv2d" for layer in self.spec.layers) and device != "mps"
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        model.train()
-        self.model = model
-        self.X = to_input(data.train.images, device)
-        self.Y = data.train.labels.to(device)
-        n, bs = len(self.Y), cfg.batch_size
-        self.steps_per_epoch = math.ceil(n / bs)
-        if n % bs == 1 and self.steps_per_epoch > 1:
-            self.steps_per_epoch -= 1  # a batch of one breaks batch normalisation; drop it
-        self.optimizer = make_optimizer(model.parameters(), cfg)
-        if optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state)
-        self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
-        self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
-        self.lr = cfg.lr
-
-    def parameters(self) -> int:
-        return count_parameters(self.model)
-
-    def start_epoch(self) -> None:
-        self.perm = torch.randperm(len(self.Y), generator=self.generator, device=self.device)
-
-    def step(self, b: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        cfg, optimizer = self.config, self.optimizer
-        bs = cfg.batch_size
-        idx = self.perm[b * bs:(b + 1) * bs]
-        xb = self.X.index_select(0, idx)
-        yb = self.Y.index_select(0, idx)
-        if cfg.augment:
-            xb = random_affine(xb, self.generator, cfg.max_shift, cfg.max_rotation, cfg.max_scale)
-        if self.channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        out = self.model(xb)
-        loss = batch_loss(out, yb, cfg.loss, self.spec.num_classes)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        self.lr = optimizer.param_groups[0]["lr"]
-        if self.scheduler is not None:
-            self.scheduler.step()
-        return loss.detach(), (out.argmax(1) == yb).sum(), len(yb)
-
-    def validate(self, should_stop) -> tuple[float, float] | None:
-        val = self.data.val
-        if not len(val):
-            return None
-        result = evaluate(self.model, val.images, val.labels, self.device, loss=self.config.loss,
-                          should_stop=should_stop)
-        return result.loss, result.accuracy
-
-    def weights(self) -> dict[str, torch.Tensor]:
-        return _cpu_state(self.model)
-
-    def optimizer_state(self) -> dict:
-        return self.optimizer.state_dict()
-
-    def evaluate(self, weights) -> Evaluation:
-        model = build_model(self.spec)
-        model.load_state_dict(weights)
-        model.to(self.device)
-        test = self.data.test
-        return evaluate(model, test.images, test.labels, self.device, loss=self.config.loss)
-
-    def release_memory(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.device.startswith("cuda"):
-            torch.cuda.empty_cache()
-
-
-# The kinds of training, by the name a job gives (``Trainer(task=...)``, the worker's ``"task"``).
-TASKS: dict[str, type[TrainingTask]] = {"classifier": ClassifierTask}
 
 
 @dataclass

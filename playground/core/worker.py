@@ -8,7 +8,7 @@ GIL. In a worker process the trainer runs on the main thread at full speed.
 Protocol (JSON lines): the worker prints ``{"type": "ready"}`` once torch is imported, reads one job
 line from stdin (``design``, ``config``, ``run_dir``, optional ``initial_weights``,
 ``optimizer_state``, ``report_interval`` and ``task``, the kind of training: a key of
-``core.train.TASKS``, ``"classifier"`` when absent), then prints each trainer event
+``core.tasks.TASKS``, ``"classifier"`` when absent), then prints each trainer event
 (``core/events.py``) as it comes, and an ``error`` event if the job fails. While
 it trains it takes commands on stdin: ``pause``, ``resume``, ``stop`` (keep weights, evaluate) and
 ``abort`` (stop without the final evaluation). If stdin closes, it aborts.

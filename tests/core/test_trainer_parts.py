@@ -17,7 +17,8 @@ from playground.core.data import load_dataset
 from playground.core.events import EVENT_FIELDS
 from playground.core.objective import to_input
 from playground.core.runs import load_optimizer, load_run, load_weights
-from playground.core.train import TASKS, ClassifierTask, Trainer, TrainingTask
+from playground.core.tasks import TASKS, ClassifierTask, TrainingTask
+from playground.core.train import Trainer
 from playground.core.worker import TrainingProcess
 
 MLP = NetworkSpec((L("Flatten"), L("Linear", out_features=32), L("ReLU"), L("Linear", out_features=10)),
