@@ -473,10 +473,6 @@ class RunRecord:
     def test_accuracy(self) -> float | None:
         return self.summary.get("test_accuracy")
 
-    @property
-    def message(self) -> str:
-        return str(self.summary.get("message", ""))
-
     def file(self, name: str) -> Path:
         """One of the run folder's files (one of this module's ``*_FILE`` / ``*_WEIGHTS`` names)."""
         if self.path is None:

@@ -129,12 +129,12 @@ def test_events_of_a_listed_run_are_read_when_first_asked_for(trained):
 def test_the_ends_of_a_live_run(tmp_path):
     failed = RunRecord.new(MLP, CONFIG, tmp_path / "none")
     failed.add_event({"type": "error", "error": "WorkerDied", "message": "gone"})
-    assert failed.status == "failed" and failed.message == "gone" and failed.test_accuracy is None
+    assert failed.status == "failed" and failed.summary["message"] == "gone" and failed.test_accuracy is None
     failed.end()  # the process ended after its error: the error stays the reason
-    assert failed.message == "gone"
+    assert failed.summary["message"] == "gone"
     silent = RunRecord.new(MLP, CONFIG, tmp_path / "none")
     silent.end()
-    assert silent.status == "failed" and silent.message == "The training ended unexpectedly."
+    assert silent.status == "failed" and silent.summary["message"] == "The training ended unexpectedly."
     stopped = RunRecord.new(MLP, CONFIG, tmp_path / "none")
     stopped.add_event({"type": "finished", "status": "stopped", "message": "Stopped.", "test_accuracy": None,
                        "train_seconds": 1.0})

@@ -328,6 +328,6 @@ def test_a_training_whose_writes_fail_shows_why(window, qtbot, monkeypatch, mnis
     entry = blocker.args[0]
     message = (f"cannot write weights_last.safetensors to the run folder {entry.path}: File too large; no "
                f"weights had been saved yet")
-    assert entry.status == "failed" and entry.message == message
+    assert entry.status == "failed" and entry.summary["message"] == message
     assert area.banner.isVisible() and area.banner.text() == f"Training failed: {message}"
     assert area.start_button.isEnabled()
