@@ -9,9 +9,12 @@ import numpy as np
 
 from playground.core import weights
 from playground.core.paths import assets_dir
-from playground.core.runs import RunError, load_weights
+from playground.core.runs import BEST_WEIGHTS, DESIGN_FILE, LAST_WEIGHTS, RunError, load_weights
 from playground.core.spec import DesignError, NetworkSpec, load_design
 from playground.core.text import printable
+
+
+MODEL_WEIGHTS = "weights.safetensors"  # a model folder's weights (a run folder has its best and last)
 
 
 def default_model_dir() -> Path:
@@ -47,7 +50,7 @@ class Classifier:
 
     @classmethod
     def from_path(cls, path: str | Path | None = None) -> "Classifier":
-        """A run folder (its best weights), a model folder (design.json + weights.safetensors), a
+        """A run folder (its best weights), a model folder (its design and ``MODEL_WEIGHTS``), a
         model file (.pgmodel.safetensors), or the bundled default model when ``path`` is None.
         ``RunError`` says what is wrong."""
         folder = Path(path) if path is not None else default_model_dir()
@@ -61,21 +64,21 @@ class Classifier:
             return cls(spec, state, str(folder))
         if not folder.is_dir():
             raise RunError(f"{folder}: not a folder; give a run folder or a model folder "
-                           f"(with design.json and weights)")
+                           f"(with {DESIGN_FILE} and weights)")
         try:
-            spec = load_design(folder / "design.json")
+            spec = load_design(folder / DESIGN_FILE)
         except DesignError as exc:
             raise RunError(str(exc)) from None
         needed = _expected_weights(spec, folder)
-        for name in ("weights.safetensors", "weights_best.safetensors", "weights_last.safetensors"):
+        for name in (MODEL_WEIGHTS, BEST_WEIGHTS, LAST_WEIGHTS):
             if (folder / name).exists():
                 return cls(spec, load_weights(folder / name, needed), str(folder / name))
-        raise RunError(f"{folder}: no weights (weights.safetensors or weights_best.safetensors)")
+        raise RunError(f"{folder}: no weights ({MODEL_WEIGHTS} or {BEST_WEIGHTS})")
 
     @classmethod
     def from_weights_file(cls, spec: NetworkSpec, path: str | Path, source: str | None = None) -> "Classifier":
         """``spec`` with the weights of a safetensors file, whose header is checked against the design
-        before any weight is read (for the canvas following a run's weights_last.safetensors)."""
+        before any weight is read (for the canvas following a run's last weights)."""
         path = Path(path)
         return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path))
 

@@ -34,7 +34,6 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,19 @@ from playground.core.metrics import Evaluation
 from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec, load_design
 from playground.core.text import safe_file_stem
 from playground.core.weights import save_weights
+
+
+# The files of a run folder: no other module spells these names.
+DESIGN_FILE = "design.json"
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+LAST_WEIGHTS = "weights_last.safetensors"
+BEST_WEIGHTS = "weights_best.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+EVALUATION_FILE = "evaluation.json"
+LOCK_NAME = "run.lock"
+WEIGHTS_FILES = {"last": LAST_WEIGHTS, "best": BEST_WEIGHTS}
 
 
 class RunError(RuntimeError):
@@ -62,9 +74,8 @@ class RunWriteError(RunError):
     written before are intact and the message says which weights are kept."""
 
 
-RUN_FILES = frozenset({"design.json", "config.json", "run.json", "metrics.jsonl", "weights_last.safetensors",
-                       "weights_best.safetensors", "optimizer.safetensors", "evaluation.json"})
-LOCK_NAME = "run.lock"
+RUN_FILES = frozenset({DESIGN_FILE, CONFIG_FILE, SUMMARY_FILE, METRICS_FILE, LAST_WEIGHTS, BEST_WEIGHTS,
+                       OPTIMIZER_FILE, EVALUATION_FILE})
 # Limits on what is read from a run folder (a folder may come from anyone).
 JSON_FILE_LIMIT = 1_000_000  # config.json, run.json: a few kB each (design.json: spec.MAX_DESIGN_BYTES)
 EVALUATION_LIMIT = 8_000_000  # evaluation.json: about 100 kB with a prediction per test image
@@ -318,15 +329,15 @@ class RunWriter:
             self._lock = RunLock.acquire(self.path)
             if set(os.listdir(self.path)) & RUN_FILES:
                 raise RunFolderError(f"{self.path} already holds a run; choose another folder")
-            for name, save in (("design.json", spec.save), ("config.json", config.save)):
+            for name, save in ((DESIGN_FILE, spec.save), (CONFIG_FILE, config.save)):
                 written.append(self.path / name)
                 save(self.path / name)
             self.summary: dict[str, Any] = {"status": "running", "design": spec.name,
                                             "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-            written.append(self.path / "run.json")
-            atomic_write_text(self.path / "run.json", json.dumps(self.summary, indent=2) + "\n")
-            written.append(self.path / "metrics.jsonl")
-            self._metrics_fd = os.open(self.path / "metrics.jsonl",
+            written.append(self.path / SUMMARY_FILE)
+            atomic_write_text(self.path / SUMMARY_FILE, json.dumps(self.summary, indent=2) + "\n")
+            written.append(self.path / METRICS_FILE)
+            self._metrics_fd = os.open(self.path / METRICS_FILE,
                                        os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             self._metrics_size = 0
         except BaseException as exc:
@@ -360,7 +371,7 @@ class RunWriter:
             raise RunWriteError(self.failure_message(what, exc)) from None
 
     def failure_message(self, what: str, exc: BaseException) -> str:
-        last = self.path / "weights_last.safetensors"
+        last = self.path / LAST_WEIGHTS
         if self.weights_epoch is not None:
             kept = f"the weights of epoch {self.weights_epoch} are kept in {last.name}"
         elif last.exists():
@@ -373,7 +384,7 @@ class RunWriter:
         if isinstance(event.get("epoch"), int):
             self._epoch = event["epoch"]
         data = (json.dumps(event) + "\n").encode("utf-8")
-        with self._writing("metrics.jsonl"):
+        with self._writing(METRICS_FILE):
             try:
                 view = memoryview(data)
                 while view:
@@ -387,23 +398,23 @@ class RunWriter:
         self._metrics_size += len(data)
 
     def save_weights(self, kind: str, state_dict: dict[str, Any]) -> None:
-        with self._writing(f"weights_{kind}.safetensors"):
-            save_weights(self.path / f"weights_{kind}.safetensors", state_dict)
+        with self._writing(WEIGHTS_FILES[kind]):
+            save_weights(self.path / WEIGHTS_FILES[kind], state_dict)
         if kind == "last":
             self.weights_epoch = self._epoch
 
     def save_optimizer(self, state: dict[str, Any]) -> None:
-        with self._writing("optimizer.safetensors"):
-            save_optimizer(self.path / "optimizer.safetensors", state)
+        with self._writing(OPTIMIZER_FILE):
+            save_optimizer(self.path / OPTIMIZER_FILE, state)
 
     def save_evaluation(self, evaluation: Evaluation) -> None:
-        with self._writing("evaluation.json"):
-            atomic_write_text(self.path / "evaluation.json", json.dumps(evaluation.to_dict(True)) + "\n")
+        with self._writing(EVALUATION_FILE):
+            atomic_write_text(self.path / EVALUATION_FILE, json.dumps(evaluation.to_dict(True)) + "\n")
 
     def write_summary(self, **updates: Any) -> None:
         self.summary.update(updates)
-        with self._writing("run.json"):
-            atomic_write_text(self.path / "run.json", json.dumps(self.summary, indent=2) + "\n")
+        with self._writing(SUMMARY_FILE):
+            atomic_write_text(self.path / SUMMARY_FILE, json.dumps(self.summary, indent=2) + "\n")
 
     def close(self) -> None:
         """Close the log and release the folder (never raises: it runs after errors too)."""
@@ -416,30 +427,115 @@ class RunWriter:
             self._lock = None
 
 
-@dataclass
 class RunRecord:
-    """A run folder read back."""
+    """One training run: one read back from its folder, or one of this session whose events are
+    still coming in (:meth:`add_event`). ``summary`` is run.json's contents (for a live run, kept as
+    the trainer writes them); ``events`` are read from the folder's log when first asked for if the
+    run was loaded without them."""
 
-    path: Path
-    spec: NetworkSpec
-    config: TrainConfig
-    summary: dict[str, Any]
-    events: list[dict[str, Any]] = field(default_factory=list)
-    evaluation: Evaluation | None = None
-    notes: list[str] = field(default_factory=list)  # parts of the folder that were skipped, and why
+    def __init__(self, path: str | Path | None, spec: NetworkSpec, config: TrainConfig,
+                 summary: dict[str, Any] | None = None, events: list[dict[str, Any]] | None = None,
+                 evaluation: Evaluation | None = None, notes: list[str] | None = None, label: str = ""):
+        self.path = Path(path) if path is not None else None
+        self.spec, self.config = spec, config
+        self.summary: dict[str, Any] = summary if summary is not None else {"status": "unknown"}
+        self._events = events
+        self.evaluation = evaluation
+        self.notes: list[str] = notes if notes is not None else []  # parts of the folder skipped, and why
+        self.label = label or spec.name
+
+    @classmethod
+    def new(cls, spec: NetworkSpec, config: TrainConfig, path: str | Path | None, label: str = "") -> "RunRecord":
+        """A run starting now, whose events will come through :meth:`add_event`."""
+        summary = {"status": "running", "design": spec.name, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        return cls(path, spec, config, summary, [], label=label)
+
+    def __repr__(self) -> str:
+        return f"RunRecord({self.label!r}, {self.status!r}, {str(self.path)!r})"
+
+    # -- what the run is ------------------------------------------------------------------------------
 
     @property
     def status(self) -> str:
         return self.summary.get("status", "unknown")
 
     @property
+    def finished(self) -> bool:
+        """Whether the run has ended (completed, stopped, failed, interrupted or unknown)."""
+        return self.status != "running"
+
+    @property
+    def started(self) -> str:
+        """When the run started, as ``YYYY-mm-dd HH:MM:SS`` (empty if unknown)."""
+        return str(self.summary.get("started", "")).replace("T", " ")
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.summary.get("test_accuracy")
+
+    def file(self, name: str) -> Path:
+        """One of the run folder's files (one of this module's ``*_FILE`` / ``*_WEIGHTS`` names)."""
+        if self.path is None:
+            raise RunError(f"the run {self.label!r} has no folder")
+        return self.path / name
+
+    def _has(self, name: str) -> bool:
+        return self.path is not None and (self.path / name).is_file()
+
+    @property
+    def has_best_weights(self) -> bool:
+        return self._has(BEST_WEIGHTS)
+
+    @property
+    def has_last_weights(self) -> bool:
+        return self._has(LAST_WEIGHTS)
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether training can go on from this run: it has ended, with its last weights and the
+        optimizer state beside them."""
+        return self.finished and self.has_last_weights and self._has(OPTIMIZER_FILE)
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        if self._events is None:
+            self._events = read_events(self.path, self.notes) if self.path is not None else []
+        return self._events
+
+    @property
+    def events_loaded(self) -> bool:
+        """Whether the events are in memory (a run listed without its log has not read it yet)."""
+        return self._events is not None
+
+    @property
     def epochs(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e.get("type") == "epoch"]
 
+    def add_event(self, event: dict[str, Any]) -> None:
+        """An event of a live run: logged, and its end (a ``finished`` or ``error`` event) taken into
+        the summary as the trainer writes it into run.json; the test evaluation is read then."""
+        self.events.append(event)
+        kind = event.get("type")
+        if kind == "finished":
+            self.summary.update({k: v for k, v in event.items() if k != "type"})
+            if self.path is not None:
+                self.evaluation = read_evaluation(self.path, self.notes)
+        elif kind == "error":
+            self.summary.update(status="failed", message=event.get("message", ""), test_accuracy=None)
+
+    def end(self, message: str = "The training ended unexpectedly.") -> None:
+        """The run's process is gone: a run still "running" then failed (it sent no final event)."""
+        if not self.finished:
+            self.summary.update(status="failed", message=message, test_accuracy=None)
+
+    # -- weights ---------------------------------------------------------------------------------------
+
     def weights_path(self, which: str = "best") -> Path:
-        path = self.path / f"weights_{which}.safetensors"
+        path = self.file(WEIGHTS_FILES[which])
         if which == "best" and not path.exists():
-            path = self.path / "weights_last.safetensors"
+            path = self.file(LAST_WEIGHTS)
         return path
 
     def load_model(self, which: str = "best"):
@@ -489,7 +585,7 @@ _SUMMARY_TEXTS = ("status", "message", "design", "started", "finished", "device"
 
 def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
     """run.json, with fields of the wrong type dropped (each with a note)."""
-    file = path / "run.json"
+    file = path / SUMMARY_FILE
     if not os.path.lexists(file):
         notes.append("run.json is missing: the run's status is unknown")
         return {"status": "unknown"}
@@ -555,7 +651,7 @@ def _evaluation_problem(data: Any) -> str | None:
 
 def read_evaluation(path: str | Path, notes: list[str] | None = None) -> Evaluation | None:
     """The test evaluation a run wrote, or None (missing, or unusable: then with a note)."""
-    file = Path(path) / "evaluation.json"
+    file = Path(path) / EVALUATION_FILE
     if not os.path.lexists(file):
         return None
     try:
@@ -581,27 +677,27 @@ def load_run(path: str | Path, with_events: bool = True) -> RunRecord:
     note in ``notes``. A run whose run.json says "running" but whose training process is gone (no
     one holds its lock) has the status "interrupted"."""
     path = Path(path)
-    if not os.path.lexists(path / "design.json"):
+    if not os.path.lexists(path / DESIGN_FILE):
         raise RunError(f"{path}: not a run folder (no design.json)")
     try:
-        spec = load_design(path / "design.json")  # a regular file of at most MAX_DESIGN_BYTES
+        spec = load_design(path / DESIGN_FILE)  # a regular file of at most MAX_DESIGN_BYTES
     except DesignError as exc:
         raise RunError(f"{path}: its design.json cannot be read ({exc})") from None
     try:
-        config = TrainConfig.from_dict(_read_json(path / "config.json"), "config.json")
+        config = TrainConfig.from_dict(_read_json(path / CONFIG_FILE), CONFIG_FILE)
     except (ConfigError, OSError, ValueError, RecursionError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise RunError(f"{path}: its config.json cannot be read ({reason})") from None
     notes: list[str] = []
     summary = _read_summary(path, notes)
     if summary["status"] == "running" and run_owner(path) is None:
-        last = path / "weights_last.safetensors"
+        last = path / LAST_WEIGHTS
         summary["status"] = "interrupted"
         summary["message"] = ("The training process ended without finishing (it was killed, crashed or the "
                               "computer stopped); " + (f"the weights of its last finished epoch are kept in "
                                                       f"{last.name}." if last.exists() else "it saved no weights."))
     evaluation = read_evaluation(path, notes)
-    events = read_events(path, notes) if with_events else []
+    events = read_events(path, notes) if with_events else None
     return RunRecord(path, spec, config, summary, events, evaluation, notes)
 
 
@@ -638,7 +734,7 @@ def read_events(path: str | Path, notes: list[str] | None = None) -> list[dict[s
     skipped, and at most ``METRICS_LIMIT`` bytes are read; ``notes`` gets a line saying what was
     skipped."""
     events: list[dict[str, Any]] = []
-    metrics = Path(path) / "metrics.jsonl"
+    metrics = Path(path) / METRICS_FILE
     skipped, first_problem, read, cut = 0, "", 0, False
     try:
         with open_regular(metrics) as f:  # a pipe or a device (/dev/zero) is refused, never read
@@ -692,7 +788,7 @@ def list_runs(base: Path, with_events: bool = True, problems: list[str] | None =
     runs = []
     for child in children:
         try:
-            if not (child.is_dir() and os.path.lexists(child / "design.json")):
+            if not (child.is_dir() and os.path.lexists(child / DESIGN_FILE)):
                 continue
             runs.append(load_run(child, with_events))
         except (RunError, OSError) as exc:

@@ -153,13 +153,14 @@ class ProbabilityBars(QWidget):
 
 
 class DrawArea(QWidget):
-    """The pad, the guess, the probabilities, the 28x28 image the network sees, and a model chooser."""
+    """The pad, the guess, the probabilities, the 28x28 image the network sees, and a model chooser
+    that lists the run library's runs with best weights (and follows the run being trained)."""
 
     classified = Signal(object)  # the probabilities (numpy array), or None for an empty pad
 
-    def __init__(self, train_area=None, parent=None):
+    def __init__(self, library=None, parent=None):
         super().__init__(parent)
-        self.train_area = train_area
+        self.library = library  # a RunLibrary, or None: the default and opened models only
         self.classifier = None
         self.follow_path: Path | None = None  # the run whose newest epoch is followed
         self._opened: list[tuple[str, object]] = []  # models opened with File > Open Model
@@ -170,7 +171,18 @@ class DrawArea(QWidget):
         self.timer.setSingleShot(True)
         self.timer.setInterval(CLASSIFY_INTERVAL_MS)
         self.timer.timeout.connect(self.classify)
+        self._make_model_chooser()
+        self._make_guess()
+        self._lay_out()
+        self._show(None, None)
+        if library is not None:
+            library.run_added.connect(self.refresh_models)
+            library.run_updated.connect(self.refresh_models)
+            library.epoch_finished.connect(self._epoch_finished)
 
+    # -- building the widgets ----------------------------------------------------------------------------
+
+    def _tools(self) -> QHBoxLayout:
         clear = QPushButton("Clear")
         clear.setToolTip("Clear the pad (Esc or Del)")
         clear.clicked.connect(self.pad.clear)
@@ -188,7 +200,9 @@ class DrawArea(QWidget):
         tools.addWidget(undo)
         tools.addWidget(QLabel("Brush"))
         tools.addWidget(self.brush)
+        return tools
 
+    def _make_model_chooser(self) -> None:
         self.model_box = QComboBox()
         self.model_box.setToolTip("The model that classifies the drawing")
         self.model_box.currentIndexChanged.connect(self._model_chosen)
@@ -197,6 +211,7 @@ class DrawArea(QWidget):
         self.model_status.setWordWrap(True)
         self.model_status.setStyleSheet("color: #6b7280;")
 
+    def _make_guess(self) -> None:
         self.guess = QLabel()
         font = QFont(self.font())
         font.setPixelSize(72)
@@ -212,10 +227,11 @@ class DrawArea(QWidget):
         self.preview.setFrameShape(QFrame.Shape.Box)
         self.preview.setToolTip("The 28x28 image the network sees (MNIST-like: centred by its centre of mass)")
 
+    def _lay_out(self) -> None:
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Draw</b> — the guess updates as you draw"))
         left.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignLeft)
-        left.addLayout(tools)
+        left.addLayout(self._tools())
         left.addWidget(QLabel("Model"))
         left.addWidget(self.model_box)
         left.addWidget(self.model_status)
@@ -236,17 +252,15 @@ class DrawArea(QWidget):
         layout.addLayout(left)
         layout.addLayout(middle)
         layout.addLayout(right, 1)
-        self._show(None, None)
-        if train_area is not None:
-            train_area.runs_changed.connect(self.refresh_models)
-            train_area.epoch_finished.connect(self._epoch_finished)
 
     # -- models ---------------------------------------------------------------------------------------
 
     def set_torch_ready(self) -> None:
         self.refresh_models()
 
-    def refresh_models(self) -> None:
+    def refresh_models(self, *args) -> None:
+        """Rebuild the chooser from the library; the chosen model stays chosen (a followed run that
+        has ended is then chosen by its best weights)."""
         from playground.core.predict import default_model_dir
 
         current = self.model_box.currentData()
@@ -255,20 +269,30 @@ class DrawArea(QWidget):
         self.model_box.addItem("Default model (ships with the app)", ("default", str(default_model_dir())))
         for i, (label, _) in reversed(list(enumerate(self._opened))):
             self.model_box.addItem(label, ("opened", str(i)))
-        if self.train_area is not None:
-            if self.train_area.training and self.train_area.current and self.train_area.current.path:
-                self.model_box.addItem(f"Training now: {self.train_area.current.label} (follows each epoch)",
-                                       ("follow", str(self.train_area.current.path)))
-            for run in reversed(self.train_area.runs):
-                if run.path and (run.path / "weights_best.safetensors").exists() and run.final:
-                    acc = run.final.get("test_accuracy")
-                    text = f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else "")
-                    self.model_box.addItem(text, ("run", str(run.path)))
-        index = self.model_box.findData(current) if current is not None else 0
+        if self.library is not None:
+            training = self.library.training
+            if training is not None and training.path is not None:
+                self.model_box.addItem(f"Training now: {training.label} (follows each epoch)",
+                                       ("follow", str(training.path)))
+            for run in self.library.runs_with_best_weights():
+                acc = run.test_accuracy
+                text = f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else "")
+                self.model_box.addItem(text, ("run", str(run.path)))
+        index = self.index_of(*current) if current is not None else 0
+        if index < 0 and current is not None and current[0] == "follow":
+            index = self.index_of("run", current[1])
         self.model_box.setCurrentIndex(max(index, 0))
         self.model_box.blockSignals(False)
         if self.classifier is None or self.model_box.currentData() != current:
             self._model_chosen()
+
+    def index_of(self, kind: str, path: str) -> int:
+        """The chooser's row of a model, or -1. (``findData`` compares Python objects by identity.)"""
+        return next((i for i in range(self.model_box.count()) if self.model_box.itemData(i) == (kind, path)), -1)
+
+    def _run_at(self, path: Path):
+        runs = [r for r in self.library.runs if r.path == path] if self.library is not None else []
+        return runs[-1] if runs else None
 
     def _model_chosen(self, *args) -> None:
         data = self.model_box.currentData()
@@ -281,7 +305,8 @@ class DrawArea(QWidget):
             self.model_status.setText(f"{self.classifier.spec.name}: {Path(self.classifier.source).name}")
             self.classify()
             return
-        if kind == "follow" and not (Path(path) / "weights_last.safetensors").exists():
+        run = self._run_at(Path(path)) if kind == "follow" else None
+        if kind == "follow" and not (run is not None and run.has_last_weights):
             self.classifier = None
             self.model_status.setText("Waiting for the first epoch to finish…")
             self._show(None, None)
@@ -289,17 +314,19 @@ class DrawArea(QWidget):
         self.load_model(Path(path), which="last" if kind == "follow" else None)
 
     def load_model(self, path: Path, which: str | None = None) -> bool:
+        """Classify with a run's or model folder's best weights, or with the last weights of a run
+        of the library (``which="last"``)."""
         from playground.core.predict import Classifier
-        from playground.core.runs import RunError
+        from playground.core.runs import LAST_WEIGHTS, RunError
 
         try:
             if which == "last":
-                from playground.core.spec import load_design
-
+                run = self._run_at(Path(path))
+                if run is None:
+                    raise RunError(f"{path}: not a run of this window")
                 # A copy on disk of the newest epoch's weights, never the ones being trained; its
                 # header is checked against the design before any weight is read.
-                self.classifier = Classifier.from_weights_file(load_design(path / "design.json"),
-                                                               path / "weights_last.safetensors", str(path))
+                self.classifier = Classifier.from_weights_file(run.spec, run.file(LAST_WEIGHTS), str(path))
             else:
                 self.classifier = Classifier.from_path(path)
         except (RunError, OSError, ValueError) as exc:
@@ -311,7 +338,7 @@ class DrawArea(QWidget):
         return True
 
     def use_classifier(self, classifier, label: str) -> None:
-        """Classify with an opened model (listed in the chooser until the list is rebuilt)."""
+        """Classify with an opened model (listed in the chooser from now on)."""
         self._opened.append((label, classifier))
         self.model_box.blockSignals(True)
         self.model_box.insertItem(1, label, ("opened", str(len(self._opened) - 1)))
@@ -322,8 +349,8 @@ class DrawArea(QWidget):
         self.model_status.setText(f"{classifier.spec.name}: {Path(classifier.source).name}")
         self.classify()
 
-    def _epoch_finished(self, path: str) -> None:
-        if self.follow_path is not None and Path(path) == self.follow_path:
+    def _epoch_finished(self, run) -> None:
+        if self.follow_path is not None and run.path == self.follow_path:
             self.load_model(self.follow_path, which="last")
 
     # -- classifying -----------------------------------------------------------------------------------

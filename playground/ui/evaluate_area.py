@@ -103,9 +103,12 @@ def digit_icon(image, scale: int = 2) -> QIcon:
 
 
 class EvaluateArea(QWidget):
+    """A run's test evaluation (a core ``RunRecord``): accuracy, per-class table, confusion matrix
+    and the images behind each cell."""
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.entry = None
+        self.run = None  # the RunRecord shown
         self.images = None  # uint8 test images the evaluation was made on
         self._shown: tuple[list[int], str] | None = None  # the gallery's indices and caption
         self.title = QLabel("Train a network (Train area) or pick a run there to evaluate it here.")
@@ -156,25 +159,25 @@ class EvaluateArea(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
 
-    def show_run(self, entry, images=None) -> None:
+    def show_run(self, run, images=None) -> None:
         """Show a run's evaluation; ``images`` are its test images (loaded by the caller if needed)."""
         from playground.core.data import CLASS_NAMES
 
-        self.entry = entry
+        self.run = run
         self.images = images
-        evaluation = entry.evaluation
+        evaluation = run.evaluation
         self.gallery.clear()
         if evaluation is None:
-            self.title.setText(f"<b>{html.escape(entry.label)}</b>: this run has no test evaluation ({entry.status}).")
+            self.title.setText(f"<b>{html.escape(run.label)}</b>: this run has no test evaluation ({run.status}).")
             self.accuracy.clear()
             self.table.setRowCount(0)
             self.matrix.set_matrix([], [])
             self.images_label.clear()
             self._shown = None
             return
-        names = CLASS_NAMES[entry.config.dataset]
-        self.title.setText(f"<b>{html.escape(entry.label)}</b> — {entry.config.optimizer}, lr {entry.config.lr:g}, "
-                           f"{entry.status}; {evaluation.count:,} test images")
+        names = CLASS_NAMES[run.config.dataset]
+        self.title.setText(f"<b>{html.escape(run.label)}</b> — {run.config.optimizer}, lr {run.config.lr:g}, "
+                           f"{run.status}; {evaluation.count:,} test images")
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))
         for row, (name, m) in enumerate(zip(names, evaluation.per_class)):
@@ -188,12 +191,12 @@ class EvaluateArea(QWidget):
         self.show_mistakes()
 
     def show_mistakes(self) -> None:
-        self._fill(self.entry.evaluation.misclassified, "All misclassified test images")
+        self._fill(self.run.evaluation.misclassified, "All misclassified test images")
 
     def show_cell(self, true: int, pred: int) -> None:
         names = self.matrix.names
         what = "correctly classified" if true == pred else f"predicted {names[pred]}"
-        self._fill(self.entry.evaluation.indices(true, pred), f"True {names[true]}, {what}")
+        self._fill(self.run.evaluation.indices(true, pred), f"True {names[true]}, {what}")
 
     def set_images(self, images) -> None:
         """The run's test images, once loaded: the gallery fills in what it shows (a cell the user
@@ -212,7 +215,7 @@ class EvaluateArea(QWidget):
             if indices:
                 self.images_label.setText(self.images_label.text() + " — loading the images…")
             return
-        ev = self.entry.evaluation
+        ev = self.run.evaluation
         names = self.matrix.names
         for i in shown:
             true = names[ev.labels[i]]

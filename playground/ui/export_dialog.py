@@ -21,8 +21,8 @@ class ExportDialog(QDialog):
         self.check = None
         self.worker = None
         self.run_box = QComboBox()
-        for run in runs:
-            acc = run.final.get("test_accuracy") if run.final else None
+        for run in runs:  # RunRecords with best weights, from the window's run library
+            acc = run.test_accuracy
             self.run_box.addItem(f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else ""))
         self.format_box = QComboBox()
         for fmt in EXPORT_FORMATS.values():

@@ -24,6 +24,7 @@ from playground.ui.designer import DesignerWidget
 from playground.ui.draw_area import DrawArea
 from playground.ui.document import DesignDocument
 from playground.ui.evaluate_area import EvaluateArea
+from playground.ui.run_library import RunLibrary
 from playground.ui.train_area import TrainArea
 
 MAX_RECENT = 8
@@ -102,20 +103,23 @@ class MainWindow(QMainWindow):
         self.torch_ready = False
         self.device_text = ""
         self._image_loader = None  # a worker loading test images for the Evaluate area
+        self._test_images = None  # (the dataset arguments, the test images) loaded last
         self._closing = False  # the window is closing (waiting for a training to stop)
 
         self.designer = DesignerWidget(self.document)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.designer, "Design")
-        self.train_area = TrainArea(self.document)
+        self.library = RunLibrary(self)
+        self.train_area = TrainArea(self.document, self.library)
         self.evaluate_area = EvaluateArea()
         self.tabs.addTab(self.train_area, "Train")
         self.tabs.addTab(self.evaluate_area, "Evaluate")
-        self.train_area.run_finished.connect(self.show_evaluation)
-        self.train_area.runs_changed.connect(self._update_export_action)
+        self.library.run_finished.connect(self.show_evaluation)
+        self.library.run_added.connect(self._update_export_action)
+        self.library.run_updated.connect(self._update_export_action)
         self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
-        self.draw_area = DrawArea(self.train_area)
+        self.draw_area = DrawArea(self.library)
         self.tabs.addTab(self.draw_area, "Draw")
         self.setCentralWidget(self.tabs)
 
@@ -243,6 +247,8 @@ class MainWindow(QMainWindow):
         self.torch_ready = True
         self.device_text = label
         self.train_area.set_torch_ready(devices or ["cpu"])
+        # The saved runs are read once PyTorch is ready, not before the window first shows.
+        self.train_area.show_unreadable_runs(self.library.load_from_disk())
         self.draw_area.set_torch_ready()
         self.device_label.setText(f"Training device: {label}")
         self.statusBar().showMessage(f"PyTorch ready ({seconds:.1f} s)", 4000)
@@ -487,10 +493,9 @@ class MainWindow(QMainWindow):
 
     def exportable_runs(self) -> list:
         """Finished runs with weights on disk, newest first."""
-        return [r for r in reversed(self.train_area.runs)
-                if r.final and r.path and (r.path / "weights_best.safetensors").exists()]
+        return self.library.runs_with_best_weights()
 
-    def _update_export_action(self) -> None:
+    def _update_export_action(self, *args) -> None:
         self.export_action.setEnabled(bool(self.exportable_runs()))
 
     def show_export_dialog(self, modal: bool = True):
@@ -509,33 +514,33 @@ class MainWindow(QMainWindow):
             self.show_evaluation(runs[0])
             self.tabs.setCurrentWidget(self.evaluate_area)
 
-    def show_evaluation(self, entry) -> None:
+    def show_evaluation(self, run) -> None:
         """Show a run in the Evaluate area, loading its test images in the background if needed."""
         if self._closing:  # the run stopped because the window is closing: load nothing
             return
-        if entry.data is not None:
-            self.evaluate_area.show_run(entry, entry.data.test.images)
+        c = run.config
+        key = (c.dataset, c.val_fraction, c.seed, c.limit)
+        if self._test_images is not None and self._test_images[0] == key:
+            self.evaluate_area.show_run(run, self._test_images[1])
             return
-        self.evaluate_area.show_run(entry, None)
-        if entry.evaluation is None:
+        self.evaluate_area.show_run(run, None)
+        if run.evaluation is None:
             return
         from superqt.utils import create_worker
 
         from playground.core.data import load_dataset
 
-        c = entry.config
-
         def loaded(data):
-            entry.data = data
-            if self.evaluate_area.entry is entry:
+            self._test_images = (key, data.test.images)
+            if self.evaluate_area.run is run:
                 self.evaluate_area.set_images(data.test.images)
 
         def failed(exc):
             self.statusBar().showMessage(f"Cannot load the test images: {exc}")
 
         # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
-        self._image_loader = create_worker(load_dataset, c.dataset, c.val_fraction, c.seed, c.limit,
-                                           _start_thread=True, _connect={"returned": loaded, "errored": failed})
+        self._image_loader = create_worker(load_dataset, *key, _start_thread=True,
+                                           _connect={"returned": loaded, "errored": failed})
 
     # -- help -------------------------------------------------------------------------------------------
 

@@ -72,7 +72,7 @@ class Smoother:
 
 
 class CurveBuilder:
-    """A run's curves from its events, as they come or read back from its metrics.jsonl."""
+    """A run's curves from its events, as they come or read back from its metrics log."""
 
     def __init__(self):
         self.curves = {k: CurveBuffer() for k in ("train_raw", "train", "val", "train_acc", "val_acc")}

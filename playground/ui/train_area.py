@@ -2,17 +2,17 @@
 
 Training runs the core's trainer in a worker process (``playground.core.worker``: torch is about 25%
 slower off a process's main thread), whose events a superqt worker thread relays. The trainer
-yields plain numbers about 12 times a second; the GUI thread appends them to the curve buffers and
-redraws the curves at most every REDRAW_MS (only the new segments are painted), and updates the
-progress text once a second. The design is a snapshot
-taken at Start: editing it during a run changes nothing in the run.
+yields plain numbers about 12 times a second; the GUI thread hands them to the run library (which
+keeps the run and its curve buffers), redraws the curves at most every REDRAW_MS (only the new
+segments are painted), and updates the progress text once a second. The design is a snapshot
+taken at Start: editing it during a run changes nothing in the run. The runs list mirrors the
+library.
 """
 
 from __future__ import annotations
 
 import html
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,49 +22,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout
 
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import ConfigError, TrainConfig
+from playground.core.runs import RunRecord
 from playground.core.units import format_eta
+from playground.ui.plots import TrainingPlots
+from playground.ui.run_library import RunLibrary
 from playground.ui.train_form import ConfigForm
-from playground.ui.plots import CurveBuffer, CurveBuilder, TrainingPlots, curves_from_events
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
 TEXT_INTERVAL = 1.0  # seconds between updates of the progress bar and text (each re-lays out the panel)
-
-
-@dataclass
-class RunEntry:
-    """A run shown in the list: one trained in this session, or one read from disk."""
-
-    label: str
-    spec: NetworkSpec
-    config: TrainConfig
-    path: Path | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    final: dict[str, Any] | None = None
-    evaluation: Any = None  # playground.core.metrics.Evaluation
-    data: Any = None  # the DataSplits it was trained on, when known
-    started: str = ""
-    curves: dict[str, CurveBuffer] | None = None
-
-    @property
-    def status(self) -> str:
-        return self.final["status"] if self.final else "running"
-
-    def get_curves(self) -> dict[str, CurveBuffer]:
-        if self.curves is None:
-            if not self.events and self.path is not None and self.final is not None:
-                from playground.core.runs import read_events
-
-                self.events = read_events(self.path)  # runs from disk are listed without their logs
-            self.curves = curves_from_events(self.events)
-        return self.curves
-
-
-def _read_evaluation(path: Path | None):
-    """The test evaluation a run wrote, or None (also when its file is unusable)."""
-    from playground.core.runs import read_evaluation
-
-    return read_evaluation(path) if path is not None else None
 
 
 # -- running a training --------------------------------------------------------------------------------
@@ -103,20 +69,17 @@ class TrainingRunner(QObject):
 
 
 class TrainArea(QWidget):
-    run_finished = Signal(object)  # a RunEntry
-    runs_changed = Signal()
-    epoch_finished = Signal(str)  # the run folder, whose weights_last.safetensors was just written
+    """Settings, controls, progress and curves of the run it trains, and the library's runs."""
 
-    def __init__(self, document, parent=None):
+    def __init__(self, document, library: RunLibrary, parent=None):
         super().__init__(parent)
         self.document = document
-        self.runs: list[RunEntry] = []
-        self.current: RunEntry | None = None
+        self.library = library
         self.runner: TrainingRunner | None = None
+        self._run: RunRecord | None = None  # the run this area trains (or trained last)
         self._spare = None  # a worker process started ahead, waiting for a job
         self._dirty = False
-        self._curve_builder = CurveBuilder()  # the current run's
-        self._disk_loaded = False
+        self._items: dict[RunRecord, QTreeWidgetItem] = {}
         self.torch_ready = False
 
         self.form = ConfigForm()
@@ -125,6 +88,29 @@ class TrainArea(QWidget):
         batch_size = self.form.editors["batch_size"]
         batch_size.valueChanged.connect(document.set_batch_size)
         document.set_batch_size(batch_size.value())
+        self._make_buttons()
+        self._make_progress()
+        self.plots = TrainingPlots()
+        self._make_run_list()
+        self._lay_out()
+
+        # Redraws follow new points, at most every REDRAW_MS: no timer ticks while nothing arrives.
+        self.redraw_timer = QTimer(self)
+        self.redraw_timer.setSingleShot(True)
+        self.redraw_timer.setInterval(REDRAW_MS)
+        self.redraw_timer.timeout.connect(self._redraw)
+        self._last_redraw = 0.0
+        self._set_controls("idle")
+        document.spec_changed.connect(self._design_changed)
+        self._design_changed()
+        for run in library.runs:
+            self._add_run_item(run)
+        library.run_added.connect(self._add_run_item)
+        library.run_updated.connect(self._update_run_item)
+
+    # -- building the widgets ----------------------------------------------------------------------------
+
+    def _make_buttons(self) -> None:
         self.recommended_button = QPushButton("Use the design's recommended settings")
         self.recommended_button.setToolTip("Presets come with settings they are known to train well with")
         self.recommended_button.clicked.connect(self.use_recommended)
@@ -145,6 +131,7 @@ class TrainArea(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.continue_button.clicked.connect(self.continue_selected)
 
+    def _make_progress(self) -> None:
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress_label = QLabel("Ready to train.")
@@ -158,6 +145,16 @@ class TrainArea(QWidget):
         self.banner.setObjectName("banner")
         self.banner.hide()
 
+    def _make_run_list(self) -> None:
+        self.run_list = QTreeWidget()
+        self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
+        self.run_list.setRootIsDecorated(False)
+        self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.run_list.setToolTip("Runs of this session and those saved on disk; select several to compare "
+                                 "their curves")
+        self.run_list.itemSelectionChanged.connect(self._selection_changed)
+
+    def _settings_panel(self) -> QWidget:
         settings_box = QGroupBox("Settings")
         settings_layout = QVBoxLayout(settings_box)
         settings_layout.addWidget(self.form)
@@ -166,7 +163,6 @@ class TrainArea(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(settings_box)
-
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
@@ -175,49 +171,33 @@ class TrainArea(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.progress_label)
-        left_layout.addWidget(self.snapshot_label)
-        left_layout.addWidget(self.banner)
+        for widget in (self.progress, self.progress_label, self.snapshot_label, self.banner):
+            left_layout.addWidget(widget)
+        return left
 
-        self.plots = TrainingPlots()
-        self.run_list = QTreeWidget()
-        self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
-        self.run_list.setRootIsDecorated(False)
-        self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.run_list.setToolTip("Runs of this session and those saved on disk; select several to compare "
-                                 "their curves")
-        self.run_list.itemSelectionChanged.connect(self._selection_changed)
+    def _runs_panel(self) -> QWidget:
         runs_box = QWidget()
         runs_layout = QVBoxLayout(runs_box)
         runs_layout.setContentsMargins(0, 0, 0, 0)
         runs_layout.addWidget(QLabel("<b>Runs</b> — select several to compare"))
         runs_layout.addWidget(self.run_list)
         runs_layout.addWidget(self.continue_button)
-
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plots)
         right.addWidget(runs_box)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
+        return right
+
+    def _lay_out(self) -> None:
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(right)
+        self.splitter.addWidget(self._settings_panel())
+        self.splitter.addWidget(self._runs_panel())
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([330, 900])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
-
-        # Redraws follow new points, at most every REDRAW_MS: no timer ticks while nothing arrives.
-        self.redraw_timer = QTimer(self)
-        self.redraw_timer.setSingleShot(True)
-        self.redraw_timer.setInterval(REDRAW_MS)
-        self.redraw_timer.timeout.connect(self._redraw)
-        self._last_redraw = 0.0
-        self._set_controls("idle")
-        document.spec_changed.connect(self._design_changed)
-        self._design_changed()
 
     # -- state -------------------------------------------------------------------------------------------
 
@@ -233,7 +213,7 @@ class TrainArea(QWidget):
         paused = state == "paused"
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.setIcon(self._play_icon if paused else self._pause_icon)
-        self.continue_button.setEnabled(idle and self.torch_ready and self._selected_runs_with_weights() != [])
+        self.continue_button.setEnabled(idle and self.torch_ready and self._selected_continuable() != [])
         self.form.setEnabled(idle)
         self.recommended_button.setEnabled(idle)
 
@@ -258,8 +238,12 @@ class TrainArea(QWidget):
         self.form.set_devices(devices)
         if not self.training:
             self._set_controls("idle")
-        if not self._disk_loaded:
-            self.load_runs_from_disk()
+
+    def show_unreadable_runs(self, problems: list[str]) -> None:
+        """Say that saved run folders could not be listed, and why the first one could not."""
+        if problems:
+            self._show_banner(f"{len(problems)} saved run folder(s) could not be read and are not listed: "
+                              f"{problems[0]}")
 
     def _design_changed(self) -> None:
         spec = self.document.spec
@@ -306,44 +290,47 @@ class TrainArea(QWidget):
 
     # -- start, pause, stop ----------------------------------------------------------------------------------
 
-    def start(self, initial: RunEntry | None = None) -> bool:
+    def _job(self, initial: RunRecord | None) -> tuple[NetworkSpec, TrainConfig, dict[str, Any]]:
+        """The design, settings and worker job of a new run (``initial``: the run it continues);
+        ``ConfigError``, ``DesignError`` or ``RuntimeError`` if it cannot start."""
+        from playground.core.config import resolve_device
+        from playground.core.paths import runs_dir
+        from playground.core.runs import LAST_WEIGHTS, OPTIMIZER_FILE, new_run_dir
+        from playground.core.train import check_compatible
+
+        config = self.form.config()
+        spec = initial.spec if initial else self.document.spec
+        job: dict[str, Any] = {}
+        if initial is not None:
+            config = initial.config.updated(epochs=config.epochs)
+            job["initial_weights"] = str(initial.file(LAST_WEIGHTS))
+            job["optimizer_state"] = str(initial.file(OPTIMIZER_FILE))
+        opened = self._initial_weights_for(spec) if initial is None else None
+        if opened is not None:
+            job["initial_weights"] = str(opened)
+        check_compatible(spec, config)
+        resolve_device(config.device)
+        run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
+        job.update(design=spec.to_dict(), config=config.to_dict(), run_dir=str(run_dir),
+                   report_interval=REPORT_INTERVAL)
+        return spec, config, job
+
+    def start(self, initial: RunRecord | None = None) -> bool:
         """Start a run of a snapshot of the current design; False (and a message) if it cannot."""
         if self.training or not self.torch_ready:
             return False
-        from playground.core.config import resolve_device
-        from playground.core.paths import runs_dir
-        from playground.core.runs import new_run_dir
         from playground.core.spec import DesignError
-        from playground.core.train import check_compatible
 
         try:
-            config = self.form.config()
-            spec = initial.spec if initial else self.document.spec
-            job: dict[str, Any] = {}
-            if initial is not None:
-                config = initial.config.updated(epochs=config.epochs)
-                job["initial_weights"] = str(initial.path / "weights_last.safetensors")
-                job["optimizer_state"] = str(initial.path / "optimizer.safetensors")
-            opened = self._initial_weights_for(spec) if initial is None else None
-            if opened is not None:
-                job["initial_weights"] = str(opened)
-            check_compatible(spec, config)
-            resolve_device(config.device)
-            run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
+            spec, config, job = self._job(initial)
         except (ConfigError, DesignError, OSError, RuntimeError) as exc:
             self._show_banner(f"Cannot start: {exc}")
             return False
-        job.update(design=spec.to_dict(), config=config.to_dict(), run_dir=str(run_dir),
-                   report_interval=REPORT_INTERVAL)
         self.banner.hide()
-        entry = RunEntry(label=spec.name + (" (continued)" if initial else ""), spec=spec, config=config,
-                         path=run_dir, started=time.strftime("%H:%M:%S"))
-        self._curve_builder = CurveBuilder()
-        entry.curves = self._curve_builder.curves
-        self.current = entry
-        self.runs.append(entry)
-        self._add_run_item(entry)
-        self.plots.show_curves(entry.curves, epochs=config.epochs)
+        run = self.library.begin_run(spec, config, Path(job["run_dir"]),
+                                     label=spec.name + (" (continued)" if initial else ""))
+        self._run = run
+        self.plots.show_curves(self.library.curves(run), epochs=config.epochs)
         self.snapshot_label.setText(f"Training <b>{html.escape(spec.name)}</b> (a snapshot: editing the design "
                                     f"now does not change this run).")
         self.progress.setValue(0)
@@ -354,7 +341,6 @@ class TrainArea(QWidget):
         self.runner.finished.connect(self._on_worker_finished)
         self._set_controls("running")
         self.runner.start()
-        self.runs_changed.emit()  # lists that offer "the run in progress" can now show it
         return True
 
     def _start_clicked(self) -> None:
@@ -393,20 +379,29 @@ class TrainArea(QWidget):
         return done
 
     def continue_selected(self) -> None:
-        runs = self._selected_runs_with_weights()
+        runs = self._selected_continuable()
         if runs:
             self.start(initial=runs[0])
 
     # -- events from the worker --------------------------------------------------------------------------
 
     def _on_event(self, event: dict) -> None:
-        entry = self.current
-        if entry is None:
+        run = self._run
+        if run is None:
             return
-        entry.events.append(event)
-        kind = event["type"]
-        if self._curve_builder.add(event):
+        if self.library.add_event(run, event):
             self._dirty = True
+        self._show_event(run, event)
+        if self._dirty and not self.redraw_timer.isActive():
+            wait = REDRAW_MS / 1000 - (time.monotonic() - self._last_redraw)
+            if wait <= 0:
+                self._redraw()
+            else:
+                self.redraw_timer.start(int(wait * 1000) + 1)
+
+    def _show_event(self, run: RunRecord, event: dict) -> None:
+        """The progress bar and text for an event."""
+        kind = event["type"]
         if kind == "start":
             self.progress.setRange(0, event["total_steps"])
             self.progress_label.setText(f"Training on {event['device']}: {event['train_size']:,} images, "
@@ -415,65 +410,48 @@ class TrainArea(QWidget):
             now = time.monotonic()
             if now - self._last_text >= TEXT_INTERVAL:  # text relayouts cost; numbers change fast anyway
                 self._last_text = now
-                self._show_step(entry, event)
+                self._show_step(run, event)
                 self.progress_label.setText(f"{event['samples_per_second']:,.0f} images/s · ETA "
                                             f"{format_eta(event['eta_seconds'])} · loss "
                                             f"{event['train_loss']:.4f} · accuracy {event['train_accuracy']:.1%}")
-        elif kind == "epoch":
-            self._show_step(entry, event)  # the bar reaches each epoch's end (and the run's) at once
-            if entry.path is not None:
-                self.epoch_finished.emit(str(entry.path))
-        elif kind == "paused":
-            self._show_step(entry, event)  # the bar may lag by up to TEXT_INTERVAL
-            self.progress_label.setText(f"Paused at epoch {event['epoch']}, step {event['step']:,}.")
-        elif kind == "stopped":
-            self._show_step(entry, event)
-            self.progress_label.setText(f"Stopped at epoch {event['epoch']}, step {event['step']:,}; "
-                                        f"evaluating the weights kept…")
-        elif kind == "finished":
-            entry.final = event
-            entry.evaluation = _read_evaluation(entry.path)
-            acc = event["test_accuracy"]
-            summary = f"test accuracy {acc:.2%}" if acc is not None else "no test evaluation"
-            if event["status"] == "failed":
-                self._show_banner(event["message"])
-                self.progress_label.setText(f"Failed: {summary}.")
-            else:
-                self._show_banner(f"{event['status'].capitalize()}: {summary} after "
-                                  f"{event['train_seconds']:.1f} s of training.", error=False)
-                self.progress_label.setText(event["message"])
-        elif kind == "error":
-            entry.final = {"type": "finished", "status": "failed", "message": event["message"],
-                           "test_accuracy": None}
+        elif kind in ("epoch", "paused", "stopped"):
+            self._show_step(run, event)  # the bar reaches each epoch's end at once; it may lag a pause
+            if kind == "paused":
+                self.progress_label.setText(f"Paused at epoch {event['epoch']}, step {event['step']:,}.")
+            elif kind == "stopped":
+                self.progress_label.setText(f"Stopped at epoch {event['epoch']}, step {event['step']:,}; "
+                                            f"evaluating the weights kept…")
+        elif kind in ("finished", "error"):
+            self._show_end(run, event)
+
+    def _show_end(self, run: RunRecord, event: dict) -> None:
+        if event["type"] == "error":
             self._show_banner(f"Training failed: {event['message']}")
             self.progress_label.setText("Failed.")
-        if kind in ("finished", "error"):
-            self._update_run_item(entry)
-        if self._dirty and not self.redraw_timer.isActive():
-            wait = REDRAW_MS / 1000 - (time.monotonic() - self._last_redraw)
-            if wait <= 0:
-                self._redraw()
-            else:
-                self.redraw_timer.start(int(wait * 1000) + 1)
+            return
+        acc = event["test_accuracy"]
+        summary = f"test accuracy {acc:.2%}" if acc is not None else "no test evaluation"
+        if event["status"] == "failed":
+            self._show_banner(event["message"])
+            self.progress_label.setText(f"Failed: {summary}.")
+        else:
+            self._show_banner(f"{event['status'].capitalize()}: {summary} after "
+                              f"{event['train_seconds']:.1f} s of training.", error=False)
+            self.progress_label.setText(event["message"])
 
     def _on_worker_finished(self) -> None:
         self.redraw_timer.stop()
         self._redraw(force=True)
-        entry = self.current
-        if entry is not None and entry.final is None:  # ended without a final event
-            entry.final = {"type": "finished", "status": "failed", "message": "The training ended unexpectedly.",
-                           "test_accuracy": None}
-            self._update_run_item(entry)
         self._set_controls("idle")
         self._design_changed()
         if self.torch_ready and self.isVisible():
             self._start_spare()
-        if entry is not None:
-            self.run_finished.emit(entry)
+        if self._run is not None:
+            self.library.finish_run(self._run)
 
-    def _show_step(self, entry: RunEntry, event: dict) -> None:
+    def _show_step(self, run: RunRecord, event: dict) -> None:
         self.progress.setValue(event["step"])
-        self.progress.setFormat(f"epoch {event['epoch']}/{entry.config.epochs} · step "
+        self.progress.setFormat(f"epoch {event['epoch']}/{run.config.epochs} · step "
                                 f"{event['step']:,}/{self.progress.maximum():,}")
 
     def _redraw(self, force: bool = False) -> None:
@@ -484,66 +462,41 @@ class TrainArea(QWidget):
 
     # -- the runs list ---------------------------------------------------------------------------------------
 
-    def _run_texts(self, entry: RunEntry) -> list[str]:
-        c = entry.config
+    @staticmethod
+    def _run_texts(run: RunRecord) -> list[str]:
+        c = run.config
         settings = f"{c.optimizer} lr {c.lr:g}, batch {c.batch_size}, {c.epochs} ep."
-        acc = entry.final.get("test_accuracy") if entry.final else None
-        return [entry.label, settings, f"{acc:.2%}" if acc is not None else "–", entry.status, entry.started]
+        acc = run.test_accuracy if run.finished else None
+        return [run.label, settings, f"{acc:.2%}" if acc is not None else "–", run.status, run.started]
 
-    def _add_run_item(self, entry: RunEntry) -> None:
-        item = QTreeWidgetItem(self._run_texts(entry))
-        item.setData(0, Qt.ItemDataRole.UserRole, len(self.runs) - 1 if entry in self.runs else -1)
+    def _add_run_item(self, run: RunRecord) -> None:
+        item = QTreeWidgetItem(self._run_texts(run))
+        item.setData(0, Qt.ItemDataRole.UserRole, self.library.runs.index(run))
         # Rich text made on purpose, so that a folder named like HTML shows as text.
-        item.setToolTip(0, f"<p>{html.escape(str(entry.path) if entry.path else entry.label)}</p>")
+        item.setToolTip(0, f"<p>{html.escape(str(run.path) if run.path else run.label)}</p>")
+        self._items[run] = item
         self.run_list.insertTopLevelItem(0, item)
-        self.runs_changed.emit()
 
-    def _update_run_item(self, entry: RunEntry) -> None:
-        index = self.runs.index(entry)
-        for i in range(self.run_list.topLevelItemCount()):
-            item = self.run_list.topLevelItem(i)
-            if item.data(0, Qt.ItemDataRole.UserRole) == index:
-                for col, text in enumerate(self._run_texts(entry)):
-                    item.setText(col, text)
-        self.runs_changed.emit()
+    def _update_run_item(self, run: RunRecord) -> None:
+        item = self._items.get(run)
+        if item is not None:
+            for col, text in enumerate(self._run_texts(run)):
+                item.setText(col, text)
 
-    def load_runs_from_disk(self) -> None:
-        """Add the runs saved under the user data folder (once)."""
-        from playground.core.paths import runs_dir
-        from playground.core.runs import list_runs
-
-        self._disk_loaded = True
-        known = {r.path for r in self.runs if r.path}
-        problems: list[str] = []
-        # Without the metrics logs: a curve is read only when its run is selected.
-        for run in list_runs(runs_dir(), with_events=False, problems=problems):
-            if run.path in known:
-                continue
-            final = dict(run.summary) if run.summary.get("status") not in (None, "running") else None
-            entry = RunEntry(label=run.spec.name, spec=run.spec, config=run.config, path=run.path,
-                             final=final, evaluation=run.evaluation,
-                             started=str(run.summary.get("started", "")).replace("T", " "))
-            self.runs.append(entry)
-            self._add_run_item(entry)
-        if problems:
-            self._show_banner(f"{len(problems)} saved run folder(s) could not be read and are not listed: "
-                              f"{problems[0]}")
-
-    def selected_runs(self) -> list[RunEntry]:
+    def selected_runs(self) -> list[RunRecord]:
         rows = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.run_list.selectedItems()]
-        return [self.runs[i] for i in rows if 0 <= i < len(self.runs)]
+        return [self.library.runs[i] for i in rows if 0 <= i < len(self.library.runs)]
 
-    def _selected_runs_with_weights(self) -> list[RunEntry]:
-        return [r for r in self.selected_runs()
-                if r.path and (r.path / "weights_last.safetensors").exists()
-                and (r.path / "optimizer.safetensors").exists() and r.final is not None]
+    def _selected_continuable(self) -> list[RunRecord]:
+        return [r for r in self.selected_runs() if r.can_continue]
 
     def _selection_changed(self) -> None:
         selected = self.selected_runs()
-        others = [r for r in selected if r is not self.current]
-        if self.current is None and selected:
-            self.plots.show_curves(selected[0].get_curves())
+        current = self.library.current
+        others = [r for r in selected if r is not current]
+        if current is None and selected:
+            self.plots.show_curves(self.library.curves(selected[0]))
             others = selected[1:]
-        self.plots.set_overlays([(f"{r.label} {r.started}", r.get_curves()) for r in others])
+        self.plots.set_overlays([(f"{r.label} {r.started}", self.library.curves(r)) for r in others])
         if not self.training:
             self._set_controls("idle")

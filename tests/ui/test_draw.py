@@ -97,7 +97,7 @@ def test_the_canvas_follows_a_training_run_epoch_by_epoch(draw, qtbot):
     index = draw.model_box.findText("Training now", Qt.MatchFlag.MatchStartsWith)
     assert index > 0
     draw.model_box.setCurrentIndex(index)
-    assert draw.follow_path == area.current.path
+    assert draw.follow_path == window.library.current.path
     original = draw.load_model
 
     def counting(path, which=None):
@@ -105,7 +105,7 @@ def test_the_canvas_follows_a_training_run_epoch_by_epoch(draw, qtbot):
         return original(path, which)
 
     draw.load_model = counting
-    with qtbot.waitSignal(area.run_finished, timeout=240_000):
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000):
         pass
     assert loads.count("last") >= 2  # reloaded after each epoch, from the run folder's copy
     assert draw.classifier is not None and draw.probabilities is not None

@@ -25,7 +25,7 @@ def trained(window, qtbot):
     window.new_from_preset("fast-cnn")
     area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
     assert window.exportable_runs() == [] and not window.export_action.isEnabled()  # nothing to export yet
-    with qtbot.waitSignal(area.run_finished, timeout=240_000) as finished:
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as finished:
         area.start()
     assert window.exportable_runs() == [finished.args[0]]
     assert window.export_action.isEnabled()

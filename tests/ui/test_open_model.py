@@ -30,7 +30,7 @@ def test_open_an_exported_model(ready_window, qtbot, tmp_path, mnist):
     with torch.no_grad():
         expected = torch.softmax(model(torch.from_numpy(image).reshape(1, 1, 28, 28)), 1)[0].numpy()
     assert np.allclose(draw.classifier.probabilities(image), expected, atol=1e-6)  # the same outputs
-    window.train_area.runs_changed.emit()  # the chooser is rebuilt: the opened model stays
+    draw.refresh_models()  # the chooser is rebuilt: the opened model stays
     assert draw.model_box.findText("Opened: mine.pgmodel.safetensors") >= 0
     assert "from the weights of mine.pgmodel.safetensors" in window.train_area.snapshot_label.text()
 
@@ -47,7 +47,7 @@ def test_training_continues_from_the_opened_weights(ready_window, qtbot, tmp_pat
     assert window.open_model_file(path)
     area = window.train_area
     area.form.set_config(TrainConfig(epochs=1, limit=1000, batch_size=16, device="cpu", lr=0.001))
-    with qtbot.waitSignal(area.run_finished, timeout=240_000) as blocker:
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         area.start()
     first = next(e for e in blocker.args[0].events if e["type"] == "progress")
     assert first["train_loss"] < 0.8  # trained weights, not a fresh start (about 2.3)

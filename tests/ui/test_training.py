@@ -34,12 +34,12 @@ def test_train_one_epoch_then_evaluate(window, qtbot, monkeypatch):
     set_config(window)
     window.new_from_preset("mlp-300")
     assert area.start_button.isEnabled()
-    with qtbot.waitSignal(area.run_finished, timeout=240_000) as blocker:
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
         assert not area.start_button.isEnabled() and area.stop_button.isEnabled()
         assert not area.form.isEnabled()
     entry = blocker.args[0]
-    assert entry.final["status"] == "completed"
+    assert entry.status == "completed"
     assert area.plots.point_count("train") >= 1 and area.plots.point_count("val_acc") == 1
     x, y = area.plots.items["train"].getData()
     assert len(x) == area.plots.point_count("train")  # the curve items hold the points
@@ -78,12 +78,12 @@ def test_the_design_is_a_snapshot(window, qtbot):
     area = window.train_area
     set_config(window, epochs=2)
     window.new_from_preset("mlp-300")
-    with qtbot.waitSignal(area.run_finished, timeout=240_000) as blocker:
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         area.start()
         window.document.insert_layer(1, "Dropout")  # an edit during the run
         assert "snapshot" in area.snapshot_label.text()
     assert blocker.args[0].spec == PRESETS["mlp-300"].spec
-    assert blocker.args[0].final["status"] == "completed"
+    assert blocker.args[0].status == "completed"
 
 
 def test_pause_and_resume(window, qtbot):
@@ -94,18 +94,18 @@ def test_pause_and_resume(window, qtbot):
     qtbot.waitUntil(lambda: area.plots.point_count("train") > 0, timeout=120_000)
     qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
     assert area.pause_button.text() == "Resume"
-    qtbot.waitUntil(lambda: "paused" in kinds(area.current), timeout=120_000)
-    paused = next(e for e in area.current.events if e["type"] == "paused")
+    qtbot.waitUntil(lambda: "paused" in kinds(window.library.current), timeout=120_000)
+    paused = next(e for e in window.library.current.events if e["type"] == "paused")
     assert area.progress.value() == paused["step"]  # the bar shows where it paused, as the text does
     assert f"step {paused['step']:,}/" in area.progress.format()
-    points = len(area.current.events)
+    points = len(window.library.current.events)
     qtbot.wait(400)  # time for a step that must not come
     qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "resumed" in kinds(area.current), timeout=120_000)
-    qtbot.waitUntil(lambda: len(area.current.events) > points + 1, timeout=120_000)
-    after = kinds(area.current)[kinds(area.current).index("paused") + 1:]
+    qtbot.waitUntil(lambda: "resumed" in kinds(window.library.current), timeout=120_000)
+    qtbot.waitUntil(lambda: len(window.library.current.events) > points + 1, timeout=120_000)
+    after = kinds(window.library.current)[kinds(window.library.current).index("paused") + 1:]
     assert after[0] == "resumed" and len(after) > 1  # nothing happened while paused, then it went on
-    with qtbot.waitSignal(area.run_finished, timeout=120_000):
+    with qtbot.waitSignal(window.library.run_finished, timeout=120_000):
         area.stop()
 
 
@@ -114,11 +114,11 @@ def test_stop_mid_run_keeps_the_weights(window, qtbot):
     set_config(window, epochs=50, limit=2000, batch_size=16)
     window.new_from_preset("fast-cnn")
     area.start()
-    qtbot.waitUntil(lambda: "epoch" in kinds(area.current), timeout=120_000)
-    with qtbot.waitSignal(area.run_finished, timeout=120_000) as blocker:
+    qtbot.waitUntil(lambda: "epoch" in kinds(window.library.current), timeout=120_000)
+    with qtbot.waitSignal(window.library.run_finished, timeout=120_000) as blocker:
         qtbot.mouseClick(area.stop_button, Qt.MouseButton.LeftButton)
     entry = blocker.args[0]
-    assert entry.final["status"] == "stopped"
+    assert entry.status == "stopped"
     assert (entry.path / "weights_last.safetensors").is_file()
     assert entry.evaluation is not None and entry.evaluation.accuracy > 0.5
     assert "Stopped: test accuracy" in area.banner.text()
@@ -128,9 +128,9 @@ def test_huge_learning_rate_shows_the_message_and_resets_controls(window, qtbot)
     area = window.train_area
     set_config(window, optimizer="sgd", lr=50.0, momentum=0.9, loss="mse", epochs=2)
     window.new_from_preset("mlp-300")
-    with qtbot.waitSignal(area.run_finished, timeout=240_000) as blocker:
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         area.start()
-    assert blocker.args[0].final["status"] == "failed"
+    assert blocker.args[0].status == "failed"
     assert area.banner.isVisible()
     assert "learning rate (50) is probably too high" in area.banner.text()
     assert area.start_button.isEnabled() and area.form.isEnabled() and not area.stop_button.isEnabled()
@@ -150,7 +150,7 @@ def test_runs_list_compare_and_continue(window, qtbot):
     window.new_from_preset("mlp-300")
     for lr in (0.003, 0.01):
         set_config(window, lr=lr)
-        with qtbot.waitSignal(area.run_finished, timeout=240_000):
+        with qtbot.waitSignal(window.library.run_finished, timeout=240_000):
             area.start()
     top = [area.run_list.topLevelItem(i) for i in range(2)]
     assert top[0].text(1).startswith("adam lr 0.01") and top[1].text(1).startswith("adam lr 0.003")
@@ -161,10 +161,10 @@ def test_runs_list_compare_and_continue(window, qtbot):
     area.run_list.clearSelection()
     top[0].setSelected(True)
     assert area.continue_button.isEnabled()
-    with qtbot.waitSignal(area.run_finished, timeout=240_000) as blocker:
+    with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         qtbot.mouseClick(area.continue_button, Qt.MouseButton.LeftButton)
     continued = blocker.args[0]
-    assert continued.label == "mlp-300 (continued)" and continued.final["status"] == "completed"
+    assert continued.label == "mlp-300 (continued)" and continued.status == "completed"
     first_loss = next(e for e in continued.events if e["type"] == "progress")["train_loss"]
     assert first_loss < 0.6  # starts from trained weights, not from scratch (about 2.3)
 
@@ -187,10 +187,10 @@ def test_runs_on_disk_are_listed(qtbot):
     window._torch_loaded("CPU", 0.0, ["cpu"])
     window.tabs.setCurrentWidget(window.train_area)
     area = window.train_area
-    listed = {r.path: (r.label, r.status) for r in area.runs if r.path in written}
+    listed = {r.path: (r.label, r.status) for r in window.library.runs if r.path in written}
     assert listed == written
     items = [area.run_list.topLevelItem(i) for i in range(area.run_list.topLevelItemCount())]
-    shown = {area.runs[item.data(0, Qt.ItemDataRole.UserRole)].path for item in items}
+    shown = {window.library.runs[item.data(0, Qt.ItemDataRole.UserRole)].path for item in items}
     assert set(written) <= shown  # in the list widget too, not only in the model
     window.train_area.shutdown()
 
@@ -217,7 +217,7 @@ def test_close_during_training_stops_cleanly(qtbot, qtlog, monkeypatch, worker):
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=10_000)
     assert runner.process.proc.poll() is not None  # the worker process is gone
     if worker == "stops by itself":
-        assert window.train_area.current.final["status"] == "stopped"
+        assert window.library.current.status == "stopped"
     assert window.train_area._spare is None  # no worker left behind either
     assert QThreadPool.globalInstance().activeThreadCount() == 0
     warnings = [r for r in qtlog.records if r.type.name in ("QtWarningMsg", "QtCriticalMsg")
@@ -265,9 +265,9 @@ def test_runs_on_disk_are_listed_without_their_logs_until_selected(qtbot):
     window.show()
     window._torch_loaded("CPU", 0.0, ["cpu"])
     area = window.train_area
-    (entry,) = [r for r in area.runs if r.path == path]
-    assert entry.events == [] and entry.final["status"] == "completed"
-    index = area.runs.index(entry)
+    (entry,) = [r for r in window.library.runs if r.path == path]
+    assert not entry.events_loaded and entry.status == "completed"
+    index = window.library.runs.index(entry)
     item = next(area.run_list.topLevelItem(i) for i in range(area.run_list.topLevelItemCount())
                 if area.run_list.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == index)
     item.setSelected(True)
@@ -297,7 +297,7 @@ def test_killed_and_unreadable_runs_on_disk(qtbot, tmp_path, monkeypatch):
     window.show()
     window._torch_loaded("CPU", 0.0, ["cpu"])
     area = window.train_area
-    (entry,) = area.runs
+    (entry,) = window.library.runs
     assert entry.path == killed and entry.status == "interrupted" and entry.evaluation is None
     item = area.run_list.topLevelItem(0)
     assert item.text(3) == "interrupted"
@@ -323,11 +323,11 @@ def test_a_training_whose_writes_fail_shows_why(window, qtbot, monkeypatch, mnis
     monkeypatch.setattr(area, "_take_process", limited_process)
     set_config(window)
     window.new_from_preset("mlp-300")
-    with qtbot.waitSignal(area.run_finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.library.run_finished, timeout=60_000) as blocker:
         area.start()
     entry = blocker.args[0]
     message = (f"cannot write weights_last.safetensors to the run folder {entry.path}: File too large; no "
                f"weights had been saved yet")
-    assert entry.status == "failed" and entry.final["message"] == message
+    assert entry.status == "failed" and entry.summary["message"] == message
     assert area.banner.isVisible() and area.banner.text() == f"Training failed: {message}"
     assert area.start_button.isEnabled()
