@@ -123,7 +123,7 @@ def in_window(args) -> dict:
 
         usage = resource.getrusage(resource.RUSAGE_SELF)
         result["cpu1"] = usage.ru_utime + usage.ru_stime
-        result["final"] = entry.final
+        result["final"] = entry.summary
         result["train_seconds"] = time.perf_counter() - result["t0"]
         ticker.stop()
         quit_when_idle()
@@ -140,7 +140,7 @@ def in_window(args) -> dict:
         else:
             QTimer.singleShot(50, quit_when_idle)
 
-    area.run_finished.connect(finished)
+    window.library.run_finished.connect(finished)
 
     def begin():
         import resource
@@ -176,7 +176,7 @@ def in_window(args) -> dict:
     QTimer.singleShot(0, when_ready)
     app.exec()
     redraws = area.plots.redraws - result["redraws_before"]
-    progress = [e for e in area.current.events if e["type"] == "progress"]
+    progress = [e for e in window.library.current.events if e["type"] == "progress"]
     span = progress[-1]["elapsed_seconds"] - progress[0]["elapsed_seconds"] if len(progress) > 1 else 1.0
     window.close()
     gaps.sort()

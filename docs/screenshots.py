@@ -78,9 +78,9 @@ def main() -> None:
     area.form.set_config(TrainConfig(optimizer="adam", lr=0.01, schedule="one-cycle", batch_size=64, epochs=3,
                                      limit=12000, device="cpu"))
     area.start()
-    wait(lambda: sum(e["type"] == "epoch" for e in area.current.events) >= 2)
+    wait(lambda: sum(e["type"] == "epoch" for e in window.library.current.events) >= 2)
     area.toggle_pause()
-    wait(lambda: area.current.events[-1]["type"] == "paused", 10)
+    wait(lambda: window.library.current.events[-1]["type"] == "paused", 10)
     area.toggle_pause()
     points = area.plots.point_count("train")
     wait(lambda: area.plots.point_count("train") > points + 8, 20)
