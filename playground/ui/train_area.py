@@ -296,7 +296,7 @@ class TrainArea(QWidget):
         from playground.core.config import resolve_device
         from playground.core.paths import runs_dir
         from playground.core.runs import LAST_WEIGHTS, OPTIMIZER_FILE, new_run_dir
-        from playground.core.train import check_compatible
+        from playground.core.objective import check_compatible
 
         config = self.form.config()
         spec = initial.spec if initial else self.document.spec

@@ -17,7 +17,7 @@ from playground.core.build import build_model
 from playground.core.config import ConfigError, TrainConfig
 from playground.core.shapes import MAX_PARAMETER_BYTES, machine_memory_bytes, training_bytes
 from playground.core.text import format_bytes
-from playground.core.train import check_compatible
+from playground.core.objective import check_compatible
 
 ROOT = Path(__file__).resolve().parents[2]
 
