@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 
 from playground import cli
+from playground.cli import design
 
 
 def test_an_unexpected_error_is_one_line_and_exit_1(monkeypatch, capsys):
     def broken(args):
         raise KeyError("\x1b[2Jpayload")
 
-    monkeypatch.setattr(cli, "cmd_presets", broken)
+    monkeypatch.setattr(design, "cmd_presets", broken)
     assert cli.main(["presets"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("playground: error: ") and "KeyError" in err and "Traceback" not in err
@@ -23,7 +24,7 @@ def test_out_of_memory_is_a_message(monkeypatch, capsys):
     def hungry(args):
         raise MemoryError
 
-    monkeypatch.setattr(cli, "cmd_presets", hungry)
+    monkeypatch.setattr(design, "cmd_presets", hungry)
     assert cli.main(["presets"]) == 1
     assert "out of memory" in capsys.readouterr().err
 
@@ -32,7 +33,7 @@ def test_debug_shows_the_traceback(monkeypatch):
     def broken(args):
         raise KeyError("x")
 
-    monkeypatch.setattr(cli, "cmd_presets", broken)
+    monkeypatch.setattr(design, "cmd_presets", broken)
     monkeypatch.setenv("PLAYGROUND_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(["presets"])
@@ -42,7 +43,7 @@ def test_a_usage_error_quoting_a_file_is_escaped(monkeypatch, capsys):
     def refuses(args):
         raise cli.UsageError("design.json: name '\x1b]0;pwned\x07' is odd\nsecond line")
 
-    monkeypatch.setattr(cli, "cmd_presets", refuses)
+    monkeypatch.setattr(design, "cmd_presets", refuses)
     assert cli.main(["presets"]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;pwned\\x07" in err

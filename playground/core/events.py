@@ -1,7 +1,7 @@
 """The events a training run yields, one type per kind, documented once here.
 
 They are plain dicts at run time (``TypedDict``): the trainer yields them, the worker process prints
-them as JSON lines, the run folder logs them in ``metrics.jsonl``, and the window, the plots, the
+them as JSON lines, the run folder logs them (its metrics log), and the window, the plots, the
 command line (``--json`` too) and the benchmarks read them. Numbers are plain Python numbers, never
 tensors. Progress reports come at most every ``report_interval`` seconds during an epoch (and at its
 last step); only their timing and the time figures (seconds, samples per second, ETA) follow the
