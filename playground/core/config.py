@@ -76,6 +76,12 @@ def range_text(minimum: float | None, maximum: float | None, min_inclusive: bool
     return " and ".join(parts) or "any number"
 
 
+def in_range(value: int | float, minimum: float | None, maximum: float | None, min_inclusive: bool = True,
+             max_inclusive: bool = True) -> bool:
+    return ((minimum is None or (value >= minimum if min_inclusive else value > minimum))
+            and (maximum is None or (value <= maximum if max_inclusive else value < maximum)))
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One training setting described once: validation, the command-line flags and the Train form all
@@ -113,9 +119,7 @@ class SettingSpec:
         return range_text(self.minimum, self.maximum, self.min_inclusive, self.max_inclusive, self.special)
 
     def in_range(self, value: int | float) -> bool:
-        lo, hi = self.minimum, self.maximum
-        return ((lo is None or (value >= lo if self.min_inclusive else value > lo))
-                and (hi is None or (value <= hi if self.max_inclusive else value < hi)))
+        return in_range(value, self.minimum, self.maximum, self.min_inclusive, self.max_inclusive)
 
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Whether this setting matters with these other settings (momentum does not for Adam)."""

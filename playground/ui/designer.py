@@ -416,9 +416,7 @@ class PropertyPanel(QWidget):
         self.title.setText(f"Layer {index + 1}: {layer.type}")
         for name, editor in self.editors.items():
             value = layer.params[name]
-            blocked = editor.blockSignals(True)
-            editor.setValue(value)
-            editor.blockSignals(blocked)
+            editor.setValue(value, notify=False)
         self._refresh_shape()
 
     def _refresh_shape(self) -> None:

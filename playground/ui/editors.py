@@ -20,7 +20,7 @@ from PySide6.QtCore import QEvent, QPoint, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QToolTip, QWidget
 
-from playground.core.config import SettingSpec, format_number, range_text
+from playground.core.config import SettingSpec, format_number, in_range, range_text
 from playground.core.layers import ParamSpec
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -66,7 +66,7 @@ class NumberEdit(QLineEdit):
     def __init__(self, kind: str, minimum: float | None = None, maximum: float | None = None, *,
                  min_inclusive: bool = True, max_inclusive: bool = True, step: float = 1,
                  special: tuple[Any, str] | None = None, label: str = "", help: str = "",
-                 parent: QWidget | None = None):
+                 window_undo: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
         assert kind in ("int", "float")
         self.kind = kind
@@ -76,6 +76,7 @@ class NumberEdit(QLineEdit):
         self.special = special
         self.label = label
         self.help = help
+        self.window_undo = window_undo  # Ctrl+Z after a value is taken undoes the window's last edit
         self._value: int | float = 0 if kind == "int" else 0.0
         self._problem = ""
         self._pending = False  # text typed since the last value was taken
@@ -93,11 +94,13 @@ class NumberEdit(QLineEdit):
     def problem(self) -> str:
         return self._problem
 
-    def setValue(self, value: int | float) -> None:
+    def setValue(self, value: int | float, notify: bool = True) -> None:
+        """Show and take ``value``; ``notify=False`` takes it without ``valueChanged`` (a view being
+        refreshed from its model), while any mark of a refused text still clears."""
         self.setText(self._format(value))
-        self.commit()
+        self.commit(notify)
 
-    def commit(self) -> bool:
+    def commit(self, notify: bool = True) -> bool:
         """Take the typed value if it can be used (emitting ``valueChanged`` when it is new), else mark
         the field and say why. Returns whether the text is a usable value."""
         self._pending = False
@@ -109,7 +112,8 @@ class NumberEdit(QLineEdit):
         self.set_problem("")
         if value != self._value or type(value) is not type(self._value):
             self._value = value
-            self.valueChanged.emit(value)
+            if notify:
+                self.valueChanged.emit(value)
         return True
 
     def revert(self) -> None:
@@ -130,8 +134,9 @@ class NumberEdit(QLineEdit):
         self.problem_changed.emit(message)
 
     def _parse(self, text: str) -> int | float:
-        if self.special is not None and text.strip().lower() == self.special[1].lower():
-            return self.special[0]
+        if self.special is not None and text.strip().lower() in (self.special[1].lower(),
+                                                                 self.special[1].split()[0].lower()):
+            return self.special[0]  # "all images", or just "all"
         try:
             value = parse_number(text, self.kind, self.locale().decimalPoint())
         except ValueError as exc:
@@ -141,9 +146,7 @@ class NumberEdit(QLineEdit):
         return value
 
     def _in_range(self, value: int | float) -> bool:
-        lo, hi = self.minimum, self.maximum
-        return ((lo is None or (value >= lo if self.min_inclusive else value > lo))
-                and (hi is None or (value <= hi if self.max_inclusive else value < hi)))
+        return in_range(value, self.minimum, self.maximum, self.min_inclusive, self.max_inclusive)
 
     def _prefixed(self, message: str) -> str:
         return f"{self.label}: {message}" if self.label else message
@@ -166,21 +169,37 @@ class NumberEdit(QLineEdit):
             current = self._value
         stepped = Decimal(format_number(current)) + Decimal(format_number(self.step)) * steps
         value = int(stepped) if self.kind == "int" else float(stepped)
-        if self._in_range(value):  # at a bound the value stays; stepping never clamps
-            self.setValue(value)
+        if not self._in_range(value):  # past an inclusive bound: stop at it (typed values are never clamped)
+            bound, inclusive = ((self.maximum, self.max_inclusive) if steps > 0
+                                else (self.minimum, self.min_inclusive))
+            if bound is None or not inclusive or bound == current:
+                return
+            value = bound
+        self.setValue(value)
+
+    _STEP_KEYS = {Qt.Key.Key_Up: 1, Qt.Key.Key_Down: -1, Qt.Key.Key_PageUp: 10, Qt.Key.Key_PageDown: -10}
 
     def keyPressEvent(self, event) -> None:
         key = event.key()
-        if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
-            self._step_by(1 if key == Qt.Key.Key_Up else -1)
+        if key in self._STEP_KEYS:
+            self._step_by(self._STEP_KEYS[key])
         elif key == Qt.Key.Key_Escape and (self._pending or self._problem):
             self.revert()
         else:
             super().keyPressEvent(event)
 
+    def wheelEvent(self, event) -> None:
+        # Only a field being edited steps with the wheel: scrolling a form must not change values.
+        if self.hasFocus() and event.angleDelta().y():
+            self._step_by(1 if event.angleDelta().y() > 0 else -1)
+            event.accept()
+        else:
+            super().wheelEvent(event)
+
     def event(self, event) -> bool:
-        # Once a value is taken, Ctrl+Z / Ctrl+Shift+Z belong to the window's undo, not to the text.
-        if (event.type() == QEvent.Type.ShortcutOverride and not self._pending
+        # Where each taken value is an undoable edit (a layer's parameter), once it is taken Ctrl+Z and
+        # Ctrl+Shift+Z belong to the window's undo, not to the text.
+        if (self.window_undo and event.type() == QEvent.Type.ShortcutOverride and not self._pending
                 and (event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo))):
             event.ignore()
             return True
@@ -211,13 +230,15 @@ class ChoiceEdit(QComboBox):
     def value(self) -> Any:
         return self.currentData()
 
-    def setValue(self, value: Any) -> None:
+    def setValue(self, value: Any, notify: bool = True) -> None:
         """Show ``value``, adding it if it is not offered (a saved device this machine lacks)."""
         index = self.findData(value)
         if index < 0:
             self.addItem(str(value), value)
             index = self.count() - 1
+        blocked = self.blockSignals(not notify or self.signalsBlocked())
         self.setCurrentIndex(index)
+        self.blockSignals(blocked)
 
 
 class BoolEdit(QCheckBox):
@@ -232,8 +253,10 @@ class BoolEdit(QCheckBox):
     def value(self) -> bool:
         return self.isChecked()
 
-    def setValue(self, value: bool) -> None:
+    def setValue(self, value: bool, notify: bool = True) -> None:
+        blocked = self.blockSignals(not notify or self.signalsBlocked())
         self.setChecked(bool(value))
+        self.blockSignals(blocked)
 
 
 def editor_for_setting(spec: SettingSpec) -> QWidget:
@@ -257,13 +280,11 @@ def editor_for_param(spec: ParamSpec, value: Any) -> QWidget:
         span = (spec.maximum or 1.0) - (spec.minimum or 0.0)
         step = 1 if spec.kind == "int" else (0.05 if span <= 1 else 0.1)
         editor: QWidget = NumberEdit(spec.kind, spec.minimum, spec.maximum, step=step, label=spec.title,
-                                     help=spec.help)
+                                     help=spec.help, window_undo=True)
     elif spec.kind == "bool":
         editor = BoolEdit()
     else:
         editor = ChoiceEdit({name: "" for name in spec.choices})
     editor.setToolTip(spec.help)
-    blocked = editor.blockSignals(True)
-    editor.setValue(value)
-    editor.blockSignals(blocked)
+    editor.setValue(value, notify=False)
     return editor

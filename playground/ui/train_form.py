@@ -71,9 +71,7 @@ class ConfigForm(QWidget):
 
     def set_config(self, config: TrainConfig) -> None:
         for name, editor in self.editors.items():
-            blocked = editor.blockSignals(True)
-            editor.setValue(getattr(config, name))
-            editor.blockSignals(blocked)
+            editor.setValue(getattr(config, name), notify=False)
         self._update_visibility()
 
     def config(self) -> TrainConfig:

@@ -246,3 +246,62 @@ def test_ctrl_z_after_enter_in_a_property_field_undoes_the_edit(active_window, q
     assert QApplication.focusWidget() is field
     qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.document.spec == before and field.value() == before.layers[0].params["out_channels"]
+
+
+# -- after review: a refreshed field drops its old complaint; undo stays with the design; stepping ------------
+
+
+def test_a_field_set_from_the_model_drops_its_old_complaint(form, qtbot):
+    batch = form.editors["batch_size"]
+    type_into(qtbot, batch, "abc")
+    assert shown_messages(form) == ["Batch size: 'abc' is not a number"]
+    form.set_config(TrainConfig(batch_size=64))  # e.g. "Use the design's recommended settings"
+    assert batch.problem() == "" and batch.text() == "64" and shown_messages(form) == []
+    assert form.config().batch_size == 64
+
+
+def test_a_layer_field_refreshed_by_another_edit_drops_its_old_complaint(ready_window, qtbot):
+    window = ready_window
+    window.document.reset(PRESETS["tutorial-cnn"].spec)
+    select_layer(window, qtbot, 0)
+    editors = window.designer.properties.editors
+    type_into(qtbot, editors["kernel_size"], "abc")
+    assert shown_messages(window.designer.properties) == ["Kernel: 'abc' is not a number"]
+    type_into(qtbot, editors["out_channels"], "12")
+    assert window.document.spec.layers[0].params["out_channels"] == 12
+    assert editors["kernel_size"].problem() == "" and shown_messages(window.designer.properties) == []
+
+
+def test_ctrl_z_in_a_train_field_does_not_undo_the_hidden_design(active_window, qtbot):
+    window = active_window
+    select_layer(window, qtbot, 0)
+    type_into(qtbot, window.designer.properties.editors["out_channels"], "32")
+    edited = window.document.spec
+    qtbot.mouseClick(window.tabs.tabBar(), Qt.MouseButton.LeftButton,
+                     pos=window.tabs.tabBar().tabRect(window.tabs.indexOf(window.train_area)).center())
+    lr = window.train_area.form.editors["lr"]
+    qtbot.waitUntil(lr.isVisible)
+    type_into(qtbot, lr, "0.01")
+    qtbot.keyClick(lr, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.spec == edited  # the design edit on the hidden tab stays
+
+
+def test_page_keys_step_ten_and_a_step_past_a_bound_stops_at_it(form, qtbot):
+    batch = form.editors["batch_size"]
+    type_into(qtbot, batch, "100")
+    qtbot.keyClick(batch, Qt.Key.Key_PageUp)
+    assert batch.value() == 260  # ten steps of 16
+    type_into(qtbot, batch, "10")
+    qtbot.keyClick(batch, Qt.Key.Key_Down)
+    assert batch.value() == 1  # the smallest batch, not "nothing happens"
+    lr = form.editors["lr"]
+    type_into(qtbot, lr, "0.0003")
+    qtbot.keyClick(lr, Qt.Key.Key_Down)  # 0 is not allowed (above 0): nothing to stop at
+    assert lr.value() == 0.0003 and lr.problem() == ""
+
+
+def test_all_is_enough_for_all_training_images(form, qtbot):
+    limit = form.editors["limit"]
+    type_into(qtbot, limit, "3000")
+    type_into(qtbot, limit, "all")
+    assert limit.problem() == "" and form.config().limit == 0
