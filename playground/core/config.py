@@ -38,7 +38,6 @@ DATASETS = {
     "fashion-mnist": "Clothing images (downloaded once, needs the internet).",
     "kmnist": "Japanese characters (downloaded once, needs the internet).",
 }
-DATASET_NAMES = tuple(DATASETS)
 
 MAX_SEED = 2**63 - 1  # torch's and numpy's generators take any seed from 0 to this
 MAX_LIMIT = 1_000_000_000  # more images than any data set here has: "all of them"

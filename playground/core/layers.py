@@ -226,10 +226,6 @@ class LayerType:
         """Return the ``torch.nn.Module`` for this layer (imports torch)."""
         return self.torch_call(params, in_shape).build()
 
-    def code(self, params: Mapping[str, Any], in_shape: Shape) -> str:
-        """This layer as PyTorch source; ``ValueError`` if a parameter is not a number."""
-        return self.torch_call(params, in_shape).code()
-
 
 class NeedsImage(LayerProblem):
     """A layer that works on images was given a flat vector (typically: it sits after Flatten)."""
@@ -533,7 +529,3 @@ CATALOG: dict[str, LayerType] = {
         BatchNorm(), Dropout(), ReLU(), LeakyReLU(), Sigmoid(), Tanh(), GELU(),
     )
 }
-
-
-def layer_types_in_group(group: str) -> list[LayerType]:
-    return [t for t in CATALOG.values() if t.group == group]

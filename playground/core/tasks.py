@@ -33,7 +33,7 @@ class TrainingTask:
     registered in ``TASKS`` under a name, which ``Trainer(task=...)`` and the worker's job
     (``"task"``) choose it by. Its :meth:`step` reports one loss, how many of the batch it got right
     and the batch size, whatever those mean for it; :meth:`weights` is one flat dict (prefix each
-    network's names when there are several), saved in the run folder as ``weights_*.safetensors``.
+    network's names when there are several), saved as the run's weights files.
     """
 
     model: torch.nn.Module | None = None  # the network being trained (after set_up)

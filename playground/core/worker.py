@@ -1,9 +1,9 @@
 """Training in a separate process, driven through pipes: for front ends that must stay responsive.
 
-Why a process and not a thread: torch's CPU kernels use OpenMP, and only a process's main thread
-gets OpenMP's warm ("hot") thread team; the same training run from a secondary thread was about 25%
-slower on a two-core machine (docs/benchmarks.md), and it also competed with the window for the
-GIL. In a worker process the trainer runs on the main thread at full speed.
+Why a process and not a thread: torch's CPU kernels use OpenMP, and only a process's main thread gets
+OpenMP's warm ("hot") thread team, so the same training run from a secondary thread is slower
+(docs/benchmarks.md), and it would also compete with the window for the GIL. In a worker process the
+trainer runs on the main thread at full speed.
 
 Protocol (JSON lines): the worker prints ``{"type": "ready"}`` once torch is imported, reads one job
 line from stdin (``design``, ``config``, ``run_dir``, optional ``initial_weights``,

@@ -11,10 +11,9 @@ from playground import APP_NAME, __version__
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
-    # Qt's raster engine hands every large fill (96 lines or more) to a pool of helper threads and
-    # waits for them. While a training uses every core, that woke two more threads for each curve
-    # redraw: on two cores a training in the window ran at 0.951x headless with the pool, 0.965x
-    # without (docs/benchmarks.md). The fills are small enough for one thread. Qt reads this once.
+    # Qt's raster engine hands every large fill to a pool of helper threads and waits for them; while a
+    # training uses every core, those wake-ups slow it (figures in docs/benchmarks.md). The fills are
+    # small enough for one thread. Qt reads this once.
     os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName(APP_NAME)

@@ -85,10 +85,10 @@ def collect_garbage_on_gui_thread() -> None:
 
 
 def freeze_startup_objects() -> None:
-    """Move the objects made at start-up (Qt bindings, pyqtgraph, PyTorch: about 230,000) out of the
-    garbage collector's full passes, once per process. With them, each full pass took ~90 ms on the
-    GUI thread (a visible stall, and CPU taken from a training beside it); they live as long as the
-    app anyway. Later objects are collected as usual."""
+    """Move the objects made at start-up (Qt bindings, pyqtgraph, PyTorch: about 230,000) out of the garbage
+    collector's full passes, once per process: with them each full pass is a visible stall on the GUI
+    thread (docs/benchmarks.md), and they live as long as the app anyway. Later objects are collected as
+    usual."""
     if gc.get_freeze_count() == 0:
         gc.freeze()
 

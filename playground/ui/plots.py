@@ -130,8 +130,8 @@ class LiveCurve(pg.GraphicsObject):
     few hundred pixels instead of the plot, never the axes; its bounding rectangle is the plot's
     visible area, so new points never change its geometry (which would repaint all of it). The
     points are kept in sub-paths of ``CHUNK`` segments, and a repaint strokes only the sub-paths
-    that reach the repainted area: Qt strokes a whole path before clipping it, which for one path
-    of 1,500 points was 5 ms a redraw. Beyond ``max_points`` the curve is rebuilt from decimated
+    that reach the repainted area: Qt strokes a whole path before clipping it, so one long path
+    would cost milliseconds a redraw. Beyond ``max_points`` the curve is rebuilt from decimated
     data (min and max per block), so long runs stay cheap to draw.
     """
 
@@ -319,7 +319,7 @@ class TrainingPlots(QWidget):
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
             # What a new point's repaint may touch is the curves alone: no grid (with one, each axis
-            # covers the plot and is repainted, text and all, with every point: 90% of a redraw),
+            # covers the plot and is repainted, text and all, with every point),
             # ticks pointing out of the plot rather than into it, legends out of the curves' way.
             plot.showGrid(x=False, y=False)
             for side in ("left", "bottom"):

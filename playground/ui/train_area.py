@@ -1,12 +1,11 @@
 """The Train area: settings, Start / Pause / Resume / Stop, progress, live curves and the runs.
 
-Training runs the core's trainer in a worker process (``playground.core.worker``: torch is about 25%
-slower off a process's main thread), whose events a superqt worker thread relays. The trainer
-yields plain numbers about 12 times a second; the GUI thread hands them to the run library (which
-keeps the run and its curve buffers), redraws the curves at most every REDRAW_MS (only the new
-segments are painted), and updates the progress text once a second. The design is a snapshot
-taken at Start: editing it during a run changes nothing in the run. The runs list mirrors the
-library.
+Training runs the core's trainer in a worker process (``playground.core.worker`` says why a process),
+whose events a superqt worker thread relays. The trainer yields plain numbers about 12 times a second;
+the GUI thread hands them to the run library (which keeps the run and its curve buffers), redraws the
+curves at most every REDRAW_MS (only the new segments are painted), and updates the progress text once a
+second. The design is a snapshot taken at Start: editing it during a run changes nothing in the run. The
+runs list mirrors the library.
 """
 
 from __future__ import annotations
@@ -311,7 +310,7 @@ class TrainArea(QWidget):
         check_compatible(spec, config)
         resolve_device(config.device)
         run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
-        job.update(design=spec.to_dict(), config=config.to_dict(), run_dir=str(run_dir),
+        job.update(task="classifier", design=spec.to_dict(), config=config.to_dict(), run_dir=str(run_dir),
                    report_interval=REPORT_INTERVAL)
         return spec, config, job
 
@@ -442,12 +441,12 @@ class TrainArea(QWidget):
     def _on_worker_finished(self) -> None:
         self.redraw_timer.stop()
         self._redraw(force=True)
+        if self._run is not None:  # first: the controls below read whether the run has ended
+            self.library.finish_run(self._run)
         self._set_controls("idle")
         self._design_changed()
         if self.torch_ready and self.isVisible():
             self._start_spare()
-        if self._run is not None:
-            self.library.finish_run(self._run)
 
     def _show_step(self, run: RunRecord, event: dict) -> None:
         self.progress.setValue(event["step"])

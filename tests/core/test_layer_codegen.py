@@ -35,7 +35,7 @@ def generated_module(layer_type: LayerType, params, shape) -> nn.Module:
     call = layer_type.torch_call(params, shape)
     if call.own:
         exec(compile(class_source(call.name), "<class source>", "exec"), namespace)  # noqa: S102
-    exec(compile(f"module = {layer_type.code(params, shape)}", "<layer code>", "exec"), namespace)  # noqa: S102
+    exec(compile(f"module = {layer_type.torch_call(params, shape).code()}", "<layer code>", "exec"), namespace)  # noqa: S102
     return namespace["module"]
 
 
@@ -93,7 +93,7 @@ def test_no_layer_type_lacks_code_generation():
         assert type(layer_type).torch_call is not LayerType.torch_call, f"{name} cannot be written as code"
         params = make_layer(name).params
         for shape in valid_inputs(layer_type, params):
-            code = layer_type.code(params, shape)
+            code = layer_type.torch_call(params, shape).code()
             call = layer_type.torch_call(params, shape)
             assert code.startswith(call.name if call.own else f"nn.{call.name}("), code
 
