@@ -10,13 +10,13 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from PySide6.QtCore import (QAbstractItemModel, QByteArray, QMimeData, QModelIndex, QSize, Qt,
-                            Signal)
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import (QAbstractItemModel, QByteArray, QElapsedTimer, QEvent, QMimeData, QModelIndex,
+                            QSettings, QSize, Qt, QTimer, Signal)
+from PySide6.QtGui import QAction, QBrush, QColor, QFont, QIcon, QKeySequence, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QFormLayout,
                                QFrame, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea, QSizePolicy,
-                               QSplitter, QStyle, QTreeView, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QSplitter, QStyle, QToolButton, QTreeView, QTreeWidget, QTreeWidgetItem,
+                               QTreeWidgetItemIterator, QVBoxLayout, QWidget)
 
 from playground.core import CATALOG, GROUPS, ParamSpec, format_shape
 from playground.core.layers import LayerType
@@ -24,7 +24,8 @@ from playground.core import shapes
 from playground.core.shapes import memory_line, training_bytes
 from playground.core.text import format_bytes
 from playground.ui.document import DesignDocument
-from playground.ui.editors import PROBLEM_STYLE, NumberEdit, editor_for_param
+from playground.ui import theme
+from playground.ui.editors import NumberEdit, editor_for_param
 
 LAYER_TYPE_MIME = "application/x-playground-layer-type"
 LAYER_ROW_MIME = "application/x-playground-layer-row"
@@ -37,7 +38,32 @@ GROUP_TITLES = {
     "core": "Core", "convolution": "Convolution", "recurrent": "Recurrent",
     "regularization": "Regularization", "activation": "Activation",
 }
-PROBLEM_BACKGROUND = QColor("#fde8e8")
+PROBLEM_BACKGROUND = QColor("#fde8e8")  # a layer row with a problem, on a light palette
+# Closed once, the first-launch hint stays closed (QSettings, as the window's layout is kept).
+PATH_HINT_CLOSED_KEY = "hints/path_hint_closed"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 layer``, ``2 layers``, ``1,024 parameters``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def problem_background(widget: QWidget | None = None) -> QColor:
+    return QColor(PROBLEM_BACKGROUND) if not theme.is_dark(widget) else theme.color("error_background", widget)
+
+
+def group_colour(group: str, widget: QWidget | None = None) -> QColor:
+    """A palette group's colour as text: lightened on a dark palette so that it stays readable."""
+    colour = QColor(GROUP_COLOURS[group])
+    return colour.lighter(170) if theme.is_dark(widget) else colour
+
+
+def help_style(widget: QWidget | None = None) -> str:
+    return f"color: {theme.css('muted', widget)}; font-size: small;"
+
+
+def problem_style(widget: QWidget | None = None) -> str:
+    return f"color: {theme.css('error', widget)}; font-size: small;"
 
 
 def glyph_icon(layer_type: LayerType, size: int = 22) -> QIcon:
@@ -76,9 +102,11 @@ def layer_row_mime(row: int) -> QMimeData:
 
 
 class LayerPalette(QTreeWidget):
-    """Every catalog layer, grouped; drag one into the stack, or double-click / Enter to append."""
+    """Every catalog layer, grouped; drag one into the stack, or double-click / Enter to add it after
+    the selected layer. Keys (arrows, type-ahead) land on layers only: a group header does nothing."""
 
     layer_activated = Signal(str)
+    escape_pressed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -89,33 +117,96 @@ class LayerPalette(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setIndentation(8)
         self.setUniformRowHeights(True)
+        self._typed = ""
+        self._typed_clock = QElapsedTimer()
         for group in GROUPS:
             header = QTreeWidgetItem(self, [GROUP_TITLES[group]])
             header.setFlags(Qt.ItemFlag.ItemIsEnabled)
             font = header.font(0)
             font.setBold(True)
             header.setFont(0, font)
-            header.setForeground(0, QBrush(QColor(GROUP_COLOURS[group])))
             for layer_type in CATALOG.values():
-                if layer_type.group != group:
-                    continue
-                item = QTreeWidgetItem(header, [layer_type.name])
-                item.setIcon(0, glyph_icon(layer_type))
-                item.setData(0, Qt.ItemDataRole.UserRole, layer_type.name)
-                item.setToolTip(0, f"<b>{layer_type.name}</b><br>{layer_type.summary}<br><i>Drag into the "
-                                   f"network, or double-click to add it at the end.</i>")
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                              | Qt.ItemFlag.ItemIsDragEnabled)
+                if layer_type.group == group:
+                    self._add_type_item(header, layer_type)
+        self.show_group_colours()
         self.expandAll()
         self.itemActivated.connect(self._activated)
 
+    @staticmethod
+    def _add_type_item(header: QTreeWidgetItem, layer_type: LayerType) -> None:
+        item = QTreeWidgetItem(header, [layer_type.name])
+        item.setIcon(0, glyph_icon(layer_type))
+        item.setData(0, Qt.ItemDataRole.UserRole, layer_type.name)
+        item.setToolTip(0, f"<b>{layer_type.name}</b><br>{layer_type.summary}<br><i>Press Enter or double-click "
+                           f"to add it after the selected layer, or drag it into the network.</i>")
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+
+    def show_group_colours(self) -> None:
+        for i, group in enumerate(GROUPS):
+            self.topLevelItem(i).setForeground(0, QBrush(group_colour(group, self)))
+
     def type_item(self, type_name: str) -> QTreeWidgetItem:
-        for i in range(self.topLevelItemCount()):
-            group = self.topLevelItem(i)
-            for j in range(group.childCount()):
-                if group.child(j).data(0, Qt.ItemDataRole.UserRole) == type_name:
-                    return group.child(j)
+        for item in self.type_items():
+            if item.data(0, Qt.ItemDataRole.UserRole) == type_name:
+                return item
         raise KeyError(type_name)
+
+    def type_items(self) -> list[QTreeWidgetItem]:
+        """The layer entries in the order shown (group headers left out)."""
+        return [item for item in self._all_items() if _is_layer(item)]
+
+    def _all_items(self) -> list[QTreeWidgetItem]:
+        items, it = [], QTreeWidgetItemIterator(self)
+        while it.value() is not None:
+            items.append(it.value())
+            it += 1
+        return items
+
+    def keyboardSearch(self, search: str) -> None:
+        """Type-ahead over layer names only ("li" lands on Linear; "r" never on the Recurrent header).
+        Letters typed within the platform's interval add up; one letter again steps to the next match."""
+        if not search:
+            return
+        if not self._typed_clock.isValid() or self._typed_clock.elapsed() > QApplication.keyboardInputInterval():
+            self._typed = ""
+        self._typed_clock.start()
+        self._typed += search.casefold()
+        items = self.type_items()
+        current = self.currentItem()
+        start = items.index(current) if current in items else -1
+        typed = self._typed
+        if len(typed) > 1 and typed != typed[0] * len(typed):
+            first = max(start, 0)  # more letters refine the current match
+        else:
+            typed, first = typed[0], start + 1  # a new letter, or the same again: the next match
+        for step in range(len(items)):
+            item = items[(first + step) % len(items)]
+            if item.text(0).casefold().startswith(typed):
+                self.setCurrentItem(item)
+                return
+
+    def moveCursor(self, action, modifiers):
+        """Arrow keys, Home, End and the page keys step over group headers to the nearest layer."""
+        index = super().moveCursor(action, modifiers)
+        item = self.itemFromIndex(index) if index.isValid() else None
+        if item is None or _is_layer(item):
+            return index
+        every = self._all_items()
+        at = every.index(item)
+        before = [i for i in every[:at] if _is_layer(i)]
+        after = [i for i in every[at + 1:] if _is_layer(i)]
+        A = QAbstractItemView.CursorAction
+        if action in (A.MoveUp, A.MovePrevious, A.MovePageUp, A.MoveLeft):
+            target = before[-1] if before else after[0]
+        else:
+            target = after[0] if after else before[-1]
+        return self.indexFromItem(target)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Escape and not event.modifiers():
+            self.escape_pressed.emit()
+            return
+        super().keyPressEvent(event)
 
     def mimeTypes(self) -> list[str]:
         return [LAYER_TYPE_MIME]
@@ -130,6 +221,10 @@ class LayerPalette(QTreeWidget):
             self.layer_activated.emit(name)
 
 
+def _is_layer(item: QTreeWidgetItem) -> bool:
+    return bool(item.data(0, Qt.ItemDataRole.UserRole))
+
+
 # -- the layer stack --------------------------------------------------------------------------------
 
 COLUMNS = ("#", "Layer", "Output", "Parameters", "Multiply-adds")
@@ -141,6 +236,7 @@ class LayerStackModel(QAbstractItemModel):
     def __init__(self, document: DesignDocument, parent=None):
         super().__init__(parent)
         self.document = document
+        self._view = parent if isinstance(parent, QWidget) else None  # whose palette the colours follow
         document.spec_changed.connect(self._reset)
         self._warning = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         self._icons = {name: glyph_icon(t) for name, t in CATALOG.items()}
@@ -199,9 +295,9 @@ class LayerStackModel(QAbstractItemModel):
                 return tip
             return CATALOG[layer.type].summary
         if role == Qt.ItemDataRole.BackgroundRole and info.problem:
-            return QBrush(PROBLEM_BACKGROUND)
+            return QBrush(problem_background(self._view))
         if role == Qt.ItemDataRole.ForegroundRole and info.out_shape is None and not info.problem:
-            return QBrush(QColor("#9ca3af"))
+            return QBrush(theme.muted(self._view))
         if role == Qt.ItemDataRole.TextAlignmentRole and col >= 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -304,8 +400,6 @@ class LayerStackView(QTreeView):
 # -- property panel ----------------------------------------------------------------------------------
 
 
-HELP_STYLE = "color: #6b7280; font-size: small;"
-
 class PropertyPanel(QWidget):
     """Typed editors for the selected layer's parameters, applied live (each field merges into one
     undo step while it is being edited)."""
@@ -324,7 +418,7 @@ class PropertyPanel(QWidget):
         self.title.setFont(font)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        self.summary.setStyleSheet("color: #4b5563;")
+
         self.form_host = QWidget()
         self.form = QFormLayout(self.form_host)
         self.form.setContentsMargins(0, 8, 0, 0)
@@ -338,7 +432,8 @@ class PropertyPanel(QWidget):
         outer.addStretch(1)
         document.selection_changed.connect(self._selection_changed)
         document.spec_changed.connect(self._refresh)
-        self._rebuild(document.selected)
+        self._index = document.selected
+        self.show_colours()
 
     def _selection_changed(self, index: int) -> None:
         if index != self._index:
@@ -351,7 +446,7 @@ class PropertyPanel(QWidget):
         self.editors.clear()
         if index < 0:
             self.title.setText("No layer selected")
-            self.summary.setText("Select a layer in the network to edit it, or drag one in from the palette.")
+            self.summary.setText("Select a layer in the network to edit it, or add one from the palette.")
             self.shape_info.clear()
             return
         layer = self.document.spec.layers[index]
@@ -372,16 +467,15 @@ class PropertyPanel(QWidget):
         editor.setObjectName(f"param_{spec.name}")
         return editor
 
-    @staticmethod
-    def _with_help(editor: QWidget, help_text: str) -> QWidget:
+    def _with_help(self, editor: QWidget, help_text: str) -> QWidget:
         """The editor above its help line; the line says why while the editor refuses what was typed."""
         help_label = QLabel(help_text)
         help_label.setWordWrap(True)
-        help_label.setStyleSheet(HELP_STYLE)
+        help_label.setStyleSheet(help_style(self))
 
         def show_problem(message: str) -> None:
             help_label.setText(message or help_text)
-            help_label.setStyleSheet(PROBLEM_STYLE if message else HELP_STYLE)
+            help_label.setStyleSheet(problem_style(self) if message else help_style(self))
 
         if isinstance(editor, NumberEdit):
             editor.problem_changed.connect(show_problem)
@@ -422,12 +516,18 @@ class PropertyPanel(QWidget):
     def _refresh_shape(self) -> None:
         row = self.document.report.rows[self._index]
         text = (f"<b>Input</b> {format_shape(row.in_shape)} → <b>output</b> {format_shape(row.out_shape)}<br>"
-                f"{row.parameters:,} parameters, {row.macs:,} multiply-adds")
+                f"{counted(row.parameters, 'parameter')}, {counted(row.macs, 'multiply-add')}")
         if row.problem:
-            text += f"<p style='color:#b91c1c'>⚠ {html.escape(row.problem.message)}</p>"
+            text += f"<p style='color:{theme.css('error', self)}'>⚠ {html.escape(row.problem.message)}</p>"
         elif row.in_shape is None:
-            text = "<p style='color:#6b7280'>Shapes are unknown here until the problem above is fixed.</p>"
+            text = (f"<p style='color:{theme.css('muted', self)}'>Shapes are unknown here until the problem "
+                    f"above is fixed.</p>")
         self.shape_info.setText(text)
+
+    def show_colours(self) -> None:
+        """The palette changed (a dark theme): text that carries a colour takes the new one."""
+        self.summary.setStyleSheet(f"color: {theme.css('muted', self)};")
+        self._rebuild(self._index)
 
 
 # -- totals and problems -------------------------------------------------------------------------------
@@ -456,8 +556,6 @@ class ProblemsPanel(QWidget):
         layout.addWidget(self.memory)
         self.problem_box = QFrame()
         self.problem_box.setFrameShape(QFrame.Shape.StyledPanel)
-        self.problem_box.setStyleSheet("QFrame#problems { background: #fef2f2; border: 1px solid #fca5a5;"
-                                       " border-radius: 4px; }")
         self.problem_box.setObjectName("problems")
         self.problem_layout = QVBoxLayout(self.problem_box)
         layout.addWidget(self.problem_box)
@@ -471,17 +569,21 @@ class ProblemsPanel(QWidget):
         text = html.escape(f"Memory: {memory_line(report, batch)} of this machine's {format_bytes(machine)}",
                            quote=False)
         if training_bytes(report, batch) > machine:
-            text = (f"<span style='color:#b91c1c'>⚠ {text}: too much; use a smaller batch size on the "
-                    f"Train tab, or fewer channels</span>")
+            text = (f"<span style='color:{theme.css('error', self)}'>⚠ {text}: too much; use a smaller batch "
+                    f"size on the Train tab, or fewer channels</span>")
         self.memory.setText(text)
 
     def refresh(self) -> None:
         report = self.document.report
         out = format_shape(report.output_shape)
         label = "Total" if report.output_shape is not None else "Total up to the first problem"
-        self.totals.setText(f"<b>{label}:</b> {report.total_parameters:,} parameters · "
-                            f"{report.total_macs:,} multiply-adds per image · output {out}"
-                            + ("  <span style='color:#059669'>✔ ready to train</span>" if report.valid else ""))
+        ready = f"  <span style='color:{theme.css('success', self)}'>✔ ready to train</span>"
+        self.totals.setText(f"<b>{label}:</b> {counted(report.total_parameters, 'parameter')} · "
+                            f"{counted(report.total_macs, 'multiply-add')} per image · output {out}"
+                            + (ready if report.valid else ""))
+        self.problem_box.setStyleSheet(f"QFrame#problems {{ background: {theme.css('error_background', self)}; "
+                                       f"border: 1px solid {theme.css('invalid_border', self)}; "
+                                       f"border-radius: 4px; }}")
         self._refresh_memory()
         while self.problem_layout.count():
             item = self.problem_layout.takeAt(0)
@@ -512,50 +614,67 @@ class ProblemsPanel(QWidget):
             self.problem_layout.addWidget(row)
 
 
+class PathHint(QFrame):
+    """A slim first-launch hint of the way through the app (design, train, draw), not a tour: closed
+    once, it stays closed for this user (``PATH_HINT_CLOSED_KEY`` in QSettings)."""
+
+    TEXT = ("<b>1.</b> Pick or build a network here &nbsp;·&nbsp; <b>2.</b> Train it on the Train tab "
+            "(Ctrl+Return) &nbsp;·&nbsp; <b>3.</b> Draw a digit on the Draw tab and see what it guesses")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("path_hint")
+        line = QHBoxLayout(self)
+        line.setContentsMargins(10, 3, 3, 3)
+        self.text = QLabel(self.TEXT)
+        self.text.setWordWrap(True)
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # wraps, never widens
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.setToolTip("Close this hint (it stays closed)")
+        self.close_button.setAccessibleName("Close the hint")
+        self.close_button.clicked.connect(self.dismiss)
+        line.addWidget(self.text, 1)
+        line.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.show_colours()
+        self.setVisible(not QSettings().value(PATH_HINT_CLOSED_KEY, False, type=bool))
+
+    def show_colours(self) -> None:
+        background = self.palette().color(QPalette.ColorRole.AlternateBase).name()
+        self.setStyleSheet(f"QFrame#path_hint {{ background: {background}; "
+                           f"border: 1px solid {theme.css('accent', self)}; border-radius: 4px; }}")
+
+    def dismiss(self) -> None:
+        QSettings().setValue(PATH_HINT_CLOSED_KEY, True)
+        self.hide()
+
+
 class DesignerWidget(QWidget):
-    """The Design area: palette | network stack with totals and problems | properties."""
+    """The Design area: palette | network stack with totals and problems | properties, under the
+    first-launch hint. Everything is reachable by keys: move a layer with Alt+Up / Alt+Down, Ins goes
+    to the palette, where typing finds a layer and Enter adds it after the selected one."""
 
     def __init__(self, document: DesignDocument, parent=None):
         super().__init__(parent)
         self.document = document
+        self._colour_timer = QTimer(self)
+        self._colour_timer.setSingleShot(True)
+        self._colour_timer.setInterval(0)
+        self._colour_timer.timeout.connect(self.show_colours)
+        # ``palette`` shadows QWidget.palette() here: colours are taken from the child widgets.
         self.palette = LayerPalette()
-        self.palette.layer_activated.connect(document.append_layer)
+        self.palette.layer_activated.connect(self.add_layer_after_selected)
+        self.palette.escape_pressed.connect(lambda: self.stack.setFocus(Qt.FocusReason.ShortcutFocusReason))
         self.stack = LayerStackView(document)
         self.problems = ProblemsPanel(document)
         self.properties = PropertyPanel(document)
-
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(_caption("Layers"))
-        left_layout.addWidget(self.palette)
-        hint = QLabel("Drag a layer into the network, or double-click it to add it at the end.")
-        hint.setWordWrap(True)
-        hint.setStyleSheet("color: #6b7280;")
-        left_layout.addWidget(hint)
-
-        middle = QWidget()
-        middle_layout = QVBoxLayout(middle)
-        middle_layout.setContentsMargins(0, 0, 0, 0)
-        self.network_caption = _caption("Network")
-        self.network_caption.setTextFormat(Qt.TextFormat.PlainText)  # the name comes from a file
-        middle_layout.addWidget(self.network_caption)
-        middle_layout.addWidget(self.stack, 1)
-        middle_layout.addWidget(self.problems)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.properties)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(_caption("Properties"))
-        right_layout.addWidget(scroll)
+        self.path_hint = PathHint()
+        self._make_actions()
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("designer_splitter")
-        for w in (left, middle, right):
+        for w in (self._palette_column(), self._network_column(), self._properties_column()):
             self.splitter.addWidget(w)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
@@ -563,14 +682,135 @@ class DesignerWidget(QWidget):
         self.splitter.setSizes([210, 640, 300])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.splitter)
+        layout.addWidget(self.path_hint)
+        layout.addWidget(self.splitter, 1)
         document.spec_changed.connect(self._update_caption)
+        document.spec_changed.connect(self._update_actions)
+        document.selection_changed.connect(self._update_actions)
         self._update_caption()
+        self._update_actions()
+        self.show_colours()
+
+    # -- building -------------------------------------------------------------------------------------
+
+    def _make_actions(self) -> None:
+        """Layer moves and the way to the palette, as actions the window's menu can list too. The keys
+        act where the layers are (the list and the palette), not in a property field being typed in."""
+        self.move_up_action = self._action("Move Layer &Up", "Up", "Alt+Up", "Move the selected layer up",
+                                           lambda: self.move_selected(-1))
+        self.move_down_action = self._action("Move Layer Do&wn", "Down", "Alt+Down",
+                                             "Move the selected layer down", lambda: self.move_selected(1))
+        self.add_layer_action = self._action("&Add Layer…", "Add…", "Ins",
+                                             "Add a layer after the selected one: pick it in the palette "
+                                             "(type its name), then press Enter", self.choose_layer_to_add)
+        style = self.style()
+        self.move_up_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_ArrowUp))
+        self.move_down_action.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_ArrowDown))
+
+    def _action(self, text: str, short_text: str, key: str, tip: str, slot) -> QAction:
+        action = QAction(text, self)
+        action.setIconText(short_text)
+        action.setShortcut(QKeySequence(key))
+        action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        action.setToolTip(f"{tip} ({key})")
+        action.setStatusTip(f"{tip} ({key})")
+        action.triggered.connect(slot)
+        self.stack.addAction(action)
+        self.palette.addAction(action)
+        return action
+
+    def _palette_column(self) -> QWidget:
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addWidget(_caption("Layers"))
+        column_layout.addWidget(self.palette)
+        self.palette_hint = QLabel("Type a name to find a layer; Enter or double-click adds it after the "
+                                   "selected layer. Or drag it into the network.")
+        self.palette_hint.setWordWrap(True)
+        column_layout.addWidget(self.palette_hint)
+        return column
+
+    def _network_column(self) -> QWidget:
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        self.network_caption = _caption("Network")
+        self.network_caption.setTextFormat(Qt.TextFormat.PlainText)  # the name comes from a file
+        column_layout.addWidget(self.network_caption)
+        column_layout.addWidget(self.stack, 1)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        self.move_buttons = {}
+        for action in (self.move_up_action, self.move_down_action, self.add_layer_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the keys are the way in; Tab stays short
+            buttons.addWidget(button)
+            self.move_buttons[action.iconText()] = button
+        buttons.addStretch(1)
+        column_layout.addLayout(buttons)
+        column_layout.addWidget(self.problems)
+        return column
+
+    def _properties_column(self) -> QWidget:
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.properties)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        column = QWidget()
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.addWidget(_caption("Properties"))
+        column_layout.addWidget(scroll)
+        return column
+
+    # -- what the keys and buttons do ---------------------------------------------------------------
+
+    def move_selected(self, offset: int) -> None:
+        """Move the selected layer one place up (-1) or down (1): one undo step."""
+        selected = self.document.selected
+        if selected >= 0:
+            self.document.move_layer(selected, selected + offset)
+
+    def add_layer_after_selected(self, type_name: str) -> None:
+        """A layer chosen in the palette goes after the selected layer, or at the end if none is."""
+        selected = self.document.selected
+        self.document.insert_layer(selected + 1 if selected >= 0 else len(self.document.spec.layers), type_name)
+
+    def choose_layer_to_add(self) -> None:
+        """To the palette, on a layer, so that typing a name and Enter add it (Esc comes back)."""
+        if self.palette.currentItem() is None or not _is_layer(self.palette.currentItem()):
+            self.palette.setCurrentItem(self.palette.type_items()[0])
+        self.palette.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    # -- state shown --------------------------------------------------------------------------------
+
+    def _update_actions(self, *args) -> None:
+        selected, count = self.document.selected, len(self.document.spec.layers)
+        self.move_up_action.setEnabled(selected > 0)
+        self.move_down_action.setEnabled(0 <= selected < count - 1)
 
     def _update_caption(self) -> None:
         spec = self.document.spec
         self.network_caption.setText(f"Network: {spec.name} — input 1x28x28 (MNIST image), "
-                                     f"{len(spec.layers)} layers")
+                                     f"{counted(len(spec.layers), 'layer')}")
+
+    def show_colours(self) -> None:
+        """Text that carries a colour follows the palette (set now, and again when it changes)."""
+        self.palette_hint.setStyleSheet(f"color: {theme.css('muted', self.stack)};")
+        self.palette.show_group_colours()
+        self.path_hint.show_colours()
+        self.properties.show_colours()
+        self.problems.refresh()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            # The children hear of the new palette after this widget: read it once they have it. The
+            # timer is a child, so it dies with the widget rather than firing on a deleted one.
+            self._colour_timer.start()
 
 
 def _caption(text: str) -> QLabel:

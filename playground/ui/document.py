@@ -150,7 +150,8 @@ class DesignDocument(QObject):
         if not (0 <= source < n) or not (0 <= destination < n) or source == destination:
             return
         layer = self._spec.layers[source]
-        self._push(self._spec.move(source, destination), f"Move {layer.describe()}", select=destination)
+        direction = "up" if destination < source else "down"
+        self._push(self._spec.move(source, destination), f"Move {layer.describe()} {direction}", select=destination)
 
     def set_param(self, index: int, name: str, value: Any) -> None:
         """Set a parameter (``ValueError`` if out of range). Consecutive edits of one field merge."""

@@ -166,14 +166,16 @@ def test_del_deletes_and_ctrl_d_duplicates_the_selected_layer(window, press):
     assert types(window)[1:4] == ["ReLU", "Conv2d", "Conv2d"] and len(window.document.spec.layers) == 10
 
 
-def test_enter_or_double_click_in_the_palette_adds_the_layer_at_the_end(window, press, qtbot):
+def test_enter_or_double_click_in_the_palette_adds_the_layer_after_the_selected_one(window, press, qtbot):
+    stack = window.designer.stack
+    stack.setCurrentIndex(stack.model().index(1, 0))  # the first ReLU
     palette = window.designer.palette
     item = palette.type_item("GELU")
     palette.setCurrentItem(item)
     palette.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is palette, timeout=10_000)
     press(K.Key_Return)
-    assert types(window)[-1] == "GELU"
+    assert types(window)[1:3] == ["ReLU", "GELU"] and window.document.selected == 2
     item = palette.type_item("Tanh")
     palette.scrollToItem(item)
     rect = palette.visualItemRect(item)
@@ -181,7 +183,7 @@ def test_enter_or_double_click_in_the_palette_adds_the_layer_at_the_end(window, 
     # alone sends only the last, which an item view ignores).
     qtbot.mouseClick(palette.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(palette.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert types(window)[-2:] == ["GELU", "Tanh"]
+    assert types(window)[1:4] == ["ReLU", "GELU", "Tanh"]
 
 
 def test_ctrl_1_to_4_show_the_areas(window, press):
