@@ -105,8 +105,8 @@ def _why_not_learning(run: RunRecord) -> str:
     if c.loss != "cross-entropy":
         reasons.append(f"the loss ({c.loss}) may not fit the network's output (cross-entropy fits class scores)")
     else:
-        reasons.append("the loss may not fit the network's output (a last layer that squashes or cuts the "
-                       "scores, such as ReLU or Softmax before cross-entropy)")
+        reasons.append("the loss may not fit the output (a ReLU or Softmax as last layer cuts or squashes "
+                       "the scores)")
     return "Possible reasons: " + "; ".join(reasons) + "."
 
 
