@@ -229,6 +229,7 @@ class TrainArea(QWidget):
         self.evaluation_button.setToolTip("Show this run's test results in the Evaluate area")
         self.evaluation_button.clicked.connect(self._evaluation_clicked)
         self.evaluation_button.hide()
+        self._banner_run: RunRecord | None = None  # the run whose evaluation the button shows
         layout = QVBoxLayout(self.banner_box)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.banner)
@@ -408,9 +409,8 @@ class TrainArea(QWidget):
             self.banner_box.hide()
 
     def _evaluation_clicked(self) -> None:
-        run = getattr(self, "_banner_run", None)
-        if run is not None:
-            self.evaluation_requested.emit(run)
+        if self._banner_run is not None:
+            self.evaluation_requested.emit(self._banner_run)
 
     def showEvent(self, event) -> None:
         # Start a worker process (it imports torch, a few seconds) once the Train area is shown,

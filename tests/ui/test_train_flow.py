@@ -128,10 +128,13 @@ def test_ctrl_return_starts_training_in_the_train_area(window, qtbot):
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return, CTRL)  # the Design area: nothing
     assert not area.training and window.library.current is None
     show_train_tab(window, qtbot)
-    type_into(qtbot, area.form.editors["lr"], "0.002")
-    area.form.editors["lr"].setFocus()
+    field = area.form.editors["lr"]
+    field.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is field, timeout=5_000)
+    field.selectAll()
+    qtbot.keyClicks(field, "2e-3")
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
-        qtbot.keyClick(window, Qt.Key.Key_Return, CTRL)
+        qtbot.keyClick(field, Qt.Key.Key_Return, CTRL)  # straight after typing, as a user would
         assert area.training
     run = blocker.args[0]
     assert run.status == "completed" and run.config.lr == 0.002 and run.config.limit == 500
