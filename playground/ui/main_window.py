@@ -425,8 +425,8 @@ class MainWindow(QMainWindow):
     def ask_stop_training(self) -> bool:
         """Whether to stop the run that trains and close (True) or keep both (False)."""
         box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
-                          "A run is still training. Stop it and close? The weights of its finished epochs "
-                          "are kept.", QMessageBox.StandardButton.Cancel, self)
+                          "A run is still training. Stop it and close? Its run keeps the weights trained so "
+                          "far, without a test evaluation.", QMessageBox.StandardButton.Cancel, self)
         stop = box.addButton("Stop and close", QMessageBox.ButtonRole.DestructiveRole)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.exec()
