@@ -119,6 +119,9 @@ class MainWindow(QMainWindow):
         self.library.run_added.connect(self._update_export_action)
         self.library.run_updated.connect(self._update_export_action)
         self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
+        self.train_area.evaluation_requested.connect(self.evaluate_run)
+        if spec is None:  # the default preset's design trains with that preset's settings
+            self.train_area.apply_preset(DEFAULT_PRESET)
         self.draw_area = DrawArea(self.library)
         self.tabs.addTab(self.draw_area, "Draw")
         self.setCentralWidget(self.tabs)
@@ -181,6 +184,9 @@ class MainWindow(QMainWindow):
                                           "Delete the selected layer")
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.designer.addAction(self.delete_action)
+        self.start_action = self._action("&Start Training", self.start_training, ["Ctrl+Return", "Ctrl+Enter"],
+                                         "Train the design with the Train area's settings (in the Train area)")
+        self.addAction(self.start_action)  # a window shortcut, without a menu entry
         self.duplicate_action = self._action("D&uplicate Layer", self.duplicate_selected, "Ctrl+D",
                                              "Duplicate the selected layer")
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
@@ -302,9 +308,17 @@ class MainWindow(QMainWindow):
             self.document.reset(NetworkSpec())
 
     def new_from_preset(self, name: str) -> None:
+        """Open a preset's design with its training settings in the Train area."""
         if self.maybe_save():
             self.document.reset(get_preset(name).spec)
-            self.statusBar().showMessage(f"{name}: {get_preset(name).summary}", 6000)
+            changes = self.train_area.apply_preset(name)
+            settings = f" Training settings: {', '.join(changes)}." if changes else ""
+            self.statusBar().showMessage(f"{name}: {get_preset(name).summary}{settings}", 8000)
+
+    def start_training(self) -> None:
+        """Ctrl+Return: Start, when the Train area is in view (elsewhere the key does nothing)."""
+        if self.tabs.currentWidget() is self.train_area:
+            self.train_area.start()
 
     def open_design_dialog(self) -> None:
         if not self.maybe_save():
@@ -408,12 +422,23 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         self.designer.splitter.setSizes([210, max(400, self.width() - 560), 300])
 
+    def ask_stop_training(self) -> bool:
+        """Whether to stop the run that trains and close (True) or keep both (False)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "A run is training",
+                          "A run is still training. Stop it and close? Its run keeps the weights trained so "
+                          "far, without a test evaluation.", QMessageBox.StandardButton.Cancel, self)
+        stop = box.addButton("Stop and close", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is stop
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._closing and not self.maybe_save():
+        runner = self.train_area.runner
+        training = runner is not None and runner.running and runner.process.alive
+        if not self._closing and ((training and not self.ask_stop_training()) or not self.maybe_save()):
             event.ignore()
             return
-        runner = self.train_area.runner
-        if runner is not None and runner.running and runner.process.alive:
+        if training:
             # Do not block the GUI waiting for the worker: ask it to stop, close when it has ended
             # (the runner's finished signal), and kill it if it has not stopped in a while.
             event.ignore()
@@ -511,8 +536,12 @@ class MainWindow(QMainWindow):
     def _evaluate_run_item(self, item, column: int) -> None:
         runs = self.train_area.selected_runs()
         if runs:
-            self.show_evaluation(runs[0])
-            self.tabs.setCurrentWidget(self.evaluate_area)
+            self.evaluate_run(runs[0])
+
+    def evaluate_run(self, run) -> None:
+        """Show a run in the Evaluate area and switch to it."""
+        self.show_evaluation(run)
+        self.tabs.setCurrentWidget(self.evaluate_area)
 
     def show_evaluation(self, run) -> None:
         """Show a run in the Evaluate area, loading its test images in the background if needed."""
@@ -551,6 +580,7 @@ class MainWindow(QMainWindow):
             ("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
             ("Del", "Delete the selected layer"), ("Ctrl+D", "Duplicate the selected layer"),
             ("Enter or double-click in the palette", "Add that layer at the end"),
+            ("Ctrl+Return", "Start training (in the Train area)"),
             ("Ctrl+1 … Ctrl+4", "Design, Train, Evaluate, Draw"), ("F1", "This list"), ("Ctrl+Q", "Quit"),
         ]
         table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)

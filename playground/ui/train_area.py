@@ -15,14 +15,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QScrollArea, QSplitter, QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QScrollArea, QSizePolicy, QSplitter, QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                               QWidget)
 
 from playground.core import PRESETS, NetworkSpec
-from playground.core.config import ConfigError, TrainConfig
+from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.runs import RunRecord
 from playground.core.units import format_eta
+from playground.ui import theme
 from playground.ui.plots import TrainingPlots
 from playground.ui.run_library import RunLibrary
 from playground.ui.train_form import ConfigForm
@@ -30,6 +33,81 @@ from playground.ui.train_form import ConfigForm
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
 TEXT_INTERVAL = 1.0  # seconds between updates of the progress bar and text (each re-lays out the panel)
+
+
+# -- settings a preset recommends ----------------------------------------------------------------------------
+
+# Every setting some preset recommends: the training recipe, as opposed to the data, device and seed,
+# which stay the user's.
+RECIPE_SETTINGS = tuple(dict.fromkeys(key for preset in PRESETS.values() for key in preset.train))
+
+
+def recommended_settings(name: str) -> dict[str, Any]:
+    """The settings the design named ``name`` recommends ({} for a design that is not a preset)."""
+    preset = PRESETS.get(name)
+    return dict(preset.train) if preset else {}
+
+
+def with_preset_recipe(name: str, config: TrainConfig) -> TrainConfig:
+    """``config`` with the preset's recipe: each recipe setting the preset leaves out goes back to its
+    default (augmentation from an earlier preset must not stay on), then the preset's own apply."""
+    defaults = TrainConfig()
+    recipe = {key: getattr(defaults, key) for key in RECIPE_SETTINGS}
+    return config.updated(**{**recipe, **recommended_settings(name)})
+
+
+def describe_changes(before: TrainConfig, after: TrainConfig) -> list[str]:
+    """``"learning rate 0.001 → 0.01"`` for each setting that differs, in the form's order."""
+    return [f"{SETTINGS[key].title.lower()} {_shown(getattr(before, key))} → {_shown(getattr(after, key))}"
+            for key in SETTINGS if getattr(before, key) != getattr(after, key)]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class OneLineLabel(QLabel):
+    """A label one line high whatever its text, cut with "…" to its width (the whole text in its
+    tooltip): the progress text changes every second and must not move what is around it."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text)
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self.fontMetrics().height() + 2)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, self.sizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        rect = self.contentsRect()
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter = QPainter(self)
+        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), shown,
+                                  self.foregroundRole())
+
+
+def _why_not_learning(run: RunRecord) -> str:
+    """Likely reasons a run stayed at chance, with its own settings."""
+    c = run.config
+    images = next((e["train_size"] for e in run.events if e["type"] == "start"), None)
+    data = f"{c.epochs} epoch(s) on {images:,} images" if images else f"{c.epochs} epoch(s)"
+    reasons = [f"the learning rate ({c.lr:g}) may be too high or too low for {c.optimizer}",
+               f"{data} may be too little training"]
+    if c.loss != "cross-entropy":
+        reasons.append(f"the loss ({c.loss}) may not fit the network's output (cross-entropy fits class scores)")
+    else:
+        reasons.append("the loss may not fit the output (a ReLU or Softmax as last layer cuts or squashes "
+                       "the scores)")
+    return "Possible reasons: " + "; ".join(reasons) + "."
 
 
 # -- running a training --------------------------------------------------------------------------------
@@ -69,6 +147,8 @@ class TrainingRunner(QObject):
 
 class TrainArea(QWidget):
     """Settings, controls, progress and curves of the run it trains, and the library's runs."""
+
+    evaluation_requested = Signal(object)  # a RunRecord: the user asked to see its evaluation
 
     def __init__(self, document, library: RunLibrary, parent=None):
         super().__init__(parent)
@@ -133,16 +213,28 @@ class TrainArea(QWidget):
     def _make_progress(self) -> None:
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
-        self.progress_label = QLabel("Ready to train.")
-        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.progress_label.setWordWrap(True)
+        self.progress_label = OneLineLabel("Ready to train.")
         self.snapshot_label = QLabel()
         self.snapshot_label.setWordWrap(True)
+        self._make_banner()
+
+    def _make_banner(self) -> None:
+        """A message about the last start or run, with a way to its evaluation once a run has ended."""
+        self.banner_box = QFrame()
+        self.banner_box.setObjectName("banner")
         self.banner = QLabel()
         self.banner.setTextFormat(Qt.TextFormat.PlainText)  # errors quote file names and contents
         self.banner.setWordWrap(True)
-        self.banner.setObjectName("banner")
-        self.banner.hide()
+        self.evaluation_button = QPushButton("See the evaluation")
+        self.evaluation_button.setToolTip("Show this run's test results in the Evaluate area")
+        self.evaluation_button.clicked.connect(self._evaluation_clicked)
+        self.evaluation_button.hide()
+        self._banner_run: RunRecord | None = None  # the run whose evaluation the button shows
+        layout = QVBoxLayout(self.banner_box)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.evaluation_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.banner_box.hide()
 
     def _make_run_list(self) -> None:
         self.run_list = QTreeWidget()
@@ -165,13 +257,17 @@ class TrainArea(QWidget):
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
+        # What may grow (the messages) sits above the settings, and below the buttons only rows one line
+        # high: the buttons stay where they are before, during and after a run.
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.snapshot_label)
+        left_layout.addWidget(self.banner_box)
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
-        for widget in (self.progress, self.progress_label, self.snapshot_label, self.banner):
-            left_layout.addWidget(widget)
+        left_layout.addWidget(self.progress)
+        left_layout.addWidget(self.progress_label)
         return left
 
     def _runs_panel(self) -> QWidget:
@@ -262,23 +358,59 @@ class TrainArea(QWidget):
         initial = getattr(self, "_initial", None)
         return initial[1] if initial and initial[0] == spec else None
 
-    def use_recommended(self) -> None:
-        name = self.document.spec.name
-        preset = PRESETS.get(name)
-        config = TrainConfig.from_dict(preset.train) if preset else TrainConfig()
-        self.form.set_config(config.updated(device=self.form.editors["device"].currentData() or "auto"))
+    def _current_config(self) -> TrainConfig | None:
+        try:
+            return self.form.config()
+        except ConfigError:
+            return None  # a field holds text that cannot be used: the preset's settings replace it
 
-    def _show_banner(self, text: str, error: bool = True) -> None:
-        colour = "#b91c1c" if error else "#065f46"
-        background = "#fef2f2" if error else "#ecfdf5"
-        self.banner.setStyleSheet(f"QLabel#banner {{ color: {colour}; background: {background}; padding: 6px;"
-                                  f" border-radius: 4px; }}")
+    def _set_form(self, config: TrainConfig) -> None:
+        self.form.set_config(config)
+        self.document.set_batch_size(config.batch_size)  # set_config does not notify
+
+    def apply_preset(self, name: str) -> list[str]:
+        """Set the form to the training recipe of the preset ``name`` (a design opened from a preset);
+        the data, device and seed settings stay. Returns what changed (see ``describe_changes``)."""
+        before = self._current_config() or TrainConfig()
+        after = with_preset_recipe(name, before)
+        self._set_form(after)
+        return describe_changes(before, after)
+
+    def use_recommended(self) -> None:
+        """Change only the settings the design's preset recommends, and say which changed."""
+        name = self.document.spec.name
+        recommended = recommended_settings(name)
+        if not recommended:
+            self._show_banner(f"“{name}” is not one of the presets, so it has no recommended settings; "
+                              f"nothing changed.", "warning")
+            return
+        before = self._current_config() or TrainConfig()
+        after = before.updated(**recommended)
+        self._set_form(after)
+        changes = describe_changes(before, after)
+        if changes:
+            text = f"Changed {', '.join(changes)}; the rest kept."
+        else:
+            text = f"The settings already are those recommended for {name}; nothing changed."
+        self._show_banner(text, "success")
+
+    def _show_banner(self, text: str, kind: str = "error", run: RunRecord | None = None) -> None:
+        """Show a message (``kind``: error, warning or success); ``run``: offer its evaluation."""
+        self.banner_box.setStyleSheet(f"QFrame#banner {{ background: {theme.css(kind + '_background', self)};"
+                                      f" border-radius: 4px; }} QFrame#banner QLabel {{ color: "
+                                      f"{theme.css(kind, self)}; }}")
         self.banner.setText(text)
-        self.banner.show()
+        self._banner_run = run
+        self.evaluation_button.setVisible(run is not None)
+        self.banner_box.show()
 
     def _clear_banner(self) -> None:
         if not self.training:
-            self.banner.hide()
+            self.banner_box.hide()
+
+    def _evaluation_clicked(self) -> None:
+        if self._banner_run is not None:
+            self.evaluation_requested.emit(self._banner_run)
 
     def showEvent(self, event) -> None:
         # Start a worker process (it imports torch, a few seconds) once the Train area is shown,
@@ -325,7 +457,7 @@ class TrainArea(QWidget):
         except (ConfigError, DesignError, OSError, RuntimeError) as exc:
             self._show_banner(f"Cannot start: {exc}")
             return False
-        self.banner.hide()
+        self.banner_box.hide()
         run = self.library.begin_run(spec, config, Path(job["run_dir"]),
                                      label=spec.name + (" (continued)" if initial else ""))
         self._run = run
@@ -430,13 +562,20 @@ class TrainArea(QWidget):
             return
         acc = event["test_accuracy"]
         summary = f"test accuracy {acc:.2%}" if acc is not None else "no test evaluation"
+        evaluated = run if acc is not None else None
         if event["status"] == "failed":
-            self._show_banner(event["message"])
+            self._show_banner(event["message"], run=evaluated)
             self.progress_label.setText(f"Failed: {summary}.")
+            return
+        self.progress_label.setText(event["message"])
+        classes = run.spec.num_classes
+        if acc is not None and acc <= 1.5 / classes:
+            self._show_banner(f"{event['status'].capitalize()}, but the network did not learn: {summary}, about "
+                              f"what guessing gives ({1 / classes:.0%} with {classes} classes). "
+                              f"{_why_not_learning(run)}", "warning", evaluated)
         else:
             self._show_banner(f"{event['status'].capitalize()}: {summary} after "
-                              f"{event['train_seconds']:.1f} s of training.", error=False)
-            self.progress_label.setText(event["message"])
+                              f"{event['train_seconds']:.1f} s of training.", "success", evaluated)
 
     def _on_worker_finished(self) -> None:
         self.redraw_timer.stop()

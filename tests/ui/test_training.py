@@ -31,8 +31,8 @@ def test_train_one_epoch_then_evaluate(window, qtbot, monkeypatch):
 
     monkeypatch.setattr(train_area, "TEXT_INTERVAL", 1e9)  # the bar's 1 Hz updates: only the first one here
     area = window.train_area
-    set_config(window)
     window.new_from_preset("mlp-300")
+    set_config(window)
     assert area.start_button.isEnabled()
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
@@ -76,8 +76,8 @@ def test_train_one_epoch_then_evaluate(window, qtbot, monkeypatch):
 
 def test_the_design_is_a_snapshot(window, qtbot):
     area = window.train_area
-    set_config(window, epochs=2)
     window.new_from_preset("mlp-300")
+    set_config(window, epochs=2)
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         area.start()
         window.document.insert_layer(1, "Dropout")  # an edit during the run
@@ -88,8 +88,8 @@ def test_the_design_is_a_snapshot(window, qtbot):
 
 def test_pause_and_resume(window, qtbot):
     area = window.train_area
-    set_config(window, epochs=3, limit=3000, batch_size=8)
     window.new_from_preset("fast-cnn")
+    set_config(window, epochs=3, limit=3000, batch_size=8)
     area.start()
     qtbot.waitUntil(lambda: area.plots.point_count("train") > 0, timeout=120_000)
     qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
@@ -111,8 +111,8 @@ def test_pause_and_resume(window, qtbot):
 
 def test_stop_mid_run_keeps_the_weights(window, qtbot):
     area = window.train_area
-    set_config(window, epochs=50, limit=2000, batch_size=16)
     window.new_from_preset("fast-cnn")
+    set_config(window, epochs=50, limit=2000, batch_size=16)
     area.start()
     qtbot.waitUntil(lambda: "epoch" in kinds(window.library.current), timeout=120_000)
     with qtbot.waitSignal(window.library.run_finished, timeout=120_000) as blocker:
@@ -126,8 +126,8 @@ def test_stop_mid_run_keeps_the_weights(window, qtbot):
 
 def test_huge_learning_rate_shows_the_message_and_resets_controls(window, qtbot):
     area = window.train_area
-    set_config(window, optimizer="sgd", lr=50.0, momentum=0.9, loss="mse", epochs=2)
     window.new_from_preset("mlp-300")
+    set_config(window, optimizer="sgd", lr=50.0, momentum=0.9, loss="mse", epochs=2)
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         area.start()
     assert blocker.args[0].status == "failed"
@@ -146,8 +146,8 @@ def test_invalid_design_cannot_start(window):
 
 def test_runs_list_compare_and_continue(window, qtbot):
     area = window.train_area
-    set_config(window)
     window.new_from_preset("mlp-300")
+    set_config(window)
     for lr in (0.003, 0.01):
         set_config(window, lr=lr)
         with qtbot.waitSignal(window.library.run_finished, timeout=240_000):
@@ -206,8 +206,9 @@ def test_close_during_training_stops_cleanly(qtbot, qtlog, monkeypatch, worker):
     qtbot.addWidget(window)
     window.show()
     window._torch_loaded("CPU", 0.0, ["cpu"])
-    window.train_area.form.set_config(TrainConfig(**{**SMALL, "epochs": 50, "limit": 3000, "batch_size": 8}))
+    window.ask_stop_training = lambda: True  # the answer to "Stop it and close?"
     window.new_from_preset("tutorial-cnn")
+    window.train_area.form.set_config(TrainConfig(**{**SMALL, "epochs": 50, "limit": 3000, "batch_size": 8}))
     window.train_area.start()
     qtbot.waitUntil(lambda: window.train_area.plots.point_count("train") > 0, timeout=120_000)
     runner = window.train_area.runner
@@ -321,8 +322,8 @@ def test_a_training_whose_writes_fail_shows_why(window, qtbot, monkeypatch, mnis
         return process
 
     monkeypatch.setattr(area, "_take_process", limited_process)
-    set_config(window)
     window.new_from_preset("mlp-300")
+    set_config(window)
     with qtbot.waitSignal(window.library.run_finished, timeout=60_000) as blocker:
         area.start()
     entry = blocker.args[0]
