@@ -221,6 +221,9 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         edit.addAction(self.delete_action)
         edit.addAction(self.duplicate_action)
+        edit.addSeparator()
+        for action in (self.designer.move_up_action, self.designer.move_down_action, self.designer.add_layer_action):
+            edit.addAction(action)
 
         view = bar.addMenu("&View")
         for i, name in enumerate(("Design", "Train", "Evaluate", "Draw")):
@@ -579,7 +582,8 @@ class MainWindow(QMainWindow):
             ("Ctrl+Shift+S", "Save as"), ("Ctrl+Shift+O", "Open a model"), ("Ctrl+E", "Export the model"),
             ("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
             ("Del", "Delete the selected layer"), ("Ctrl+D", "Duplicate the selected layer"),
-            ("Enter or double-click in the palette", "Add that layer at the end"),
+            ("Enter or double-click in the palette", "Add that layer after the selected one (at the end if none is)"),
+            ("Alt+Up / Alt+Down", "Move the selected layer"), ("Ins", "Go to the palette to add a layer"),
             ("Ctrl+Return", "Start training (in the Train area)"),
             ("Ctrl+1 … Ctrl+4", "Design, Train, Evaluate, Draw"), ("F1", "This list"), ("Ctrl+Q", "Quit"),
         ]

@@ -13,6 +13,9 @@ def temporary_settings(tmp_path, qapp):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     QSettings().clear()
+    from playground.ui.designer import PATH_HINT_CLOSED_KEY
+
+    QSettings().setValue(PATH_HINT_CLOSED_KEY, True)  # the first-launch hint only where a test asks for it
     yield tmp_path / "settings"
 
 
@@ -37,6 +40,7 @@ def ready_window(qtbot):
     window = MainWindow(load_torch=False)
     qtbot.addWidget(window)
     window.ask_save_changes = lambda: QMessageBox.StandardButton.Discard
+    window.ask_stop_training = lambda: True
     window.errors = []
     window.show_error = lambda title, message: window.errors.append((title, message))
     window.show()

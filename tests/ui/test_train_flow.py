@@ -155,6 +155,7 @@ def test_ctrl_return_starts_training_in_the_train_area(window, qtbot):
 
 
 def test_closing_during_a_run_asks_whether_to_stop_it(window, qtbot):
+    del window.ask_stop_training  # the real question, not the fixture's answer
     area = window.train_area
     window.new_from_preset("tutorial-cnn")
     set_config(window, epochs=50, limit=2000, batch_size=8)
