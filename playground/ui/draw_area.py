@@ -555,7 +555,7 @@ class DrawArea(QWidget):
         else:
             first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
             small = self._too_small()
-            self.sure = probs[first] >= UNSURE_BELOW and not small
+            self.sure = bool(probs[first] >= UNSURE_BELOW) and not small
             self.guess.setText(str(first))
             if self.sure:
                 self.guess_caption.setText(f"{probs[first]:.1%} sure")
