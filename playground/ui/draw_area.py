@@ -559,9 +559,10 @@ class DrawArea(QWidget):
             self.guess.setText(str(first))
             if self.sure:
                 self.guess_caption.setText(f"{probs[first]:.1%} sure")
+            elif small:
+                self.guess_caption.setText(f"Not sure: {first} or {second}? Too small to read: draw the digit larger.")
             else:
-                self.guess_caption.setText(f"Not sure: {first} or {second}? ({probs[first]:.0%}, {probs[second]:.0%})"
-                                           + (" Draw the digit larger." if small else ""))
+                self.guess_caption.setText(f"Not sure: {first} or {second}? ({probs[first]:.0%}, {probs[second]:.0%})")
         self._style_guess()
         self.bars.show_probabilities(probs)
         if image is None:

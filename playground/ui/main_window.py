@@ -180,8 +180,10 @@ class MainWindow(QMainWindow):
         # Ctrl+Q itself: the platform's standard Quit key is empty on some (Windows, offscreen).
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q", "Quit the app")
         # Undo and Redo act on the area shown: the design's edits, or the Draw area's strokes.
-        self.undo_action = self._action("&Undo", lambda: self._undo_redo("undo"), S.Undo)
-        self.redo_action = self._action("&Redo", lambda: self._undo_redo("redo"), ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.undo_action = self._action("&Undo", lambda: self._undo_redo("undo"), S.Undo,
+                                        "Undo in the area shown: a design edit, or a stroke on the Draw pad")
+        self.redo_action = self._action("&Redo", lambda: self._undo_redo("redo"), ["Ctrl+Shift+Z", "Ctrl+Y"],
+                                        "Redo in the area shown: a design edit, or a stroke on the Draw pad")
         self.delete_action = self._action("&Delete Layer", self.delete_selected, "Del",
                                           "Delete the selected layer")
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
