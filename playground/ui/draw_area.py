@@ -385,7 +385,7 @@ class DrawArea(QWidget):
         if (self.sure, self.pad.side) == self._styled and not force:
             return
         self._styled = (self.sure, self.pad.side)
-        size = max(72, self.pad.side // 4)
+        size = min(max(72, self.pad.side // 4), 240)
         font = QFont(self.font())
         font.setPixelSize(size if self.sure is not False else size // 2)
         font.setBold(self.sure is not False)

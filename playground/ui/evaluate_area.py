@@ -182,6 +182,7 @@ class EvaluateArea(QWidget):
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
         self.table.verticalHeader().setVisible(False)
+        self.table.setTabKeyNavigation(False)  # read-only: Tab goes on to the confusion matrix
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Precision: of the images predicted as this class, the share that are.\n"

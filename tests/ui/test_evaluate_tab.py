@@ -44,9 +44,10 @@ def area(evaluated, qtbot):
 def test_cells_open_by_keyboard(area, qtbot):
     matrix, evaluation = area.matrix, area.run.evaluation
     area.activateWindow()
-    matrix.setFocus(Qt.FocusReason.TabFocusReason)
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is matrix, timeout=10_000)
-    assert matrix.focusPolicy() & Qt.FocusPolicy.TabFocus  # reachable with Tab
+    area.table.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is area.table, timeout=10_000)
+    qtbot.keyClick(area.table, Qt.Key.Key_Tab)  # from the per-class table on to the matrix
+    assert QApplication.focusWidget() is matrix
     for key in (Qt.Key.Key_Down,) * 3 + (Qt.Key.Key_Right,) * 5:
         qtbot.keyClick(matrix, key)
     assert matrix.current == (3, 5)
