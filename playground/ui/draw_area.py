@@ -1,8 +1,10 @@
 """The Draw area: draw a digit with the mouse and see it classified as the stroke is drawn.
 
-The pad keeps the drawing as strokes (vector, so it is sharp on any screen) and hands them to the
-core's MNIST-like preprocessing; classification runs at most ~30 times a second while drawing, on
-the GUI thread (preprocessing plus a forward pass of a small model is a few milliseconds).
+The pad keeps the drawing as strokes (vector, so it is sharp on any screen) in its own units, the
+same at any pad size, and hands them to the core's MNIST-like preprocessing; classification runs at
+most ~30 times a second while drawing, on the GUI thread (preprocessing plus a forward pass of a
+small model is a few milliseconds). The pad and the preview grow with the window; the bars take the
+rest.
 """
 
 from __future__ import annotations
@@ -10,38 +12,61 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter, QPainterPath, QPen, QPixmap, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QSizePolicy, QSlider, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout,
+                               QWidget)
 
 from playground.core.preprocess import PEN_WIDTH
+from playground.ui import theme
 
-DEFAULT_BRUSH = 18  # pixels on the 280-pixel pad
+PAD_UNITS = 280  # the pad's side in its own units: strokes and the brush are kept in these
+MIN_PAD = 280  # pixels
+MIN_PREVIEW = 112  # pixels: 4 per pixel of the 28x28 image
+DEFAULT_BRUSH = 18  # pad units
 CLASSIFY_INTERVAL_MS = 33  # about 30 classifications a second while drawing
+UNSURE_BELOW = 0.5  # a top probability under this is shown as a doubt, not a guess
+# A drawing smaller than this (pad units) is scaled up to a blob by the preprocessing: a dot or a
+# slip of the mouse, whatever the network answers.
+TOO_SMALL = 24
+
+
+def _stroke_key(event) -> str | None:
+    """"undo" for Ctrl+Z, "redo" for Ctrl+Shift+Z or Ctrl+Y, else None."""
+    mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+    ctrl, shift = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+    if event.key() == Qt.Key.Key_Z and mods == ctrl:
+        return "undo"
+    if (event.key() == Qt.Key.Key_Z and mods == ctrl | shift) or (event.key() == Qt.Key.Key_Y and mods == ctrl):
+        return "redo"
+    return None
 
 
 class DrawPad(QWidget):
     """A square surface that records strokes: press, move, release. Esc or Del clears it, Ctrl+Z
-    removes the last stroke."""
+    removes the last stroke, Ctrl+Shift+Z or Ctrl+Y puts it back. Points are kept in pad units
+    (``PAD_UNITS`` across), so a drawing is the same whatever the pad's size on screen."""
 
-    drawing_changed = Signal()  # a point was added, a stroke removed, or the pad cleared
+    drawing_changed = Signal()  # a point was added, a stroke removed or put back, or the pad cleared
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.strokes: list[list[QPointF]] = []
+        self.undone: list[list[QPointF]] = []  # strokes taken back, the last one first to come back
         self.brush = DEFAULT_BRUSH
         self._drawing = False
-        self.setMinimumSize(280, 280)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setMinimumSize(MIN_PAD, MIN_PAD)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setToolTip("Draw a digit with the mouse. Esc or Del clears, Ctrl+Z removes the last stroke.")
-        undo = QShortcut(QKeySequence.StandardKey.Undo, self, self.undo_stroke)
-        undo.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.setToolTip("Draw a digit with the mouse. Esc or Del clears, Ctrl+Z removes the last stroke, "
+                        "Ctrl+Shift+Z puts it back.")
 
     def sizeHint(self) -> QSize:
-        return QSize(280, 280)
+        return QSize(MIN_PAD, MIN_PAD)
+
+    @property
+    def side(self) -> int:
+        return min(self.width(), self.height())
 
     @property
     def empty(self) -> bool:
@@ -50,48 +75,68 @@ class DrawPad(QWidget):
     def point_lists(self) -> list[list[tuple[float, float]]]:
         return [[(p.x(), p.y()) for p in stroke] for stroke in self.strokes]
 
+    def _units(self, position: QPointF) -> QPointF:
+        k = PAD_UNITS / max(self.side, 1)
+        return QPointF(min(max(position.x() * k, 0.0), PAD_UNITS), min(max(position.y() * k, 0.0), PAD_UNITS))
+
+    def _changed(self) -> None:
+        self.update()
+        self.drawing_changed.emit()
+
     def clear(self) -> None:
-        if self.strokes:
-            self.strokes = []
-            self.update()
-            self.drawing_changed.emit()
+        if self.strokes or self.undone:
+            self.strokes, self.undone = [], []
+            self._changed()
 
     def undo_stroke(self) -> None:
         if self.strokes:
-            self.strokes.pop()
-            self.update()
-            self.drawing_changed.emit()
+            self.undone.append(self.strokes.pop())
+            self._changed()
+
+    def redo_stroke(self) -> None:
+        if self.undone:
+            self.strokes.append(self.undone.pop())
+            self._changed()
 
     def set_brush(self, width: int) -> None:
         self.brush = width
-        self.update()
-        self.drawing_changed.emit()
+        self._changed()
 
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             self._drawing = True
-            self.strokes.append([event.position()])
-            self.update()
-            self.drawing_changed.emit()
+            self.undone = []
+            self.strokes.append([self._units(event.position())])
+            self._changed()
 
     def mouseMoveEvent(self, event) -> None:
         if self._drawing:
-            self.strokes[-1].append(event.position())
-            self.update()
-            self.drawing_changed.emit()
+            self.strokes[-1].append(self._units(event.position()))
+            self._changed()
 
     def mouseReleaseEvent(self, event) -> None:
         if self._drawing and event.button() == Qt.MouseButton.LeftButton:
             self._drawing = False
             self.drawing_changed.emit()
 
+    def event(self, event) -> bool:
+        # With the pad focused, Ctrl+Z and Ctrl+Shift+Z are about strokes, not the window's design.
+        if event.type() == QEvent.Type.ShortcutOverride and _stroke_key(event) is not None:
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+        key = _stroke_key(event)
+        if key is not None:
+            self.undo_stroke() if key == "undo" else self.redo_stroke()
+        elif event.key() in (Qt.Key.Key_Escape, Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
             self.clear()
-            return
-        super().keyPressEvent(event)
+        else:
+            super().keyPressEvent(event)
 
     def paintEvent(self, event) -> None:
+        # White ink on black, as MNIST stores digits and as the preview shows them, in either theme.
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), QColor("#111827"))
@@ -101,9 +146,9 @@ class DrawPad(QWidget):
             painter.setPen(QColor("#9ca3af"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
             return
-        pen = QPen(QColor("white"), self.brush, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                   Qt.PenJoinStyle.RoundJoin)
-        painter.setPen(pen)
+        painter.scale(self.side / PAD_UNITS, self.side / PAD_UNITS)
+        painter.setPen(QPen(QColor("white"), self.brush, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
+                            Qt.PenJoinStyle.RoundJoin))
         for stroke in self.strokes:
             if len(stroke) == 1:
                 painter.drawPoint(stroke[0])
@@ -114,42 +159,120 @@ class DrawPad(QWidget):
             painter.drawPath(path)
 
 
-class ProbabilityBars(QWidget):
-    """Ten bars, one per digit, with the top guess highlighted."""
+class PadHolder(QWidget):
+    """Shows the pad as the largest square that fits (at least ``MIN_PAD``), and asks for a width
+    equal to its height, so that the pad's column is as wide as the pad can be tall."""
+
+    side_changed = Signal(int)
+
+    def __init__(self, pad: DrawPad, parent=None):
+        super().__init__(parent)
+        self.pad = pad
+        pad.setParent(self)
+        self._hint = MIN_PAD
+        self.setMinimumSize(MIN_PAD, MIN_PAD)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._hint, self._hint)
+
+    def resizeEvent(self, event) -> None:
+        side = max(MIN_PAD, min(self.width(), self.height()))
+        self.pad.setGeometry((self.width() - side) // 2, 0, side, side)
+        if max(MIN_PAD, self.height()) != self._hint:
+            self._hint = max(MIN_PAD, self.height())
+            self.updateGeometry()
+        self.side_changed.emit(side)
+
+
+class ImagePreview(QLabel):
+    """The 28x28 image the network sees, pixel for pixel, as the largest square that fits."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        grid = QGridLayout(self)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setVerticalSpacing(2)
-        self.bars: list[QProgressBar] = []
-        self.labels: list[QLabel] = []
-        for d in range(10):
-            label = QLabel(str(d))
-            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            bar = QProgressBar()
-            bar.setRange(0, 1000)
-            bar.setTextVisible(True)
-            bar.setFormat("")
-            bar.setFixedHeight(18)
-            grid.addWidget(label, d, 0)
-            grid.addWidget(bar, d, 1)
-            self.bars.append(bar)
-            self.labels.append(label)
+        self._hint = MIN_PREVIEW
+        self.setMinimumSize(MIN_PREVIEW, MIN_PREVIEW)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setToolTip("The 28x28 image the network sees (MNIST-like: centred by its centre of mass)")
+
+    def set_side(self, side: int) -> None:
+        if side != self._hint:
+            self._hint = side
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._hint, self._hint)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(MIN_PREVIEW, MIN_PREVIEW)
+
+    def square(self) -> QRect:
+        side = min(self.width(), self.height())
+        return QRect((self.width() - side) // 2, 0, side, side)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        pixmap = self.pixmap()
+        if not pixmap.isNull():
+            painter.drawPixmap(self.square(), pixmap)  # no smoothing: the network's pixels
+        painter.setPen(self.palette().color(QPalette.ColorRole.Mid))
+        painter.drawRect(self.square().adjusted(0, 0, -1, -1))
+
+
+class ProbabilityBars(QWidget):
+    """Ten bars, one per digit, with the top guess highlighted and each percentage beside its bar,
+    in the palette's colours."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.probabilities: np.ndarray | None = None
+        self.setMinimumSize(200, 10 * 18)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 10 * 26)
 
     def show_probabilities(self, probs: np.ndarray | None) -> None:
+        self.probabilities = None if probs is None else np.asarray(probs, np.float64)
+        self.update()
+
+    def row_height(self) -> float:
+        return max(18.0, min(self.height() / 10, 44.0))
+
+    def percent_rect(self, digit: int) -> QRectF:
+        """Where a digit's percentage is written."""
+        width = self.fontMetrics().horizontalAdvance("100.0%") + 10
+        return QRectF(self.width() - width, digit * self.row_height(), width, self.row_height())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        palette = self.palette()
+        ink, track, edge = (palette.color(QPalette.ColorRole.WindowText), palette.color(QPalette.ColorRole.Base),
+                            palette.color(QPalette.ColorRole.Mid))
+        accent = theme.color("accent", self)
+        faint = QColor(accent)
+        faint.setAlphaF(0.45)
+        probs = self.probabilities
         top = int(np.argmax(probs)) if probs is not None else -1
-        for d, bar in enumerate(self.bars):
-            value = float(probs[d]) if probs is not None else 0.0
-            bar.setValue(int(round(value * 1000)))
-            bar.setFormat(f"{value:.1%}" if probs is not None else "")
-            colour = "#2563eb" if d == top else "#93c5fd"
-            bar.setStyleSheet(f"QProgressBar {{ border: 1px solid #d1d5db; border-radius: 3px; background: white;"
-                              f" text-align: right; padding-right: 4px; }} QProgressBar::chunk {{ background: "
-                              f"{colour}; }}")
-            font = self.labels[d].font()
+        row = self.row_height()
+        label_width = self.fontMetrics().horizontalAdvance("0") + 10
+        for d in range(10):
+            font = QFont(self.font())
             font.setBold(d == top)
-            self.labels[d].setFont(font)
+            painter.setFont(font)
+            painter.setPen(ink)
+            painter.drawText(QRectF(0, d * row, label_width - 6, row),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(d))
+            text_rect = self.percent_rect(d)
+            bar = QRectF(label_width, d * row + row * 0.15, text_rect.left() - label_width, row * 0.7)
+            painter.fillRect(bar, track)
+            if probs is not None:
+                filled = QRectF(bar.left(), bar.top(), bar.width() * float(np.clip(probs[d], 0, 1)), bar.height())
+                painter.fillRect(filled, accent if d == top else faint)
+                painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                                 f"{probs[d]:.1%}")
+            painter.setPen(edge)
+            painter.drawRect(bar)
 
 
 class DrawArea(QWidget):
@@ -165,6 +288,8 @@ class DrawArea(QWidget):
         self.follow_path: Path | None = None  # the run whose newest epoch is followed
         self._opened: list[tuple[str, object]] = []  # models opened with File > Open Model
         self.probabilities: np.ndarray | None = None
+        self.sure: bool | None = None  # whether the guess shown is a confident one (None: no guess)
+        self._styled: tuple | None = None  # (sure, pad side) the guess was last styled for
         self.pad = DrawPad()
         self.pad.drawing_changed.connect(self._schedule)
         self.timer = QTimer(self)
@@ -186,56 +311,50 @@ class DrawArea(QWidget):
         clear = QPushButton("Clear")
         clear.setToolTip("Clear the pad (Esc or Del)")
         clear.clicked.connect(self.pad.clear)
-        undo = QPushButton("Undo stroke")
-        undo.setToolTip("Remove the last stroke (Ctrl+Z on the pad)")
-        undo.clicked.connect(self.pad.undo_stroke)
+        self.undo_button = QPushButton("Undo stroke")
+        self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z)")
+        self.undo_button.clicked.connect(self.pad.undo_stroke)
         self.brush = QSlider(Qt.Orientation.Horizontal)
         self.brush.setRange(8, 32)
         self.brush.setValue(DEFAULT_BRUSH)
+        self.brush.setMinimumWidth(80)
         self.brush.setToolTip("Brush width: thicker strokes, for the pad and for the network (MNIST's "
                               "own stroke width at the middle setting)")
         self.brush.valueChanged.connect(self.pad.set_brush)
         tools = QHBoxLayout()
         tools.addWidget(clear)
-        tools.addWidget(undo)
+        tools.addWidget(self.undo_button)
         tools.addWidget(QLabel("Brush"))
-        tools.addWidget(self.brush)
+        tools.addWidget(self.brush, 1)
+        tools.addSpacing(24)
+        tools.addWidget(QLabel("Model"))
+        tools.addWidget(self.model_box, 3)
         return tools
 
     def _make_model_chooser(self) -> None:
         self.model_box = QComboBox()
         self.model_box.setToolTip("The model that classifies the drawing")
+        # Long run names must not hold the window wide: the list shows them whole.
+        self.model_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setMinimumContentsLength(18)
         self.model_box.currentIndexChanged.connect(self._model_chosen)
         self.model_status = QLabel()
         self.model_status.setTextFormat(Qt.TextFormat.PlainText)  # model and file names
         self.model_status.setWordWrap(True)
-        self.model_status.setStyleSheet("color: #6b7280;")
 
     def _make_guess(self) -> None:
         self.guess = QLabel()
-        font = QFont(self.font())
-        font.setPixelSize(72)
-        font.setBold(True)
-        self.guess.setFont(font)
         self.guess.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.guess.setMinimumWidth(120)
         self.guess_caption = QLabel()
         self.guess_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.guess_caption.setWordWrap(True)
         self.bars = ProbabilityBars()
-        self.preview = QLabel()
-        self.preview.setFixedSize(112, 112)
-        self.preview.setFrameShape(QFrame.Shape.Box)
-        self.preview.setToolTip("The 28x28 image the network sees (MNIST-like: centred by its centre of mass)")
+        self.preview = ImagePreview()
+        self.holder = PadHolder(self.pad)
+        self.holder.side_changed.connect(self._pad_resized)
 
     def _lay_out(self) -> None:
-        left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Draw</b> — the guess updates as you draw"))
-        left.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignLeft)
-        left.addLayout(self._tools())
-        left.addWidget(QLabel("Model"))
-        left.addWidget(self.model_box)
-        left.addWidget(self.model_status)
-        left.addStretch(1)
         middle = QVBoxLayout()
         middle.addWidget(self.guess)
         middle.addWidget(self.guess_caption)
@@ -244,14 +363,46 @@ class DrawArea(QWidget):
         middle.addStretch(1)
         right = QVBoxLayout()
         right.addWidget(QLabel("<b>Probabilities</b>"))
-        right.addWidget(self.bars)
-        right.addStretch(1)
-        layout = QHBoxLayout(self)
+        right.addWidget(self.bars, 1)
+        row = QHBoxLayout()
+        row.setSpacing(24)
+        row.addWidget(self.holder)
+        row.addLayout(middle)
+        row.addLayout(right, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
-        layout.setSpacing(24)
-        layout.addLayout(left)
-        layout.addLayout(middle)
-        layout.addLayout(right, 1)
+        layout.addWidget(QLabel("<b>Draw</b> — the guess updates as you draw"))
+        layout.addLayout(row, 1)
+        layout.addLayout(self._tools())
+        layout.addWidget(self.model_status)
+
+    def _pad_resized(self, side: int) -> None:
+        self.preview.set_side(max(MIN_PREVIEW, 28 * round(side * 0.4 / 28)))
+        self._style_guess()
+
+    def _style_guess(self, force: bool = False) -> None:
+        """A confident guess big and bold; a doubtful one half as big, in the muted text colour."""
+        if (self.sure, self.pad.side) == self._styled and not force:
+            return
+        self._styled = (self.sure, self.pad.side)
+        size = min(max(72, self.pad.side // 4), 240)
+        font = QFont(self.font())
+        font.setPixelSize(size if self.sure is not False else size // 2)
+        font.setBold(self.sure is not False)
+        self.guess.setFont(font)
+        palette = QPalette()  # inherit the window's colours
+        if self.sure is False:
+            palette = self.guess.palette()
+            palette.setColor(QPalette.ColorRole.WindowText, theme.muted(self))
+        self.guess.setPalette(palette)
+        status = self.model_status.palette()
+        status.setColor(QPalette.ColorRole.WindowText, theme.muted(self))
+        self.model_status.setPalette(status)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "guess"):
+            self._style_guess(force=True)
 
     # -- models ---------------------------------------------------------------------------------------
 
@@ -260,7 +411,7 @@ class DrawArea(QWidget):
 
     def refresh_models(self, *args) -> None:
         """Rebuild the chooser from the library; the chosen model stays chosen (a followed run that
-        has ended is then chosen by its best weights)."""
+        has ended is then chosen by its best weights, under its usual entry)."""
         from playground.core.predict import default_model_dir
 
         current = self.model_box.currentData()
@@ -270,14 +421,7 @@ class DrawArea(QWidget):
         for i, (label, _) in reversed(list(enumerate(self._opened))):
             self.model_box.addItem(label, ("opened", str(i)))
         if self.library is not None:
-            training = self.library.training
-            if training is not None and training.path is not None:
-                self.model_box.addItem(f"Training now: {training.label} (follows each epoch)",
-                                       ("follow", str(training.path)))
-            for run in self.library.runs_with_best_weights():
-                acc = run.test_accuracy
-                text = f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else "")
-                self.model_box.addItem(text, ("run", str(run.path)))
+            self._add_runs()
         index = self.index_of(*current) if current is not None else 0
         if index < 0 and current is not None and current[0] == "follow":
             index = self.index_of("run", current[1])
@@ -286,6 +430,18 @@ class DrawArea(QWidget):
         if self.classifier is None or self.model_box.currentData() != current:
             self._model_chosen()
 
+    def _add_runs(self) -> None:
+        training = self.library.training
+        if training is not None and training.path is not None:
+            self.model_box.addItem(f"Training now: {training.label} (follows each epoch)",
+                                   ("follow", str(training.path)))
+            self.model_box.setItemData(self.model_box.count() - 1, str(training.path), Qt.ItemDataRole.ToolTipRole)
+        for run in self.library.runs_with_best_weights():
+            acc = run.test_accuracy
+            text = f"{run.label} · {run.started}" + (f" — {acc:.2%}" if acc is not None else "")
+            self.model_box.addItem(text, ("run", str(run.path)))
+            self.model_box.setItemData(self.model_box.count() - 1, str(run.path), Qt.ItemDataRole.ToolTipRole)
+
     def index_of(self, kind: str, path: str) -> int:
         """The chooser's row of a model, or -1. (``findData`` compares Python objects by identity.)"""
         return next((i for i in range(self.model_box.count()) if self.model_box.itemData(i) == (kind, path)), -1)
@@ -293,6 +449,23 @@ class DrawArea(QWidget):
     def _run_at(self, path: Path):
         runs = [r for r in self.library.runs if r.path == path] if self.library is not None else []
         return runs[-1] if runs else None
+
+    def _describe(self, path: Path, which: str | None) -> str:
+        """What the chosen model is, in the words the chooser uses (a run's label, not its folder)."""
+        from playground.core.predict import default_model_dir
+
+        run = self._run_at(Path(path))
+        if run is None:
+            if Path(path) == default_model_dir():
+                return f"{self.classifier.spec.name}, the model that ships with the app"
+            return f"{self.classifier.spec.name}: {Path(path).name}"
+        if which == "last":
+            epochs = run.epochs
+            epoch = f" of epoch {epochs[-1].get('epoch')}" if epochs else ""
+            return f"Following {run.label} (started {run.started}) as it trains: the weights{epoch}"
+        acc = run.test_accuracy
+        return (f"{run.label}, started {run.started}: its best weights"
+                + (f", {acc:.2%} on the test set" if acc is not None else ""))
 
     def _model_chosen(self, *args) -> None:
         data = self.model_box.currentData()
@@ -333,7 +506,7 @@ class DrawArea(QWidget):
             self.classifier = None
             self.model_status.setText(f"Cannot load this model: {exc}")
             return False
-        self.model_status.setText(f"{self.classifier.spec.name}: {Path(self.classifier.source).name}")
+        self.model_status.setText(self._describe(Path(path), which))
         self.classify()
         return True
 
@@ -368,21 +541,33 @@ class DrawArea(QWidget):
             return
         self._show(image, self.classifier.probabilities(image))
 
+    def _too_small(self) -> bool:
+        points = [p for stroke in self.pad.strokes for p in stroke]
+        xs, ys = [p.x() for p in points], [p.y() for p in points]
+        return bool(points) and max(max(xs) - min(xs), max(ys) - min(ys)) < TOO_SMALL
+
     def _show(self, image: np.ndarray | None, probs: np.ndarray | None) -> None:
         self.probabilities = probs
         if probs is None:
+            self.sure = None
             self.guess.setText("?" if image is not None else "")
             self.guess_caption.setText("Loading the model…" if image is not None else "Draw a digit on the pad")
         else:
-            top = int(probs.argmax())
-            self.guess.setText(str(top))
-            self.guess_caption.setText(f"{probs[top]:.1%} sure")
+            first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
+            small = self._too_small()
+            self.sure = bool(probs[first] >= UNSURE_BELOW) and not small
+            self.guess.setText(str(first))
+            if self.sure:
+                self.guess_caption.setText(f"{probs[first]:.1%} sure")
+            elif small:
+                self.guess_caption.setText(f"Not sure: {first} or {second}? Too small to read: draw the digit larger.")
+            else:
+                self.guess_caption.setText(f"Not sure: {first} or {second}? ({probs[first]:.0%}, {probs[second]:.0%})")
+        self._style_guess()
         self.bars.show_probabilities(probs)
         if image is None:
             self.preview.clear()
         else:
             data = (np.clip(image, 0, 1) * 255).astype(np.uint8).tobytes()
-            qimage = QImage(data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
-            self.preview.setPixmap(QPixmap.fromImage(qimage).scaled(112, 112, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                                                    Qt.TransformationMode.FastTransformation))
+            self.preview.setPixmap(QPixmap.fromImage(QImage(data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()))
         self.classified.emit(probs)

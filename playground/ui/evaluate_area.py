@@ -6,91 +6,152 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from playground.ui import theme
 
 MAX_IMAGES = 200
 
 
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor.fromRgbF(*(x + (y - x) * t for x, y in ((a.redF(), b.redF()), (a.greenF(), b.greenF()),
+                                                          (a.blueF(), b.blueF()))))
+
+
+def _readable_on(fill: QColor, palette: QPalette) -> QColor:
+    """The palette's text or base colour, whichever stands out more on ``fill``."""
+    text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
+    return max((text, base), key=lambda c: abs(c.lightnessF() - fill.lightnessF()))
+
+
 class ConfusionMatrixView(QWidget):
-    """A heatmap of the confusion matrix with counts; rows are true classes, columns predictions."""
+    """A heatmap of the confusion matrix with counts; rows are true classes, columns predictions.
+    A click, or the arrow keys and Enter or Space, opens a cell (``cell_clicked``)."""
 
     cell_clicked = Signal(int, int)
+
+    LEFT, TOP = 52, 36  # room for the row names and "true ↓", the column names and "predicted →"
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.matrix: list[list[int]] = []
         self.names: list[str] = []
-        self.selected: tuple[int, int] | None = None
+        self.selected: tuple[int, int] | None = None  # the cell whose images are shown
+        self.current: tuple[int, int] | None = None  # the keyboard's cell
         self.setMinimumSize(320, 320)
         self.setMouseTracking(True)
-        self.setToolTip("Rows: true class. Columns: predicted class. Click a cell to see its images.")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Rows: true class. Columns: predicted class. Click a cell, or move with the arrow keys "
+                        "and press Enter, to see its images.")
 
     def set_matrix(self, matrix: list[list[int]], names: list[str]) -> None:
-        self.matrix, self.names, self.selected = matrix, names, None
+        self.matrix, self.names, self.selected, self.current = matrix, names, None, None
         self.update()
 
-    def _geometry(self) -> tuple[int, int, int]:
+    def _geometry(self) -> tuple[int, int]:
         n = max(len(self.matrix), 1)
-        margin = 36
-        cell = max(8, (min(self.width(), self.height()) - margin - 8) // n)
-        return margin, cell, n
+        cell = max(8, min(self.width() - self.LEFT, self.height() - self.TOP - 8) // n)
+        return cell, n
 
     def cell_rect(self, true: int, pred: int) -> QRect:
-        margin, cell, _ = self._geometry()
-        return QRect(margin + pred * cell, margin + true * cell, cell, cell)
+        cell, _ = self._geometry()
+        return QRect(self.LEFT + pred * cell, self.TOP + true * cell, cell, cell)
+
+    def _fill(self, t: int, p: int, off_max: int) -> QColor:
+        base = self.palette().color(QPalette.ColorRole.Base)
+        if t == p:
+            return _mix(base, theme.color("success", self), 0.85 * self.matrix[t][p] / (sum(self.matrix[t]) or 1))
+        return _mix(base, theme.color("error", self), 0.85 * self.matrix[t][p] / off_max)
 
     def paintEvent(self, event) -> None:
         if not self.matrix:
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        margin, cell, n = self._geometry()
+        palette = self.palette()
+        cell, n = self._geometry()
         off_max = max([v for t, row in enumerate(self.matrix) for p, v in enumerate(row) if t != p] or [1]) or 1
         font = QFont(self.font())
         font.setPixelSize(max(8, int(cell * 0.3)))
         painter.setFont(font)
         for t, row in enumerate(self.matrix):
-            total = sum(row) or 1
             for p, value in enumerate(row):
-                rect = self.cell_rect(t, p)
-                if t == p:
-                    share = value / total
-                    colour = QColor.fromRgbF(1 - 0.75 * share, 1 - 0.35 * share, 1 - 0.75 * share)
-                else:
-                    share = value / off_max
-                    colour = QColor.fromRgbF(1, 1 - 0.7 * share, 1 - 0.7 * share)
-                painter.fillRect(rect, colour)
-                painter.setPen(QColor("#e5e7eb"))
+                rect, fill = self.cell_rect(t, p), self._fill(t, p, off_max)
+                painter.fillRect(rect, fill)
+                painter.setPen(palette.color(QPalette.ColorRole.Mid))
                 painter.drawRect(rect)
                 if value:
-                    painter.setPen(QColor("#111827"))
+                    painter.setPen(_readable_on(fill, palette))
                     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(value))
-        if self.selected:
-            painter.setPen(QColor("#1d4ed8"))
-            painter.drawRect(self.cell_rect(*self.selected).adjusted(1, 1, -1, -1))
-        painter.setPen(QColor("#374151"))
-        for i, name in enumerate(self.names[:n]):
-            painter.drawText(QRect(margin + i * cell, margin - 18, cell, 16), Qt.AlignmentFlag.AlignCenter, name[:4])
-            painter.drawText(QRect(0, margin + i * cell, margin - 4, cell),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name[:4])
-        painter.drawText(QRect(margin, 0, n * cell, 16), Qt.AlignmentFlag.AlignCenter, "predicted →")
+        self._paint_marks(painter)
+        painter.setFont(self.font())
+        self._paint_axes(painter, cell, n)
         painter.end()
 
+    def _paint_marks(self, painter: QPainter) -> None:
+        if self.selected:
+            painter.setPen(QPen(theme.color("accent", self), 2))
+            painter.drawRect(self.cell_rect(*self.selected).adjusted(1, 1, -1, -1))
+        if self.current and self.hasFocus():
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 3, Qt.PenStyle.DashLine))
+            painter.drawRect(self.cell_rect(*self.current).adjusted(2, 2, -2, -2))
+
+    def _paint_axes(self, painter: QPainter, cell: int, n: int) -> None:
+        painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
+        left, top = self.LEFT, self.TOP
+        for i, name in enumerate(self.names[:n]):
+            painter.drawText(QRect(left + i * cell, top - 18, cell, 16), Qt.AlignmentFlag.AlignCenter, name[:4])
+            painter.drawText(QRect(0, top + i * cell, left - 4, cell),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name[:4])
+        painter.drawText(QRect(left, 0, n * cell, 16), Qt.AlignmentFlag.AlignCenter, "predicted →")
+        painter.drawText(self.row_title_rect(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, "true ↓")
+
+    def row_title_rect(self) -> QRect:
+        """Where the rows' title is written: in the corner above the row names."""
+        return QRect(2, 0, self.LEFT - 4, self.TOP - 2)
+
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
-        margin, cell, n = self._geometry()
-        col, row = int((x - margin) // cell), int((y - margin) // cell)
-        if x >= margin and y >= margin and 0 <= row < n and 0 <= col < n:
+        cell, n = self._geometry()
+        col, row = int((x - self.LEFT) // cell), int((y - self.TOP) // cell)
+        if x >= self.LEFT and y >= self.TOP and 0 <= row < n and 0 <= col < n:
             return row, col
         return None
+
+    def open_cell(self, true: int, pred: int) -> None:
+        self.selected = self.current = (true, pred)
+        self.update()
+        self.cell_clicked.emit(true, pred)
 
     def mousePressEvent(self, event) -> None:
         hit = self.cell_at(event.position().x(), event.position().y())
         if hit is not None:
-            self.selected = hit
+            self.open_cell(*hit)
+
+    def focusInEvent(self, event) -> None:
+        if self.current is None and self.matrix:
+            self.current = self.selected or (0, 0)
+        self.update()
+        super().focusInEvent(event)
+
+    def focusOutEvent(self, event) -> None:
+        self.update()
+        super().focusOutEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        K = Qt.Key
+        moves = {K.Key_Up: (-1, 0), K.Key_Down: (1, 0), K.Key_Left: (0, -1), K.Key_Right: (0, 1)}
+        if not self.matrix or self.current is None:
+            super().keyPressEvent(event)
+        elif event.key() in moves:
+            n, (dt, dp) = len(self.matrix), moves[event.key()]
+            self.current = (min(max(self.current[0] + dt, 0), n - 1), min(max(self.current[1] + dp, 0), n - 1))
             self.update()
-            self.cell_clicked.emit(*hit)
+        elif event.key() in (K.Key_Return, K.Key_Enter, K.Key_Space):
+            self.open_cell(*self.current)
+        else:
+            super().keyPressEvent(event)
 
 
 def digit_icon(image, scale: int = 2) -> QIcon:
@@ -121,6 +182,7 @@ class EvaluateArea(QWidget):
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
         self.table.verticalHeader().setVisible(False)
+        self.table.setTabKeyNavigation(False)  # read-only: Tab goes on to the confusion matrix
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Precision: of the images predicted as this class, the share that are.\n"
@@ -144,7 +206,7 @@ class EvaluateArea(QWidget):
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
-        middle_layout.addWidget(QLabel("<b>Confusion matrix</b> — click a cell"))
+        middle_layout.addWidget(QLabel("<b>Confusion matrix</b> — click a cell (or arrow keys and Enter)"))
         middle_layout.addWidget(self.matrix, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)

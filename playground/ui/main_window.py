@@ -134,6 +134,12 @@ class MainWindow(QMainWindow):
         self.document.spec_changed.connect(self._update_title)
         self.document.selection_changed.connect(self._update_edit_actions)
         self.document.spec_changed.connect(self._update_edit_actions)
+        stack = self.document.undo_stack
+        for signal in (stack.indexChanged, stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
+                       stack.redoTextChanged):
+            signal.connect(self._update_edit_actions)
+        self.tabs.currentChanged.connect(self._update_edit_actions)
+        self.draw_area.pad.drawing_changed.connect(self._update_edit_actions)
         self._update_title()
         self._update_edit_actions()
         self._restore_layout()
@@ -176,10 +182,11 @@ class MainWindow(QMainWindow):
                                               "dict (.pt/.pth) that fits the current design")
         # Ctrl+Q itself: the platform's standard Quit key is empty on some (Windows, offscreen).
         self.quit_action = self._action("&Quit", self.close, "Ctrl+Q", "Quit the app")
-        self.undo_action = self.document.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcuts([QKeySequence(S.Undo)])
-        self.redo_action = self.document.undo_stack.createRedoAction(self, "&Redo")
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        # Undo and Redo act on the area shown: the design's edits, or the Draw area's strokes.
+        self.undo_action = self._action("&Undo", lambda: self._undo_redo("undo"), S.Undo,
+                                        "Undo in the area shown: a design edit, or a stroke on the Draw pad")
+        self.redo_action = self._action("&Redo", lambda: self._undo_redo("redo"), ["Ctrl+Shift+Z", "Ctrl+Y"],
+                                        "Redo in the area shown: a design edit, or a stroke on the Draw pad")
         self.delete_action = self._action("&Delete Layer", self.delete_selected, "Del",
                                           "Delete the selected layer")
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -251,6 +258,24 @@ class MainWindow(QMainWindow):
         has = self.document.selected >= 0
         self.delete_action.setEnabled(has)
         self.duplicate_action.setEnabled(has)
+        # Undo belongs to the area in view: never a hidden design edit behind the Draw area's focus.
+        shown, stack, pad = self.tabs.currentWidget(), self.document.undo_stack, self.draw_area.pad
+        if shown is self.designer:
+            undo, redo = (stack.canUndo(), stack.undoText()), (stack.canRedo(), stack.redoText())
+        elif shown is self.draw_area:
+            undo, redo = (not pad.empty, "Stroke"), (bool(pad.undone), "Stroke")
+        else:
+            undo, redo = (False, ""), (False, "")
+        for action, name, (enabled, what) in ((self.undo_action, "&Undo", undo), (self.redo_action, "&Redo", redo)):
+            action.setEnabled(enabled)
+            action.setText(f"{name} {what}".strip())
+
+    def _undo_redo(self, which: str) -> None:
+        shown = self.tabs.currentWidget()
+        if shown is self.designer:
+            self.document.undo_stack.undo() if which == "undo" else self.document.undo_stack.redo()
+        elif shown is self.draw_area:
+            self.draw_area.pad.undo_stroke() if which == "undo" else self.draw_area.pad.redo_stroke()
 
     def _torch_loaded(self, label: str, seconds: float, devices: list | None = None) -> None:
         self.torch_ready = True
