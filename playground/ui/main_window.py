@@ -605,7 +605,7 @@ class MainWindow(QMainWindow):
         rows = [
             ("Ctrl+N", "New design"), ("Ctrl+O", "Open a design"), ("Ctrl+S", "Save"),
             ("Ctrl+Shift+S", "Save as"), ("Ctrl+Shift+O", "Open a model"), ("Ctrl+E", "Export the model"),
-            ("Ctrl+Z", "Undo"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
+            ("Ctrl+Z", "Undo (the design; on the Draw tab, the last stroke)"), ("Ctrl+Shift+Z or Ctrl+Y", "Redo"),
             ("Del", "Delete the selected layer"), ("Ctrl+D", "Duplicate the selected layer"),
             ("Enter or double-click in the palette", "Add that layer after the selected one (at the end if none is)"),
             ("Alt+Up / Alt+Down", "Move the selected layer"), ("Ins", "Go to the palette to add a layer"),
