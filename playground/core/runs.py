@@ -457,6 +457,8 @@ def _setting_text(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return name.replace("_", " ") if value else f"no {name.replace('_', ' ')}"
     if name == "schedule":
+        return "constant lr" if value == "constant" else value
+    if name in ("loss", "dataset"):
         return value
     if name == "limit":
         return "all images" if value == 0 else f"{value:,} images"

@@ -25,7 +25,7 @@ pg.setConfigOptions(antialias=True)  # background and text follow the widget's p
 # loss's colour faded towards the background.
 COLOURS = {"train": "#2563eb", "val": "#dc2626", "train_acc": "#2563eb", "val_acc": "#dc2626"}
 DARK_COLOURS = {"train": "#60a5fa", "val": "#f87171", "train_acc": "#60a5fa", "val_acc": "#f87171"}
-RAW_FADE = 0.7  # share of the background in the raw loss's colour
+RAW_FADE = 0.6  # share of the background in the raw loss's colour
 # Room above and below the curves' range, so that a new point's repaint stays clear of the axes.
 Y_PADDING = 0.05
 OVERLAY_COLOURS = ["#059669", "#7c3aed", "#d97706", "#db2777", "#0891b2", "#65a30d"]
@@ -409,7 +409,9 @@ class TrainingPlots(QWidget):
                 axis.setPen(text)
                 axis.setTextPen(text)
                 axis.setLabel(axis.labelText, color=text.name())
-            plot.legend.setLabelTextColor(text)
+            plot.legend.setLabelTextColor(text)  # for labels to come; those there are drawn again
+            for _, label in plot.legend.items:
+                label.setText(label.text, color=text)
         for key, item in self.items.items():
             pen = QPen(item.opts["pen"])
             pen.setColor(self.colour(key))
