@@ -131,6 +131,7 @@ def test_runs_on_disk_appear_in_every_view(own_data_folder, qtbot):
     later = write_run("later")
     assert window.library.load_from_disk() == []
     assert [r.path for r in window.library.runs].count(exportable) == 1
-    assert window.library.runs[-1].path == later and window.train_area.run_list.topLevelItem(0).text(0).startswith("later ·")
+    assert window.library.runs[-1].path == later
+    assert window.train_area.run_list.topLevelItem(0).text(0).startswith("later ·")
     assert not (later / LAST_WEIGHTS).exists() and not window.library.runs[-1].can_continue
     window.train_area.shutdown()
