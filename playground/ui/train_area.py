@@ -17,9 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QLabel, QMenu, QProgressBar,
-                               QPushButton, QScrollArea, QSplitter, QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QProgressBar, QPushButton, QScrollArea, QSplitter, QStyle, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import ConfigError, TrainConfig
@@ -150,6 +150,8 @@ class TrainArea(QWidget):
         self.run_list = QTreeWidget()
         self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
         self.run_list.setRootIsDecorated(False)
+        # The label tells runs apart: shown whole, however long (the other columns can be resized).
+        self.run_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.run_list.setToolTip("Runs of this session and those saved on disk; select several to compare "
                                  "their curves; F2 or the right-click menu renames one, a double-click evaluates it")
