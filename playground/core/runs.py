@@ -33,17 +33,17 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from playground.core import weights
 from playground.core.atomic import atomic_write_text
-from playground.core.config import ConfigError, TrainConfig
+from playground.core.config import SETTINGS, ConfigError, TrainConfig, format_number
 from playground.core.files import NotRegularFileError, open_fd, open_regular, read_regular
 from playground.core.metrics import Evaluation
 from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec, load_design
-from playground.core.text import safe_file_stem
+from playground.core.text import is_unsafe, safe_file_stem, short_repr
 from playground.core.weights import save_weights
 
 
@@ -306,6 +306,10 @@ def load_optimizer(path: Path) -> dict[str, Any]:
     return {"state": state, "param_groups": json.loads(meta["param_groups"])}
 
 
+def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
+    atomic_write_text(folder / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+
+
 class RunWriter:
     """Writes a run folder as training goes; each file is replaced atomically.
 
@@ -335,7 +339,7 @@ class RunWriter:
             self.summary: dict[str, Any] = {"status": "running", "design": spec.name,
                                             "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
             written.append(self.path / SUMMARY_FILE)
-            atomic_write_text(self.path / SUMMARY_FILE, json.dumps(self.summary, indent=2) + "\n")
+            _write_summary(self.path, self.summary)
             written.append(self.path / METRICS_FILE)
             self._metrics_fd = os.open(self.path / METRICS_FILE,
                                        os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -414,7 +418,7 @@ class RunWriter:
     def write_summary(self, **updates: Any) -> None:
         self.summary.update(updates)
         with self._writing(SUMMARY_FILE):
-            atomic_write_text(self.path / SUMMARY_FILE, json.dumps(self.summary, indent=2) + "\n")
+            _write_summary(self.path, self.summary)
 
     def close(self) -> None:
         """Close the log and release the folder (never raises: it runs after errors too)."""
@@ -425,6 +429,103 @@ class RunWriter:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+# -- what a run is called ---------------------------------------------------------------------------
+
+RUN_NAME_LIMIT = 120  # characters in a name given to a run
+# Named in a run's label whenever they differ from the design's usual settings (its preset's, or the
+# defaults); the other settings only when they differ between runs of the same design.
+_ALWAYS_NAMED = ("batch_size", "epochs", "schedule", "augment")
+_SHORT = {"batch_size": "bs", "epochs": "ep", "momentum": "mom", "weight_decay": "wd", "val_fraction": "val",
+          "limit": "images", "step_epochs": "step every", "max_shift": "shift", "max_rotation": "rotate",
+          "max_scale": "scale"}
+
+
+def usual_config(design: str) -> TrainConfig:
+    """The settings a design is usually trained with: its preset's, or the defaults."""
+    from playground.core.presets import PRESETS
+
+    preset = PRESETS.get(design)
+    try:
+        return TrainConfig.from_dict(preset.train) if preset else TrainConfig()
+    except ConfigError:
+        return TrainConfig()
+
+
+def _setting_text(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return name.replace("_", " ") if value else f"no {name.replace('_', ' ')}"
+    if name == "schedule":
+        return "constant lr" if value == "constant" else value
+    if name in ("loss", "dataset"):
+        return value
+    if name == "limit":
+        return "all images" if value == 0 else f"{value:,} images"
+    if name == "epochs":
+        return f"{value} ep"
+    shown = format_number(value) if isinstance(value, (int, float)) else str(value)
+    return f"{_SHORT.get(name, name.replace('_', ' '))} {shown}"
+
+
+def varying_settings(configs: Iterable[TrainConfig]) -> set[str]:
+    """The settings that do not have one value in all of ``configs``."""
+    configs = list(configs)
+    return {name for name in SETTINGS if len({getattr(c, name) for c in configs}) > 1}
+
+
+def run_label(design: str, config: TrainConfig, others: Iterable[TrainConfig] = (),
+              usual: TrainConfig | None = None, varying: set[str] | None = None) -> str:
+    """``design · optimizer lr`` and the settings worth naming: batch size, epochs, schedule and
+    augmentation when they differ from ``usual`` (the design's usual settings by default), and any
+    setting that differs from one of ``others`` (the other runs of the design; or give ``varying``,
+    the settings that differ between them). So ``tutorial-cnn · sgd 0.01 · bs 64``."""
+    usual = usual if usual is not None else usual_config(design)
+    if varying is None:
+        varying = varying_settings([config, *others])
+    values = {name: getattr(config, name) for name in SETTINGS}
+    parts = [design, f"{config.optimizer} {format_number(config.lr)}"]
+    for name, spec in SETTINGS.items():
+        if name in ("optimizer", "lr", "device") or not spec.applies(values):
+            continue
+        value = values[name]
+        if (name in _ALWAYS_NAMED and value != getattr(usual, name)) or name in varying:
+            parts.append(_setting_text(name, value))
+    return " · ".join(parts)
+
+
+def setting_lines(config: TrainConfig) -> list[str]:
+    """Every setting that matters for ``config``, one ``Title: value`` line each (for a tooltip)."""
+    values = {name: getattr(config, name) for name in SETTINGS}
+    lines = []
+    for name, spec in SETTINGS.items():
+        if not spec.applies(values):
+            continue
+        value = values[name]
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif spec.special is not None and value == spec.special[0]:
+            shown = spec.special[1]
+        elif isinstance(value, (int, float)):
+            shown = format_number(value)
+        else:
+            shown = str(value)
+        lines.append(f"{spec.title}: {shown}")
+    return lines
+
+
+def check_run_name(name: str) -> str:
+    """A name given to a run, trimmed; ``RunError`` saying why if it cannot be one (too long, or
+    with control characters). An empty name means the automatic label."""
+    if not isinstance(name, str):
+        raise RunError(f"a run name is text; got {short_repr(name)}")
+    name = name.strip()
+    if len(name) > RUN_NAME_LIMIT:
+        raise RunError(f"a run name has at most {RUN_NAME_LIMIT} characters; this one has {len(name):,}")
+    bad = next((ch for ch in name if is_unsafe(ch)), None)
+    if bad is not None:
+        raise RunError(f"a run name cannot contain control characters (it has {short_repr(bad)})")
+    return name
 
 
 class RunRecord:
@@ -442,7 +543,9 @@ class RunRecord:
         self._events = events
         self.evaluation = evaluation
         self.notes: list[str] = notes if notes is not None else []  # parts of the folder skipped, and why
-        self.label = label or spec.name
+        self.name = str(self.summary.get("name", "")) or label  # a name given to the run, or ""
+        self.auto_label = run_label(spec.name, config)  # the library names more settings beside other runs
+        self._name_unsaved = False
 
     @classmethod
     def new(cls, spec: NetworkSpec, config: TrainConfig, path: str | Path | None, label: str = "") -> "RunRecord":
@@ -454,6 +557,46 @@ class RunRecord:
         return f"RunRecord({self.label!r}, {self.status!r}, {str(self.path)!r})"
 
     # -- what the run is ------------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """What the run is called: the name given to it, else the design and its telling settings."""
+        return self.name or self.auto_label
+
+    def rename(self, name: str) -> None:
+        """Call the run ``name`` (an empty name: its automatic label again), in its run.json too so
+        that the name survives a restart; ``RunError`` if it cannot be a name or cannot be saved. A
+        run still being written keeps the name in memory until :meth:`save_name` after its end."""
+        name, before = check_run_name(name), self.name
+        self.name, self._name_unsaved = name, True
+        if self.path is not None and run_owner(self.path) is None:
+            try:
+                self.save_name()
+            except RunError:
+                self.name, self._name_unsaved = before, False
+                raise
+
+    def save_name(self) -> None:
+        """Write a name given while the run was being written into its run.json, now that it is not."""
+        if not self._name_unsaved or self.path is None:
+            return
+        file = self.path / SUMMARY_FILE
+        try:
+            data = _read_json(file) if os.path.lexists(file) else {}
+        except (OSError, ValueError) as exc:
+            raise RunError(f"cannot save the run's name: its run.json cannot be read "
+                           f"({getattr(exc, 'strerror', None) or exc})") from None
+        if not isinstance(data, dict):
+            raise RunError("cannot save the run's name: its run.json is not a JSON object")
+        if self.name:
+            data["name"] = self.name
+        else:
+            data.pop("name", None)
+        try:
+            _write_summary(self.path, data)
+        except OSError as exc:
+            raise RunError(f"cannot save the run's name in {file}: {exc.strerror or exc}") from None
+        self._name_unsaved = False
 
     @property
     def status(self) -> str:
@@ -580,7 +723,7 @@ def _is_int(value: Any) -> bool:
 STATUSES = ("running", "completed", "stopped", "failed", "interrupted")
 _SUMMARY_NUMBERS = ("epochs", "epochs_completed", "steps", "train_seconds", "samples_per_second",
                     "test_accuracy", "test_loss", "best_epoch", "best_val_accuracy")
-_SUMMARY_TEXTS = ("status", "message", "design", "started", "finished", "device", "run_dir")
+_SUMMARY_TEXTS = ("status", "message", "design", "started", "finished", "device", "run_dir", "name")
 
 
 def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
@@ -605,6 +748,12 @@ def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
             summary[key] = value
         else:
             notes.append(f"run.json: {key!r} has the wrong type ({type(value).__name__}); left out")
+    if "name" in summary:
+        try:
+            summary["name"] = check_run_name(summary["name"])
+        except RunError as exc:
+            notes.append(f"run.json: its name is left out ({exc})")
+            del summary["name"]
     if summary.get("status") not in STATUSES:
         if "status" in summary:
             notes.append(f"run.json: unknown status {summary['status']!r}")

@@ -129,9 +129,9 @@ class _StepLog:
                 return i, value
         return None
 
-    def figures(self, start: int = 0) -> tuple[float, float]:
-        """Mean loss and accuracy over the read steps from ``start``, weighted by batch size."""
-        end = len(self.losses)
+    def figures(self, start: int = 0, end: int | None = None) -> tuple[float, float]:
+        """Mean loss and accuracy over the read steps from ``start`` (to ``end``), weighted by batch size."""
+        end = len(self.losses) if end is None else end
         seen = sum(self.sizes[start:end])
         if not seen:
             return 0.0, 0.0
@@ -139,10 +139,10 @@ class _StepLog:
         loss = math.fsum(v * n for v, n in zip(self.losses[start:end], self.sizes[start:end]))
         return loss / seen, sum(self.correct[start:end]) / seen
 
-    def window(self) -> tuple[float, float]:
-        """The figures of the steps since the previous report, which this one becomes."""
-        figures = self.figures(self.reported)
-        self.reported = len(self.losses)
+    def window(self, end: int | None = None) -> tuple[float, float]:
+        """The figures of the steps since the previous report (up to ``end``), which this one becomes."""
+        figures = self.figures(self.reported, end)
+        self.reported = len(self.losses) if end is None else end
         return figures
 
 
@@ -203,9 +203,10 @@ class _Stopwatch:
 class _RunEnded(Exception):
     """Ends a run before its last epoch: ``stopped`` (asked for) or ``failed`` (why in ``message``)."""
 
-    def __init__(self, status: str, message: str = ""):
+    def __init__(self, status: str, message: str = "", bad_step: int | None = None):
         super().__init__(message)
         self.status, self.message = status, message
+        self.bad_step = bad_step  # a diverged step's index in the epoch's log
 
 
 @dataclass
@@ -368,8 +369,9 @@ class Trainer:
                 if report:
                     clock.lap(now)
                     yield self._emit(self._progress_event(run, log, now))
-        except _RunEnded:
+        except _RunEnded as end:
             clock.end_epoch()
+            yield from self._report_divergence(run, log, end.bad_step)
             raise
         finally:
             clock.stop_steps()
@@ -395,7 +397,19 @@ class Trainer:
             what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:.3g}"
             raise _RunEnded("failed", f"The loss {what} at epoch {run.epoch}, step {log.first_step + index}: "
                                       f"the learning rate ({self.config.lr:g}) is probably too high. Try a "
-                                      f"learning rate ten times smaller.")
+                                      f"learning rate ten times smaller.", bad_step=index)
+
+    def _report_divergence(self, run: _Progress, log: _StepLog, index: int | None) -> Iterator[Event]:
+        """Before a diverged run ends: the steps not reported yet before the diverged one, then that
+        step alone, so that the curves show the run up to the explosion."""
+        if index is None:
+            return
+        step = run.step
+        for end in (index, index + 1):
+            if end > log.reported:
+                run.step = log.first_step + end - 1
+                yield self._emit(self._progress_event(run, log, time.perf_counter(), end))
+        run.step = step
 
     def _out_of_memory(self, exc: torch.OutOfMemoryError) -> _RunEnded:
         traceback.clear_frames(exc.__traceback__)  # the failed step's tensors go before the cache is freed
@@ -404,9 +418,9 @@ class Trainer:
         return _RunEnded("failed", f"The {self.device} ran out of memory at batch size {bs}. Try a smaller "
                                    f"batch size (for example {max(1, bs // 2)}) or a smaller network.")
 
-    def _progress_event(self, run: _Progress, log: _StepLog, now: float) -> ProgressEvent:
+    def _progress_event(self, run: _Progress, log: _StepLog, now: float, end: int | None = None) -> ProgressEvent:
         clock = self._clock
-        train_loss, train_accuracy = log.window()
+        train_loss, train_accuracy = log.window(end)
         eta = clock.eta(run.step, run.total_steps - run.step, self.config.epochs - run.epoch + 1)
         return ProgressEvent(type="progress", epoch=run.epoch, step=run.step,
                              epoch_step=run.step - (run.epoch - 1) * run.steps_per_epoch,

@@ -13,14 +13,19 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QPainterPath, QPen
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-pg.setConfigOptions(antialias=True, background="w", foreground="#374151")
+from playground.ui import theme
 
-COLOURS = {"train_raw": "#bfdbfe", "train": "#2563eb", "val": "#dc2626", "train_acc": "#2563eb",
-           "val_acc": "#dc2626"}
+pg.setConfigOptions(antialias=True)  # background and text follow the widget's palette
+
+# The curves' colours on a light background, and on a dark one; the raw loss is the smoothed
+# loss's colour faded towards the background.
+COLOURS = {"train": "#2563eb", "val": "#dc2626", "train_acc": "#2563eb", "val_acc": "#dc2626"}
+DARK_COLOURS = {"train": "#60a5fa", "val": "#f87171", "train_acc": "#60a5fa", "val_acc": "#f87171"}
+RAW_FADE = 0.6  # share of the background in the raw loss's colour
 # Room above and below the curves' range, so that a new point's repaint stays clear of the axes.
 Y_PADDING = 0.05
 OVERLAY_COLOURS = ["#059669", "#7c3aed", "#d97706", "#db2777", "#0891b2", "#65a30d"]
@@ -55,19 +60,25 @@ SMOOTHING = 0.03
 
 
 class Smoother:
-    """An exponential moving average of values at increasing x, with time constant ``tau`` in x."""
+    """An exponential moving average of values at increasing x, with time constant ``tau`` in x,
+    debiased (as TensorBoard's and Adam's are): it divides by the total weight given so far, so early
+    in a run it is the recency-weighted mean of the values seen, not pulled towards the first one."""
 
     def __init__(self):
         self.value: float | None = None
         self.x = 0.0
+        self._sum = 0.0
+        self._weight = 0.0
 
     def add(self, x: float, value: float, tau: float) -> float:
-        if self.value is None:
-            self.value = value
-        else:
-            keep = math.exp(-max(x - self.x, 0.0) / tau)
-            self.value = keep * self.value + (1.0 - keep) * value
+        keep = math.exp(-max(x - self.x, 0.0) / tau)
+        self._sum = keep * self._sum + (1.0 - keep) * value
+        self._weight = keep * self._weight + (1.0 - keep)
         self.x = x
+        if self._weight > 0.0:
+            self.value = self._sum / self._weight
+        elif self.value is None:  # a first point at x = 0 carries no weight yet
+            self.value = value
         return self.value
 
 
@@ -84,11 +95,14 @@ class CurveBuilder:
         if kind == "progress":
             x = e["step"] / e["steps_per_epoch"]
             tau = SMOOTHING * max(e["total_steps"] / e["steps_per_epoch"], 1e-6)  # the run's epochs
-            curves["train_raw"].append(x, e["train_loss"])
-            curves["train"].append(x, self._loss.add(x, e["train_loss"], tau))
+            loss = e["train_loss"]
+            # A diverged run's last loss may be inf or NaN: left out, so the curve up to it stays.
+            if math.isfinite(loss):
+                curves["train_raw"].append(x, loss)
+                curves["train"].append(x, self._loss.add(x, loss, tau))
             curves["train_acc"].append(x, self._acc.add(x, e["train_accuracy"], tau))
             return True
-        if kind == "epoch" and e.get("val_loss") is not None:
+        if kind == "epoch" and e.get("val_loss") is not None and math.isfinite(e["val_loss"]):
             curves["val"].append(e["epoch"], e["val_loss"])
             curves["val_acc"].append(e["epoch"], e["val_accuracy"])
             return True
@@ -158,6 +172,11 @@ class LiveCurve(pg.GraphicsObject):
 
     def name(self) -> str:
         return self.opts["name"]
+
+    def set_pen(self, pen: QPen) -> None:
+        self.opts["pen"] = pen
+        self.pen.setColor(pen.color())
+        self.update()
 
     def boundingRect(self) -> QRectF:
         # In a plot, the plot's visible area: it changes only with the plot's range, which repaints
@@ -312,10 +331,18 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.view)
         self.loss_plot = self.view.addPlot(row=0, col=0)
         self.acc_plot = self.view.addPlot(row=1, col=0)
+        self._set_up_plots()
+        self.items: dict[str, pg.GraphicsObject] = {}
+        self._make_curves()
+        self.curves = curves_from_events([])
+        self._drawn: dict[str, tuple[int, int]] = {}
+        self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self.redraws = 0
+        self._apply_palette()
+
+    def _set_up_plots(self) -> None:
         # Each legend sits in the corner its curves leave first: losses fall, accuracies rise.
-        for plot, title, ylabel, corner in ((self.loss_plot, "Loss", "loss", (-10, 10)),
-                                            (self.acc_plot, "Accuracy", "accuracy", (-10, -10))):
-            plot.setTitle(title)
+        for plot, ylabel, corner in ((self.loss_plot, "loss", (-10, 10)), (self.acc_plot, "accuracy", (-10, -10))):
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
             # What a new point's repaint may touch is the curves alone: no grid (with one, each axis
@@ -341,30 +368,67 @@ class TrainingPlots(QWidget):
         self.loss_max = 1.0
         self.set_x_range(1)
         self.loss_plot.setYRange(0, self.loss_max, padding=Y_PADDING)
-        self.items: dict[str, pg.GraphicsObject] = {}
-        styles = {
-            "train_raw": (self.loss_plot, "training loss (raw)", pg.mkPen(COLOURS["train_raw"], width=1), None),
-            "train": (self.loss_plot, "training loss (smoothed)", pg.mkPen(COLOURS["train"], width=2), None),
-            "val": (self.loss_plot, "validation loss", pg.mkPen(COLOURS["val"], width=2), "o"),
-            "train_acc": (self.acc_plot, "training accuracy", pg.mkPen(COLOURS["train_acc"], width=2), None),
-            "val_acc": (self.acc_plot, "validation accuracy", pg.mkPen(COLOURS["val_acc"], width=2), "o"),
-        }
-        for key, (plot, name, pen, symbol) in styles.items():
+
+    _STYLES = {  # key: (plot, legend name, pen width, symbol)
+        "train_raw": ("loss_plot", "training loss (raw)", 1, None),
+        "train": ("loss_plot", "training loss (smoothed)", 2, None),
+        "val": ("loss_plot", "validation loss", 2, "o"),
+        "train_acc": ("acc_plot", "training accuracy", 2, None),
+        "val_acc": ("acc_plot", "validation accuracy", 2, "o"),
+    }
+
+    def _make_curves(self) -> None:
+        for key, (plot_name, name, width, symbol) in self._STYLES.items():
+            plot, pen = getattr(self, plot_name), pg.mkPen(self.colour(key), width=width)
             if symbol:  # one point an epoch: a PlotDataItem for its symbols
                 item = plot.plot([], [], pen=pen, name=name, symbol=symbol, symbolSize=6, symbolBrush=pen.color())
-                # The legend draws its sample with the symbols' item, which gets its colours only with
-                # data: without this the sample stays grey (new points no longer repaint the legend).
-                item.scatter.setBrush(pen.color())
-                item.scatter.setPen(item.opts["symbolPen"])
             else:  # many points, redrawn often
                 item = LiveCurve(pen, name, self.MAX_POINTS)
                 plot.addItem(item)
                 plot.legend.addItem(item, name)
             self.items[key] = item
-        self.curves = curves_from_events([])
-        self._drawn: dict[str, tuple[int, int]] = {}
-        self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
-        self.redraws = 0
+
+    def colour(self, key: str) -> QColor:
+        """A curve's colour for this widget's palette (light or dark)."""
+        dark = theme.is_dark(self)
+        if key == "train_raw":
+            line, back = self.colour("train"), self.palette().color(QPalette.ColorRole.Base)
+            mix = RAW_FADE
+            return QColor.fromRgbF(*(mix * b + (1 - mix) * a for a, b in zip(line.getRgbF()[:3], back.getRgbF()[:3])))
+        return QColor((DARK_COLOURS if dark else COLOURS)[key])
+
+    def _apply_palette(self) -> None:
+        """Background, axes, titles, legends and curves in this widget's palette's colours."""
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        self.view.setBackground(palette.color(QPalette.ColorRole.Base))
+        for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
+            plot.setTitle(title, color=text)
+            for side in ("left", "bottom"):
+                axis = plot.getAxis(side)
+                axis.setPen(text)
+                axis.setTextPen(text)
+                axis.setLabel(axis.labelText, color=text.name())
+            plot.legend.setLabelTextColor(text)  # for labels to come; those there are drawn again
+            for _, label in plot.legend.items:
+                label.setText(label.text, color=text)
+        for key, item in self.items.items():
+            pen = QPen(item.opts["pen"])
+            pen.setColor(self.colour(key))
+            if isinstance(item, LiveCurve):
+                item.set_pen(pen)
+            else:
+                item.setPen(pen)
+                item.setSymbolBrush(pen.color())
+                # The legend draws its sample with the symbols' item, which gets its colours only with
+                # data: without this the sample stays grey (new points no longer repaint the legend).
+                item.scatter.setBrush(pen.color())
+                item.scatter.setPen(item.opts["symbolPen"])
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
 
     def set_x_range(self, epochs: float) -> None:
         self.x_max = max(float(epochs), 1e-3)

@@ -9,13 +9,15 @@ the Train area runs the worker and feeds its events here (:meth:`RunLibrary.begi
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from playground.core.config import TrainConfig
-from playground.core.runs import RunRecord
+from playground.core.runs import RunError, RunRecord, run_label, usual_config, varying_settings
 from playground.core.spec import NetworkSpec
 from playground.ui.plots import CurveBuffer, CurveBuilder, curves_from_events
 
@@ -34,6 +36,7 @@ class RunLibrary(QObject):
         self.current: RunRecord | None = None  # the run this session started last
         self._builder = CurveBuilder()  # the current run's curves, built as its events come
         self._curves: dict[RunRecord, dict[str, CurveBuffer]] = {}
+        self._suffixes: dict[RunRecord, str] = {}  # " (continued)" after a run's automatic label
 
     @property
     def training(self) -> RunRecord | None:
@@ -42,14 +45,23 @@ class RunLibrary(QObject):
 
     # -- a run of this session -----------------------------------------------------------------------
 
-    def begin_run(self, spec: NetworkSpec, config: TrainConfig, path: Path | None, label: str = "") -> RunRecord:
-        """A new run, current from now on; its events come through :meth:`add_event`."""
+    def begin_run(self, spec: NetworkSpec, config: TrainConfig, path: Path | None, label: str = "",
+                  suffix: str = "") -> RunRecord:
+        """A new run, current from now on; its events come through :meth:`add_event`. ``label``: a name
+        for it (by default the design and the settings that tell it apart, then ``suffix``)."""
         run = RunRecord.new(spec, config, path, label)
+        self._suffixes[run] = suffix
         self._builder = CurveBuilder()
         self._curves[run] = self._builder.curves
         self.current = run
         self._add(run)
         return run
+
+    def rename(self, run: RunRecord, name: str) -> None:
+        """Give ``run`` a name of its own (an empty one: its automatic label again), saved in its folder
+        (``RunError`` saying why it cannot be)."""
+        run.rename(name)
+        self.run_updated.emit(run)
 
     def add_event(self, run: RunRecord, event: dict[str, Any]) -> bool:
         """One of ``run``'s events, as the trainer yielded it; whether its curves got new points."""
@@ -67,6 +79,8 @@ class RunLibrary(QObject):
         if not run.finished:
             run.end()
             self.run_updated.emit(run)
+        with contextlib.suppress(RunError):  # a name given while it trained; kept in memory if it fails
+            run.save_name()
         self.run_finished.emit(run)
 
     # -- runs on disk ----------------------------------------------------------------------------------
@@ -80,14 +94,40 @@ class RunLibrary(QObject):
 
         known = {r.path for r in self.runs if r.path is not None}
         problems: list[str] = []
-        for run in list_runs(base or runs_dir(), with_events=False, problems=problems):
-            if run.path not in known:
-                self._add(run)
+        new = [r for r in list_runs(base or runs_dir(), with_events=False, problems=problems) if r.path not in known]
+        self._add(*new)
         return problems
 
-    def _add(self, run: RunRecord) -> None:
-        self.runs.append(run)
-        self.run_added.emit(run)
+    def _add(self, *runs: RunRecord) -> None:
+        """Add runs, labelled beside the runs of their designs (whose labels may change too)."""
+        self.runs.extend(runs)
+        changed = set()
+        for design in dict.fromkeys(r.spec.name for r in runs):
+            changed |= self._relabel(design)
+        for run in runs:
+            self.run_added.emit(run)
+        for run in self.runs:
+            if run in changed and run not in runs:
+                self.run_updated.emit(run)
+
+    def _relabel(self, design: str) -> set[RunRecord]:
+        """Label the runs of ``design`` by the settings that tell them apart (a number after those
+        whose settings are all alike); the runs whose label changed."""
+        runs = [r for r in self.runs if r.spec.name == design]
+        usual, varying = usual_config(design), varying_settings(r.config for r in runs)
+        labels = [run_label(design, r.config, usual=usual, varying=varying) + self._suffixes.get(r, "")
+                  for r in runs]
+        counts = Counter(labels)
+        seen: Counter[str] = Counter()
+        changed = set()
+        for run, label in zip(runs, labels):
+            seen[label] += 1
+            if counts[label] > 1:
+                label = f"{label} #{seen[label]}"
+            if run.auto_label != label:
+                run.auto_label = label
+                changed.add(run)
+        return changed
 
     # -- what the views ask --------------------------------------------------------------------------
 

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
-                               QScrollArea, QSizePolicy, QSplitter, QStyle, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QKeySequence, QPainter, QShortcut
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
+                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
-from playground.core.runs import RunRecord
+from playground.core.runs import RunError, RunRecord, setting_lines
 from playground.core.units import format_eta
 from playground.ui import theme
 from playground.ui.plots import TrainingPlots
@@ -240,10 +240,20 @@ class TrainArea(QWidget):
         self.run_list = QTreeWidget()
         self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
         self.run_list.setRootIsDecorated(False)
+        # The label tells runs apart: shown whole, however long (the other columns can be resized).
+        self.run_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.run_list.setToolTip("Runs of this session and those saved on disk; select several to compare "
-                                 "their curves")
+                                 "their curves; F2 or the right-click menu renames one, a double-click evaluates it")
+        # Only the name is edited, and only when asked: F2 or "Rename…" (a double-click evaluates).
+        self.run_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self._filling_run_list = False
         self.run_list.itemSelectionChanged.connect(self._selection_changed)
+        self.run_list.itemChanged.connect(self._run_item_edited)
+        rename = QShortcut(QKeySequence(Qt.Key.Key_F2), self.run_list, context=Qt.ShortcutContext.WidgetShortcut)
+        rename.activated.connect(self.rename_current_run)
+        self.run_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.run_list.customContextMenuRequested.connect(self._run_list_menu)
 
     def _settings_panel(self) -> QWidget:
         settings_box = QGroupBox("Settings")
@@ -458,8 +468,7 @@ class TrainArea(QWidget):
             self._show_banner(f"Cannot start: {exc}")
             return False
         self.banner_box.hide()
-        run = self.library.begin_run(spec, config, Path(job["run_dir"]),
-                                     label=spec.name + (" (continued)" if initial else ""))
+        run = self.library.begin_run(spec, config, Path(job["run_dir"]), suffix=" (continued)" if initial else "")
         self._run = run
         self.plots.show_curves(self.library.curves(run), epochs=config.epochs)
         self.snapshot_label.setText(f"Training <b>{html.escape(spec.name)}</b> (a snapshot: editing the design "
@@ -607,19 +616,67 @@ class TrainArea(QWidget):
         acc = run.test_accuracy if run.finished else None
         return [run.label, settings, f"{acc:.2%}" if acc is not None else "–", run.status, run.started]
 
+    @staticmethod
+    def _run_tooltip(run: RunRecord) -> str:
+        """Every setting of the run, one a line, and its folder (rich text made on purpose, so that a
+        name or folder written like HTML shows as text)."""
+        lines = [f"<b>{html.escape(run.label)}</b>", *map(html.escape, setting_lines(run.config)),
+                 html.escape(f"Folder: {run.path}" if run.path else "Not saved in a folder")]
+        return "<p style='white-space:pre'>" + "<br>".join(lines) + "</p>"
+
     def _add_run_item(self, run: RunRecord) -> None:
-        item = QTreeWidgetItem(self._run_texts(run))
+        item = QTreeWidgetItem()
         item.setData(0, Qt.ItemDataRole.UserRole, self.library.runs.index(run))
-        # Rich text made on purpose, so that a folder named like HTML shows as text.
-        item.setToolTip(0, f"<p>{html.escape(str(run.path) if run.path else run.label)}</p>")
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
         self._items[run] = item
+        self._fill_run_item(item, run)
         self.run_list.insertTopLevelItem(0, item)
 
     def _update_run_item(self, run: RunRecord) -> None:
         item = self._items.get(run)
         if item is not None:
+            self._fill_run_item(item, run)
+            if item.isSelected():  # the legend names it
+                self._selection_changed()
+
+    def _fill_run_item(self, item: QTreeWidgetItem, run: RunRecord) -> None:
+        self._filling_run_list = True  # not an edit of the name
+        try:
+            tooltip = self._run_tooltip(run)
             for col, text in enumerate(self._run_texts(run)):
                 item.setText(col, text)
+                item.setToolTip(col, tooltip)
+        finally:
+            self._filling_run_list = False
+
+    def _run_of(self, item: QTreeWidgetItem | None) -> RunRecord | None:
+        index = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        return self.library.runs[index] if isinstance(index, int) and 0 <= index < len(self.library.runs) else None
+
+    def rename_current_run(self) -> None:
+        """Edit the name of the current run in the list (F2, "Rename…")."""
+        item = self.run_list.currentItem()
+        if item is not None:
+            self.run_list.editItem(item, 0)
+
+    def _run_item_edited(self, item: QTreeWidgetItem, column: int) -> None:
+        run = self._run_of(item)
+        if self._filling_run_list or column != 0 or run is None or item.text(0) == run.label:
+            return
+        try:
+            self.library.rename(run, item.text(0))
+        except RunError as exc:
+            self._show_banner(f"Cannot rename the run: {exc}")
+            self._fill_run_item(item, run)
+
+    def _run_list_menu(self, position) -> None:
+        item = self.run_list.itemAt(position)
+        if item is None:
+            return
+        self.run_list.setCurrentItem(item)
+        menu = QMenu(self.run_list)
+        menu.addAction("Rename…", self.rename_current_run)
+        menu.exec(self.run_list.viewport().mapToGlobal(position))
 
     def selected_runs(self) -> list[RunRecord]:
         rows = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.run_list.selectedItems()]
@@ -635,6 +692,6 @@ class TrainArea(QWidget):
         if current is None and selected:
             self.plots.show_curves(self.library.curves(selected[0]))
             others = selected[1:]
-        self.plots.set_overlays([(f"{r.label} {r.started}", self.library.curves(r)) for r in others])
+        self.plots.set_overlays([(r.label, self.library.curves(r)) for r in others])
         if not self.training:
             self._set_controls("idle")

@@ -61,7 +61,7 @@ def copy(trained, tmp_path):
 def test_a_live_record_and_the_loaded_one_agree(trained):
     path, live, events = trained
     loaded = load_run(path)
-    assert live.label == loaded.label == "mlp-64"
+    assert live.label == loaded.label == "mlp-64 · adam 0.003 · bs 32 · 2 ep"  # design and settings
     assert live.status == loaded.status == "completed" and live.finished and loaded.finished
     assert live.test_accuracy == loaded.test_accuracy == events[-1]["test_accuracy"] > 0.5
     assert live.evaluation is not None and loaded.evaluation is not None

@@ -120,10 +120,10 @@ def test_runs_on_disk_appear_in_every_view(own_data_folder, qtbot):
     window._torch_loaded("CPU", 0.0, ["cpu"])
     assert sorted(run.path for name, run in fired if name == "run_added") == sorted([exportable, no_weights])
     (run,) = [r for r in window.library.runs if r.path == exportable]
-    assert run.label == "on-disk" and run.status == "completed" and not run.events_loaded
+    assert run.label == "on-disk · adam 0.001 · 1 ep" and run.status == "completed" and not run.events_loaded
     texts = {window.train_area.run_list.topLevelItem(i).text(0)
              for i in range(window.train_area.run_list.topLevelItemCount())}
-    assert texts == {"on-disk", "no-weights"}
+    assert texts == {"on-disk · adam 0.001 · 1 ep", "no-weights · adam 0.001 · 1 ep"}  # design and settings
     assert window.exportable_runs() == [run]  # only the run with best weights
     assert window.draw_area.index_of("run", str(exportable)) > 0
     assert window.draw_area.index_of("run", str(no_weights)) < 0
@@ -131,6 +131,7 @@ def test_runs_on_disk_appear_in_every_view(own_data_folder, qtbot):
     later = write_run("later")
     assert window.library.load_from_disk() == []
     assert [r.path for r in window.library.runs].count(exportable) == 1
-    assert window.library.runs[-1].path == later and window.train_area.run_list.topLevelItem(0).text(0) == "later"
+    assert window.library.runs[-1].path == later
+    assert window.train_area.run_list.topLevelItem(0).text(0).startswith("later ·")
     assert not (later / LAST_WEIGHTS).exists() and not window.library.runs[-1].can_continue
     window.train_area.shutdown()

@@ -164,7 +164,8 @@ def test_runs_list_compare_and_continue(window, qtbot):
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         qtbot.mouseClick(area.continue_button, Qt.MouseButton.LeftButton)
     continued = blocker.args[0]
-    assert continued.label == "mlp-300 (continued)" and continued.status == "completed"
+    assert continued.label.startswith("mlp-300 · adam 0.01") and continued.label.endswith(" (continued)")
+    assert continued.status == "completed"
     first_loss = next(e for e in continued.events if e["type"] == "progress")["train_loss"]
     assert first_loss < 0.6  # starts from trained weights, not from scratch (about 2.3)
 
@@ -187,7 +188,7 @@ def test_runs_on_disk_are_listed(qtbot):
     window._torch_loaded("CPU", 0.0, ["cpu"])
     window.tabs.setCurrentWidget(window.train_area)
     area = window.train_area
-    listed = {r.path: (r.label, r.status) for r in window.library.runs if r.path in written}
+    listed = {r.path: (r.spec.name, r.status) for r in window.library.runs if r.path in written}
     assert listed == written
     items = [area.run_list.topLevelItem(i) for i in range(area.run_list.topLevelItemCount())]
     shown = {window.library.runs[item.data(0, Qt.ItemDataRole.UserRole)].path for item in items}
