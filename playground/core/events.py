@@ -32,7 +32,9 @@ class StartEvent(TypedDict):
 
 class ProgressEvent(TypedDict):
     """During an epoch; ``train_loss`` and ``train_accuracy`` are the means over the steps since the
-    previous progress report, ``lr`` the rate the latest step used."""
+    previous progress report, ``lr`` the rate the latest step used. Before a run that diverged ends,
+    the steps up to the bad one are reported, then the bad step alone (its loss non-finite or huge),
+    so that the curve shows the explosion."""
 
     type: Literal["progress"]
     epoch: int

@@ -164,18 +164,20 @@ def test_divergence_is_named_at_its_first_step_whatever_the_clock(small, tmp_pat
     assert messages["jumping"] == messages["every-step"]
 
     # The step named is the first bad one: with a report after every step, each step before it was
-    # reported with a finite, sane loss, and there was no report after it.
+    # reported with a finite, sane loss, and the last report is that step's own (the curve shows the
+    # explosion), with nothing after it.
     bad_epoch, bad_step = named_step(messages["every-step"])
     assert bad_step > 1
     progress = of_type(runs["every-step"][0], "progress")
-    assert [e["step"] for e in progress] == list(range(1, bad_step))
-    assert all(math.isfinite(e["train_loss"]) and e["train_loss"] <= 1e4 for e in progress)
+    assert [e["step"] for e in progress] == list(range(1, bad_step + 1))
+    assert all(math.isfinite(e["train_loss"]) and e["train_loss"] <= 1e4 for e in progress[:-1])
+    assert not (math.isfinite(progress[-1]["train_loss"]) and progress[-1]["train_loss"] <= 1e4)
 
     for clock, (events, trainer) in runs.items():
         final = events[-1]
         assert final["status"] == "failed" and final["epochs"] == bad_epoch - 1
         assert [e["epoch"] for e in of_type(events, "epoch")] == list(range(1, bad_epoch))
-        assert all(e["step"] < bad_step for e in of_type(events, "progress"))
+        assert all(e["step"] <= bad_step for e in of_type(events, "progress"))  # the bad step, and none after
         assert load_run(tmp_path / clock).summary["status"] == "failed"
         last = tmp_path / clock / "weights_last.safetensors"
         if bad_epoch == 1:
