@@ -217,8 +217,9 @@ class TrainConfig:
                                 metavar="SHARE")
     dataset: str = _setting("mnist", "choice", "Dataset", "The images to learn from.", choices=DATASETS)
     limit: int = _setting(0, "int", "Training images", "Use only the first N training images (the validation "
-                          "share included), for quick experiments. The test set stays whole: see Test images.",
-                          minimum=0, maximum=MAX_LIMIT, special=(0, "all images"), step=500, metavar="N")
+                          "share included), for quick experiments. The test set stays whole unless Test images "
+                          "limits it.", minimum=0, maximum=MAX_LIMIT, special=(0, "all images"), step=500,
+                          metavar="N")
     # Its own setting: a run on few training images is still measured on the whole test set.
     test_limit: int = _setting(0, "int", "Test images", "Evaluate on only the first N test images: quicker, "
                                "but a less exact test accuracy. 0 evaluates on the whole test set.",
