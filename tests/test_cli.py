@@ -79,7 +79,8 @@ def test_presets_lists_all():
 
 def test_train_json_and_evaluate(tmp_path):
     out = tmp_path / "run"
-    result = run("train", "--preset", "fast-cnn", "--epochs", "1", "--limit", "600", "--seed", "3",
+    result = run("train", "--preset", "fast-cnn", "--epochs", "1", "--limit", "600", "--test-limit", "600",
+                 "--seed", "3",
                  "--out", str(out), "--json")
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
@@ -106,7 +107,7 @@ def test_train_json_and_evaluate(tmp_path):
 
 
 def test_train_human_output(tmp_path):
-    result = run("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "500", "--out",
+    result = run("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "500", "--test-limit", "500", "--out",
                  str(tmp_path / "r"))
     assert result.returncode == 0, result.stderr
     assert "training on cpu: 450 images, 50 for validation" in result.stderr
@@ -138,7 +139,7 @@ def test_ctrl_c_stops_and_keeps_the_weights(tmp_path):
 
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "playground", "train", "--preset", "fast-cnn",
-                             "--epochs", "20", "--limit", "2000", "--out", str(out), "--json"],
+                             "--epochs", "20", "--limit", "2000", "--test-limit", "2000", "--out", str(out), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     kinds = []
     for line in proc.stdout:

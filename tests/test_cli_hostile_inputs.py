@@ -197,7 +197,8 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
     cases["summary-escapes"] = (["summary", design("escapes", json.dumps(escapes))], (0, 2))
 
     run = tmp / "run"
-    assert cli.main(["train", "--preset", "mlp-300", "--epochs", "1", "--limit", "200", "--out", str(run)]) == 0
+    assert cli.main(["train", "--preset", "mlp-300", "--epochs", "1", "--limit", "200", "--test-limit", "200",
+                     "--out", str(run)]) == 0
     corrupt = {
         "evaluation-junk": ("evaluation.json", b"{\"accuracy\": "),
         "evaluation-types": ("evaluation.json", b'{"accuracy": "high", "confusion": 5}'),

@@ -42,11 +42,12 @@ def test_two_trainings_into_one_folder_then_the_owner_is_killed(tmp_path):
     out = tmp_path / "run"
     out.mkdir()  # an existing empty folder is fine
     first = subprocess.Popen([sys.executable, "-m", "playground", "train", "--preset", "mlp-300", "--epochs", "500",
-                              "--limit", "2000", "--out", str(out), "--json"],
+                              "--limit", "2000", "--test-limit", "2000", "--out", str(out), "--json"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(out / "weights_best.safetensors", first)
-        second = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--seed", "5",
+        second = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
+                            "--seed", "5",
                             "--out", out)
         assert second.returncode == 2
         assert second.stderr == (f"playground: error: {out} is being written by another training (process "
@@ -71,7 +72,8 @@ def test_two_trainings_into_one_folder_then_the_owner_is_killed(tmp_path):
     assert evaluation["count"] == 2000
     # A folder that holds a run is not appended to, whatever its status.
     before = contents(out)
-    again = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--out", out)
+    again = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
+                       "--out", out)
     assert again.returncode == 2 and again.stderr.endswith("already holds a run; choose another --out folder\n")
     assert contents(out) == before
 
@@ -80,7 +82,8 @@ def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
     out = tmp_path / "photos"
     out.mkdir()
     (out / "holiday.jpg").write_bytes(b"\xff\xd8 mine")
-    result = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--out", out)
+    result = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
+                        "--out", out)
     assert result.returncode == 2
     assert "is not empty (1 item(s)) and is not a run folder; --out takes a new or empty folder" in result.stderr
     assert contents(out) == {"holiday.jpg": b"\xff\xd8 mine"}
@@ -100,7 +103,8 @@ def run_main(args, capsys):
 ])
 def test_bad_out_exits_2_and_writes_nothing(tmp_path, capsys, out, fragment):
     (tmp_path / "file").write_text("mine")
-    code, err = run_main(["--epochs", "1", "--limit", "300", "--out", str(tmp_path / out)], capsys)
+    code, err = run_main(["--epochs", "1", "--limit", "300", "--test-limit", "300",
+                          "--out", str(tmp_path / out)], capsys)
     assert code == 2 and err.startswith("playground: error: ")
     assert fragment.format(tmp=tmp_path) in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"] and (tmp_path / "file").read_text() == "mine"
@@ -112,7 +116,8 @@ def test_a_read_only_out_folder_exits_2(tmp_path, capsys):
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        code, err = run_main(["--epochs", "1", "--limit", "300", "--out", str(folder / "run")], capsys)
+        code, err = run_main(["--epochs", "1", "--limit", "300", "--test-limit", "300",
+                              "--out", str(folder / "run")], capsys)
     finally:
         folder.chmod(0o700)
     assert code == 2 and "permission denied" in err.lower() and list(folder.iterdir()) == []
@@ -128,7 +133,8 @@ def test_a_folder_that_cannot_be_created_exits_2(tmp_path, capsys, monkeypatch):
         return real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", read_only)
-    code, err = run_main(["--epochs", "1", "--limit", "300", "--json", "--out", str(tmp_path / "run")], capsys)
+    code, err = run_main(["--epochs", "1", "--limit", "300", "--test-limit", "300",
+                          "--json", "--out", str(tmp_path / "run")], capsys)
     assert code == 2
     assert err == f"playground: error: cannot write to the run folder {tmp_path / 'run'}: Permission denied\n"
     assert list(tmp_path.iterdir()) == []
@@ -149,7 +155,8 @@ def test_a_folder_that_cannot_be_created_exits_2(tmp_path, capsys, monkeypatch):
     (["--val-fraction", "nan"], "val_fraction must be a finite number"),
 ])
 def test_out_of_range_numbers_exit_2_with_the_range(tmp_path, capsys, args, fragment):
-    code, err = run_main(["--epochs", "1", "--limit", "300", *args, "--out", str(tmp_path / "r")], capsys)
+    code, err = run_main(["--epochs", "1", "--limit", "300", "--test-limit", "300",
+                          *args, "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and fragment in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()
 
@@ -164,7 +171,8 @@ def limited_training(out: Path, max_bytes: int, *extra):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     return subprocess.run([sys.executable, "-m", "playground", "train", "--preset", "mlp-300", "--optimizer", "adam",
-                           "--lr", "0.002", "--epochs", "3", "--limit", "300", "--out", str(out), *extra],
+                           "--lr", "0.002", "--epochs", "3", "--limit", "300", "--test-limit", "300",
+                           "--out", str(out), *extra],
                           capture_output=True, text=True, preexec_fn=limit, timeout=600)
 
 
@@ -213,7 +221,8 @@ def test_a_write_that_fails_before_any_weights_says_so(tmp_path, mnist):  # MNIS
 ])
 def test_evaluate_a_run_with_a_corrupt_file_notes_it(tmp_path, name, text, note):
     out = tmp_path / "run"
-    trained = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--out", out)
+    trained = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
+                         "--out", out)
     assert trained.returncode == 0, trained.stderr
     (out / name).write_text(text)
     result = playground("evaluate", out)

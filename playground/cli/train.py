@@ -122,7 +122,7 @@ class ProgressPrinter:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from playground.core.data import DataError, load_dataset
+    from playground.core.data import DataError, load_config_dataset
     from playground.core.paths import runs_dir
     from playground.core.runs import RunFolderError, RunWriteError, check_new_run_dir, new_run_dir
     from playground.core.shapes import infer_shapes, memory_line
@@ -140,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         trainer = Trainer(spec, config)
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
-        trainer.data = load_dataset(config.dataset, config.val_fraction, config.seed, config.limit)
+        trainer.data = load_config_dataset(config)
     except (DesignError, ConfigError, DataError) as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -191,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from playground.core.data import CLASS_NAMES, DataError, load_dataset
+    from playground.core.data import CLASS_NAMES, DataError, load_config_dataset
     from playground.core.metrics import evaluate
     from playground.core.runs import RunError, load_run
 
@@ -199,7 +199,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         run = load_run(args.run_dir)
         model = run.load_model(args.weights)
         cfg = run.config
-        data = load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
+        data = load_config_dataset(cfg)
     except (RunError, DataError) as exc:
         raise UsageError(str(exc)) from None
     from playground.core.text import printable

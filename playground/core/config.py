@@ -216,9 +216,15 @@ class TrainConfig:
                                 noun="the largest change of size", step=0.05, applies_to={"augment": (True,)},
                                 metavar="SHARE")
     dataset: str = _setting("mnist", "choice", "Dataset", "The images to learn from.", choices=DATASETS)
-    limit: int = _setting(0, "int", "Training images", "Use only the first N training and test images, for "
-                          "quick experiments.", minimum=0, maximum=MAX_LIMIT, special=(0, "all images"),
-                          step=500, metavar="N")
+    limit: int = _setting(0, "int", "Training images", "Use only the first N training images (the validation "
+                          "share included), for quick experiments. The test set stays whole unless Test images "
+                          "limits it.", minimum=0, maximum=MAX_LIMIT, special=(0, "all images"), step=500,
+                          metavar="N")
+    # Its own setting: a run on few training images is still measured on the whole test set.
+    test_limit: int = _setting(0, "int", "Test images", "Evaluate on only the first N test images: quicker, "
+                               "but a less exact test accuracy. 0 evaluates on the whole test set.",
+                               minimum=0, maximum=MAX_LIMIT, special=(0, "all images"), step=500,
+                               noun="test limit", metavar="N")
 
     def __post_init__(self):
         self.check()

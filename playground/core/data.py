@@ -145,15 +145,23 @@ def split_validation(split: Split, fraction: float, seed: int) -> tuple[Split, S
 
 
 def load_dataset(name: str = "mnist", val_fraction: float = 0.1, seed: int = 0,
-                 limit: int = 0) -> DataSplits:
+                 limit: int = 0, test_limit: int = 0) -> DataSplits:
     """Training, validation and test splits of ``name``.
 
-    ``limit`` > 0 keeps only the first ``limit`` training images (before the validation split) and
-    at most ``limit`` test images: for quick runs and tests.
+    ``limit`` > 0 keeps only the first ``limit`` training images (before the validation split);
+    ``test_limit`` > 0 keeps only the first ``test_limit`` test images. Each cuts only its own set,
+    so a run on few training images is still evaluated on the whole test set.
     """
     train, test = load_raw(name)
     if limit:
-        train, test = train.head(limit), test.head(limit)
+        train = train.head(limit)
+    if test_limit:
+        test = test.head(test_limit)
     train, val = split_validation(train, val_fraction, seed)
     return DataSplits(name, train, val, test)
 
+
+def load_config_dataset(config) -> DataSplits:
+    """The splits a ``TrainConfig`` asks for: every caller that trains or evaluates a run uses this,
+    so that a new data setting reaches all of them."""
+    return load_dataset(config.dataset, config.val_fraction, config.seed, config.limit, config.test_limit)

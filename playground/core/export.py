@@ -4,9 +4,10 @@ The formats are listed once, in :mod:`playground.core.export_formats`: the app's
 (the weights, with the design, the preprocessing the model expects and its test accuracy in the
 file's metadata; safetensors only, so loading it never unpickles anything), TorchScript (traced),
 ONNX (a dynamic batch dimension, every weight inside one file) and a standalone PyTorch script with
-its weights beside it. The script's layers are written by the layer catalog; the design's name and
-description go only into its docstring, escaped, and each script is proven with ``ast`` before it is
-written or run.
+its weights beside it. The script's layers are written by the layer catalog, and it reads image files
+with a copy of :mod:`playground.core.preprocess`'s own functions (:func:`preprocessing_source`), so it
+classifies a file as ``playground predict`` does. The design's name and description go only into its
+docstring, escaped, and each script is proven with ``ast`` before it is written or run.
 
 After every export, :func:`check_export` runs test images through the exported file (TorchScript
 and the script with torch, ONNX with ONNX Runtime) and compares labels and outputs with the model.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import inspect
 import io
 import json
 import math
@@ -38,6 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from playground.core import preprocess
 from playground.core.atomic import atomic_write_bytes, atomic_write_text
 from playground.core.export_formats import FORMATS
 from playground.core.files import open_regular
@@ -232,8 +235,10 @@ def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> s
     accuracy_text = f" Test accuracy on MNIST: {accuracy:.2%}." if accuracy is not None else ""
     return (f"{name}: a network trained with the Neural Network Playground, as plain PyTorch.\n\n"
             f"{description}{accuracy_text}\n"
-            f"{infer_shapes(spec).total_parameters:,} parameters. Needs only torch and safetensors:\n\n"
-            "    python {this file} image.png            # or: from this_module import load, predict\n\n"
+            f"{infer_shapes(spec).total_parameters:,} parameters. Needs torch, safetensors and numpy (and Pillow to "
+            "read image files):\n\n"
+            "    python {this file} image.png [--json]   # or: from this_module import load, predict\n\n"
+            "Image files are preprocessed as the Playground does (load_image, preprocess_image below).\n"
             "Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), the digit scaled\n"
             "so that its longer side is 20 pixels and centred by its centre of mass. Output: 10 class scores.\n")
 
@@ -257,6 +262,67 @@ def _string_literal(text: str) -> str:
         else:
             out.append(f"\\U{ord(c):08x}")
     return '"""' + "".join(out) + '"""'
+
+
+# What the script needs to read an image file as ``playground predict`` does.
+_PREPROCESSING_ROOTS = ("load_image", "preprocess_image")
+
+
+def _names_defined(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+    return []
+
+
+def _imports_the_app(node: ast.stmt) -> bool:
+    """Whether ``node`` imports ``playground`` anywhere, inside functions too (or relatively)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.ImportFrom) and (sub.level or (sub.module or "").split(".")[0] == "playground"):
+            return True
+        if isinstance(sub, ast.Import) and any(alias.name.split(".")[0] == "playground" for alias in sub.names):
+            return True
+    return False
+
+
+def preprocessing_source() -> str:
+    """The source of :func:`~playground.core.preprocess.load_image` and
+    :func:`~playground.core.preprocess.preprocess_image` with every top-level definition, constant and
+    import of that module they use, in the module's order: the exported script's copy is taken from
+    the one definition, so the two cannot drift apart. ``OSError`` if the source is not installed or
+    would need the app itself."""
+    imports, definitions = preprocessing_parts()
+    return f"{imports}\n\n\n{definitions}"
+
+
+def preprocessing_parts() -> tuple[str, str]:
+    """:func:`preprocessing_source` as its imports and the rest, for the top and the body of a script."""
+    source = inspect.getsource(preprocess)
+    body = [node for node in ast.parse(source).body
+            if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    defined = {name: node for node in body for name in _names_defined(node)}
+    wanted: set[int] = set()
+    todo = list(_PREPROCESSING_ROOTS)
+    while todo:
+        node = defined.get(todo.pop())
+        if node is None or id(node) in wanted:
+            continue
+        wanted.add(id(node))
+        todo += [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+    parts = [node for node in body if id(node) in wanted]
+    if any(_imports_the_app(node) for node in parts):
+        raise OSError("the preprocessing imports the app itself; the script could not run alone")
+    imports = [node for node in parts if isinstance(node, (ast.Import, ast.ImportFrom))]
+    rest = [node for node in parts if node not in imports]
+    text = ""
+    for before, node in zip([None, *rest], rest):
+        separate = isinstance(node, ast.FunctionDef) or isinstance(before, ast.FunctionDef)
+        text += ("\n\n\n" if separate else "\n") if text else ""
+        text += ast.get_source_segment(source, node)
+    return "\n".join(ast.get_source_segment(source, node) for node in imports), text
 
 
 def _network_code(spec: NetworkSpec) -> tuple[list[str], str]:
@@ -285,13 +351,66 @@ def _network_code(spec: NetworkSpec) -> tuple[list[str], str]:
     return lines, classes
 
 
+# The script's command line: the same output as ``playground predict`` (with --json, the same objects).
+_SCRIPT_COMMAND_LINE = '''\
+# -- the command line ------------------------------------------------------------------------------
+
+def main(argv=None):
+    """Classify image files; exit 2 if any could not be read, else 1 if any was blank, else 0."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Classify images of a digit (PNG, JPEG, BMP, GIF, TIFF "
+                                     "or WebP), preprocessed like MNIST, as the Playground does.")
+    parser.add_argument("images", nargs="+", metavar="IMAGE")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per image")
+    args = parser.parse_args(argv)
+    net = load()
+    unreadable = blank = 0
+    for name in args.images:
+        try:
+            image = preprocess_image(load_image(name))
+        except ValueError as exc:  # missing, not an image, another format, too big
+            unreadable += 1
+            error = str(exc)
+        else:
+            blank += image is None
+            error = f"{name}: no digit found (the image is blank)" if image is None else None
+        if error is not None:
+            if args.json:
+                print(json.dumps({"path": name, "error": error}), flush=True)
+            else:
+                print(error, file=sys.stderr, flush=True)
+            continue
+        probs = [float(p) for p in predict(net, image.reshape(1, 1, 28, 28))[0]]
+        digit = max(range(len(probs)), key=probs.__getitem__)
+        if args.json:
+            print(json.dumps({"path": name, "digit": digit, "probabilities": [round(p, 6) for p in probs]}),
+                  flush=True)
+        else:
+            table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
+            print(f"{name}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
+    return 2 if unreadable else 1 if blank else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
 def _render_script(spec: NetworkSpec, weights_name: str, test_accuracy: float | None) -> str:
     lines, classes = _network_code(spec)
+    try:
+        reading_imports, reading = preprocessing_parts()
+    except (OSError, TypeError) as exc:
+        raise ExportError(f"the script cannot be written: this installation lacks the source of its image "
+                          f"preprocessing ({exc}); export it as TorchScript or ONNX") from None
     return _string_literal(script_docstring(spec, test_accuracy)) + f"""
 
+import json
 import sys
 from pathlib import Path
 
+{reading_imports}
 import torch
 from safetensors.torch import load_file
 from torch import nn
@@ -319,18 +438,12 @@ def predict(net, images):
         return torch.softmax(net(torch.as_tensor(images, dtype=torch.float32)), dim=1)
 
 
-if __name__ == "__main__":
-    import numpy as np
-    from PIL import Image
+# -- reading an image file: the Playground's own preprocessing, copied from it ----------------------
 
-    net = load()
-    for name in sys.argv[1:]:
-        # Only ordinary image formats: never hand a stranger's file to Ghostscript and the like.
-        with Image.open(name, formats=["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP"]) as img:
-            image = np.asarray(img.convert("L").resize((28, 28)), dtype=np.float32) / 255.0
-        probs = predict(net, image.reshape(1, 1, 28, 28))[0]
-        print(f"{{name}}: {{int(probs.argmax())}} ({{float(probs.max()):.1%}})")
-"""
+{reading}
+
+
+{_SCRIPT_COMMAND_LINE}"""
 
 
 def _code_without_docstring(tree: ast.Module) -> str:

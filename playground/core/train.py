@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from playground.core.config import ConfigError, TrainConfig, resolve_device
-from playground.core.data import DataSplits, load_dataset
+from playground.core.data import DataSplits, load_config_dataset
 from playground.core.events import (EpochEvent, ErrorEvent, Event, FinishedEvent, PausedEvent, ProgressEvent,
                                     ResumedEvent, StartEvent, StoppedEvent)
 from playground.core.metrics import Evaluation
@@ -327,7 +327,7 @@ class Trainer:
         """Seed, load the data, and set the task up on the device."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        data = self.data = self.data or load_dataset(cfg.dataset, cfg.val_fraction, cfg.seed, cfg.limit)
+        data = self.data = self.data or load_config_dataset(cfg)
         if len(data.train) == 0:
             raise ConfigError("there are no training images (is limit too small?)")
         self.task.set_up(data, self.device, self.initial_state, self.optimizer_state)

@@ -576,7 +576,7 @@ class MainWindow(QMainWindow):
         if self._closing:  # the run stopped because the window is closing: load nothing
             return
         c = run.config
-        key = (c.dataset, c.val_fraction, c.seed, c.limit)
+        key = (c.dataset, c.val_fraction, c.seed, c.limit, c.test_limit)
         if self._test_images is not None and self._test_images[0] == key:
             self.evaluate_area.show_run(run, self._test_images[1])
             return

@@ -42,9 +42,9 @@ def test_validation_split_is_seeded_and_disjoint(mnist):
     assert not any(bytes(x.flatten().tolist()) in train_rows for x in a_val.images)
 
 
-def test_limit_keeps_few_images():
+def test_limit_keeps_few_training_images():
     splits = data.load_dataset(limit=600, val_fraction=0.1)
-    assert (len(splits.train), len(splits.val), len(splits.test)) == (540, 60, 600)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (540, 60, 10_000)
 
 
 def test_damaged_bundle_is_reported(tmp_path, monkeypatch):

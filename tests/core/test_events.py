@@ -26,7 +26,7 @@ MLP = NetworkSpec((L("Flatten"), L("Linear", out_features=32), L("ReLU"), L("Lin
 @pytest.fixture(scope="module")
 def small():
     """480 training, 120 validation and 600 test images of the real MNIST."""
-    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=600)
+    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=600, test_limit=600)
 
 
 def config(**kw) -> TrainConfig:
@@ -81,7 +81,7 @@ def test_every_event_of_a_run_with_pause_and_stop_is_documented(small, tmp_path)
 
 
 def test_a_run_without_validation_and_a_failed_run_are_documented(small):
-    no_val = load_dataset("mnist", val_fraction=0.0, seed=0, limit=300)
+    no_val = load_dataset("mnist", val_fraction=0.0, seed=0, limit=300, test_limit=300)
     events = list(Trainer(MLP, config(epochs=1), data=no_val).run())
     assert [e for e in events if e["type"] == "epoch"][0]["val_loss"] is None
     diverged = list(Trainer(MLP, config(optimizer="sgd", lr=1e6, momentum=0.9), data=small).run())
@@ -99,7 +99,7 @@ def test_the_error_event_of_a_failed_job_is_documented(small):
 
 
 def test_events_through_the_worker_pipe_are_documented(tmp_path):
-    cfg = config(epochs=1, limit=300, val_fraction=0.2, batch_size=16)
+    cfg = config(epochs=1, limit=300, test_limit=300, val_fraction=0.2, batch_size=16)
     job = {"design": PRESETS["mlp-300"].spec.to_dict(), "config": cfg.to_dict(),
            "run_dir": str(tmp_path / "run"), "report_interval": 0.0}
     events = list(TrainingProcess().run(job))

@@ -31,7 +31,7 @@ MLP = NetworkSpec((L("Flatten"), L("Linear", out_features=32), L("ReLU"), L("Lin
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A finished run (240 training, 60 validation, 300 test images) with its evaluation."""
-    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300)
+    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300, test_limit=300)
     path = tmp_path_factory.mktemp("runs") / "done"
     events, _ = train(MLP, TrainConfig(epochs=1, batch_size=32, device="cpu"), data=data, run_dir=path)
     assert events[-1]["status"] == "completed"

@@ -73,9 +73,9 @@ def playground(*args):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300)
+    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300, test_limit=300)
     path = tmp_path_factory.mktemp("runs") / "done"
-    config = TrainConfig(optimizer="adam", lr=0.003, batch_size=32, epochs=1, device="cpu", limit=300)
+    config = TrainConfig(optimizer="adam", lr=0.003, batch_size=32, epochs=1, device="cpu", limit=300, test_limit=300)
     events, _ = train(MLP, config, data=data, run_dir=path)
     assert events[-1]["status"] == "completed"
     return path
@@ -237,7 +237,8 @@ def test_a_run_lock_linked_to_another_file_is_never_written(runs, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "run.lock").symlink_to(outside)
-    result = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--out", out)
+    result = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
+                        "--out", out)
     assert result.returncode == 2 and result.stderr == (
         f"playground: error: {out} is not empty (1 item(s)) and is not a run folder; --out takes a new or "
         f"empty folder\n")

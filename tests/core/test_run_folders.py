@@ -46,7 +46,7 @@ def config(**kw) -> TrainConfig:
 @pytest.fixture(scope="module")
 def small():
     """240 training, 60 validation and 300 test images of the real MNIST."""
-    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=300)
+    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=300, test_limit=300)
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +331,7 @@ def test_the_training_process_reports_a_write_that_fails(tmp_path):
     process = TrainingProcess()
     try:
         resource.prlimit(process.proc.pid, resource.RLIMIT_FSIZE, (500_000, 500_000))
-        cfg = TrainConfig(epochs=1, limit=300, device="cpu", optimizer="adam")
+        cfg = TrainConfig(epochs=1, limit=300, test_limit=300, device="cpu", optimizer="adam")
         spec = NetworkSpec((L("Flatten"), L("Linear", out_features=300), L("ReLU"), L("Linear", out_features=10)))
         events = list(process.run({"design": spec.to_dict(), "config": cfg.to_dict(),
                                    "run_dir": str(tmp_path / "run")}))

@@ -38,7 +38,7 @@ CONFIG = TrainConfig(optimizer="adam", lr=0.003, batch_size=32, epochs=2, device
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A finished run folder and the record that followed it live, event by event."""
-    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300)  # 240 train, 60 val, 300 test
+    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300, test_limit=300)  # 240 train, 60 val, 300 test
     path = tmp_path_factory.mktemp("runs") / "done"
     live = RunRecord.new(MLP, CONFIG, path)
     assert live.status == "running" and not live.finished and live.events_loaded

@@ -24,7 +24,7 @@ CNN = NetworkSpec((L("Conv2d", out_channels=8, kernel_size=5), L("MaxPool2d"), L
 @pytest.fixture(scope="module")
 def small():
     """800 training, 200 validation and 1000 test images of the real MNIST."""
-    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=1000)
+    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=1000, test_limit=1000)
 
 
 def config(**kw) -> TrainConfig:

@@ -28,7 +28,7 @@ MLP = NetworkSpec((L("Flatten"), L("Linear", out_features=32), L("ReLU"), L("Lin
 @pytest.fixture(scope="module")
 def small():
     """480 training, 120 validation and 600 test images of the real MNIST."""
-    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=600)
+    return load_dataset("mnist", val_fraction=0.2, seed=0, limit=600, test_limit=600)
 
 
 def config(**kw) -> TrainConfig:
@@ -189,7 +189,7 @@ def test_the_classifier_is_the_default_kind_and_unknown_kinds_are_refused(small)
 
 
 def test_the_worker_passes_the_kind_of_training_through(tmp_path):
-    job = {"design": PRESETS["mlp-300"].spec.to_dict(), "config": config(epochs=1, limit=200).to_dict(),
+    job = {"design": PRESETS["mlp-300"].spec.to_dict(), "config": config(epochs=1, limit=200, test_limit=200).to_dict(),
            "run_dir": str(tmp_path / "run"), "task": "gan"}
     events = list(TrainingProcess().run(job))
     assert events == [{"type": "error", "error": "ConfigError",

@@ -6,7 +6,7 @@ from playground.core import PRESETS
 from playground.core.config import TrainConfig
 from playground.core.worker import TrainingProcess
 
-CONFIG = TrainConfig(epochs=2, limit=600, batch_size=16, device="cpu", lr=0.003, val_fraction=0.2)
+CONFIG = TrainConfig(epochs=2, limit=600, test_limit=600, batch_size=16, device="cpu", lr=0.003, val_fraction=0.2)
 
 
 def job(tmp_path, **changes):

@@ -90,7 +90,7 @@ def test_the_canvas_follows_a_training_run_epoch_by_epoch(draw, qtbot):
     window = draw.window()
     area = window.train_area
     window.new_from_preset("mlp-300")
-    area.form.set_config(TrainConfig(epochs=3, limit=3000, batch_size=16, device="cpu", lr=0.003))
+    area.form.set_config(TrainConfig(epochs=3, limit=3000, test_limit=3000, batch_size=16, device="cpu", lr=0.003))
     draw_shape(qtbot, draw.pad, "1", PLACES["centred"])
     loads = []
     assert area.start()

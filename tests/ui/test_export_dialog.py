@@ -23,7 +23,7 @@ def window(no_runs_on_disk, ready_window):
 def trained(window, qtbot):
     area = window.train_area
     window.new_from_preset("fast-cnn")
-    area.form.set_config(TrainConfig(epochs=1, limit=600, batch_size=32, device="cpu"))
+    area.form.set_config(TrainConfig(epochs=1, limit=600, test_limit=600, batch_size=32, device="cpu"))
     assert window.exportable_runs() == [] and not window.export_action.isEnabled()  # nothing to export yet
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as finished:
         area.start()

@@ -40,13 +40,13 @@ def test_training_continues_from_the_opened_weights(ready_window, qtbot, tmp_pat
     from playground.core.train import train
 
     spec = PRESETS["mlp-300"].spec
-    _, trainer = train(spec, TrainConfig(epochs=2, limit=2000, device="cpu", lr=0.003))
+    _, trainer = train(spec, TrainConfig(epochs=2, limit=2000, test_limit=2000, device="cpu", lr=0.003))
     path = tmp_path / "trained.pgmodel.safetensors"
     export("model", path, spec, trainer.model.state_dict())
     window = ready_window
     assert window.open_model_file(path)
     area = window.train_area
-    area.form.set_config(TrainConfig(epochs=1, limit=1000, batch_size=16, device="cpu", lr=0.001))
+    area.form.set_config(TrainConfig(epochs=1, limit=1000, test_limit=1000, batch_size=16, device="cpu", lr=0.001))
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         area.start()
     first = next(e for e in blocker.args[0].events if e["type"] == "progress")

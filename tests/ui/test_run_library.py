@@ -36,7 +36,7 @@ def test_signals_of_a_training_run_through_the_window(own_data_folder, ready_win
     library, area = window.library, window.train_area
     window.tabs.setCurrentWidget(area)
     window.new_from_preset("mlp-300")
-    area.form.set_config(TrainConfig(epochs=2, limit=600, batch_size=32, device="cpu", lr=0.003))
+    area.form.set_config(TrainConfig(epochs=2, limit=600, test_limit=600, batch_size=32, device="cpu", lr=0.003))
     fired = record(library)
     with qtbot.waitSignal(library.run_finished, timeout=240_000):
         qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
@@ -67,7 +67,8 @@ def test_the_draw_area_follows_the_library(qtbot, tmp_path):
 
     path = tmp_path / "run"
     config = TrainConfig(epochs=2, batch_size=32, device="cpu", lr=0.003)
-    events, _ = train(MLP, config, data=load_dataset("mnist", val_fraction=0.2, seed=0, limit=300), run_dir=path)
+    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=300, test_limit=300)
+    events, _ = train(MLP, config, data=data, run_dir=path)
     library = RunLibrary()
     draw = DrawArea(library)
     qtbot.addWidget(draw)
@@ -100,7 +101,7 @@ def write_run(name: str, status: str = "completed", weights: bool = True):
 
     spec = PRESETS["mlp-300"].spec.renamed(name)
     path = new_run_dir(runs_dir(), name)
-    writer = RunWriter(path, spec, TrainConfig(epochs=1, limit=600))
+    writer = RunWriter(path, spec, TrainConfig(epochs=1, limit=600, test_limit=600))
     if weights:
         writer.save_weights("best", build_model(spec).state_dict())
     writer.write_summary(status=status, test_accuracy=0.5)

@@ -9,7 +9,8 @@ from playground.core import PRESETS
 from playground.core.config import TrainConfig
 from playground.ui.main_window import MainWindow
 
-SMALL = dict(epochs=1, limit=1000, batch_size=16, device="cpu", optimizer="adam", lr=0.003, val_fraction=0.2)
+SMALL = dict(epochs=1, limit=1000, test_limit=1000, batch_size=16, device="cpu", optimizer="adam", lr=0.003,
+             val_fraction=0.2)
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_the_design_is_a_snapshot(window, qtbot):
 def test_pause_and_resume(window, qtbot):
     area = window.train_area
     window.new_from_preset("fast-cnn")
-    set_config(window, epochs=3, limit=3000, batch_size=8)
+    set_config(window, epochs=3, limit=3000, test_limit=3000, batch_size=8)
     area.start()
     qtbot.waitUntil(lambda: area.plots.point_count("train") > 0, timeout=120_000)
     qtbot.mouseClick(area.pause_button, Qt.MouseButton.LeftButton)
@@ -112,7 +113,7 @@ def test_pause_and_resume(window, qtbot):
 def test_stop_mid_run_keeps_the_weights(window, qtbot):
     area = window.train_area
     window.new_from_preset("fast-cnn")
-    set_config(window, epochs=50, limit=2000, batch_size=16)
+    set_config(window, epochs=50, limit=2000, test_limit=2000, batch_size=16)
     area.start()
     qtbot.waitUntil(lambda: "epoch" in kinds(window.library.current), timeout=120_000)
     with qtbot.waitSignal(window.library.run_finished, timeout=120_000) as blocker:
@@ -209,7 +210,8 @@ def test_close_during_training_stops_cleanly(qtbot, qtlog, monkeypatch, worker):
     window._torch_loaded("CPU", 0.0, ["cpu"])
     window.ask_stop_training = lambda: True  # the answer to "Stop it and close?"
     window.new_from_preset("tutorial-cnn")
-    window.train_area.form.set_config(TrainConfig(**{**SMALL, "epochs": 50, "limit": 3000, "batch_size": 8}))
+    window.train_area.form.set_config(TrainConfig(**{**SMALL, "epochs": 50, "limit": 3000, "test_limit": 3000,
+                                                     "batch_size": 8}))
     window.train_area.start()
     qtbot.waitUntil(lambda: window.train_area.plots.point_count("train") > 0, timeout=120_000)
     runner = window.train_area.runner
@@ -247,7 +249,8 @@ def test_the_form_edits_every_setting(window):
     assert set(form.editors) == {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(optimizer="sgd", lr=0.05, momentum=0.8, nesterov=True, schedule="step", step_epochs=2,
                          gamma=0.3, batch_size=48, epochs=4, augment=True, max_shift=3.0, max_rotation=15.0,
-                         max_scale=0.2, seed=7, limit=5000, val_fraction=0.2, weight_decay=0.001, device="cpu")
+                         max_scale=0.2, seed=7, limit=5000, test_limit=5000, val_fraction=0.2, weight_decay=0.001,
+                         device="cpu")
     form.set_config(config)
     assert form.config() == config
     assert form.form.isRowVisible(form.editors["max_rotation"]) and form.form.isRowVisible(form.editors["gamma"])
