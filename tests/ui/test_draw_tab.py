@@ -98,7 +98,7 @@ def test_a_followed_run_becomes_its_usual_entry_named_by_label_and_start(monkeyp
     window = active_window
     area, draw, library = window.train_area, window.draw_area, window.library
     window.new_from_preset("mlp-300")
-    area.form.set_config(TrainConfig(epochs=2, limit=300, batch_size=32, device="cpu", lr=0.003))
+    area.form.set_config(TrainConfig(epochs=2, limit=300, test_limit=300, batch_size=32, device="cpu", lr=0.003))
     click_tab(qtbot, window, area)
     qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
     run = library.current

@@ -166,7 +166,8 @@ def test_a_diverged_run_shows_its_loss_up_to_the_explosion(active_window, qtbot)
     area = window.train_area
     window.tabs.setCurrentWidget(area)
     window.new_from_preset("mlp-300")
-    area.form.set_config(TrainConfig(optimizer="sgd", lr=100.0, epochs=1, limit=500, batch_size=16, device="cpu"))
+    area.form.set_config(TrainConfig(optimizer="sgd", lr=100.0, epochs=1, limit=500, test_limit=500, batch_size=16,
+                                            device="cpu"))
     with qtbot.waitSignal(window.library.run_finished, timeout=240_000) as blocker:
         qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
     run = blocker.args[0]

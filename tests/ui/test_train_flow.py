@@ -14,7 +14,7 @@ from playground.ui import theme
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 LEFT = Qt.MouseButton.LeftButton
-TINY = dict(epochs=1, limit=500, batch_size=32, device="cpu", optimizer="adam", lr=0.003)
+TINY = dict(epochs=1, limit=500, test_limit=500, batch_size=32, device="cpu", optimizer="adam", lr=0.003)
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def test_closing_during_a_run_asks_whether_to_stop_it(window, qtbot):
     del window.ask_stop_training  # the real question, not the fixture's answer
     area = window.train_area
     window.new_from_preset("tutorial-cnn")
-    set_config(window, epochs=50, limit=2000, batch_size=8)
+    set_config(window, epochs=50, limit=2000, test_limit=2000, batch_size=8)
     window.document.undo_stack.setClean()  # a saved design: no question about saving
     show_train_tab(window, qtbot)
     qtbot.mouseClick(area.start_button, LEFT)
@@ -185,7 +185,7 @@ def test_the_start_row_holds_still_before_during_and_after_a_run(window, qtbot, 
     monkeypatch.setattr(train_area, "TEXT_INTERVAL", 0.0)  # the progress text at every event
     area = window.train_area
     window.new_from_preset("tutorial-cnn")
-    set_config(window, epochs=1, limit=3000, batch_size=8)
+    set_config(window, epochs=1, limit=3000, test_limit=3000, batch_size=8)
     show_train_tab(window, qtbot)
     area.splitter.setSizes([300, 900])
     qtbot.wait(50)
