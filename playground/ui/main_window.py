@@ -448,7 +448,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
-        self.designer.splitter.setSizes([210, max(400, self.width() - 560), 300])
+        # The side columns give way on a small window, so that the network keeps most of the room.
+        left, right = min(210, max(150, self.width() // 5)), min(300, max(200, self.width() // 4))
+        self.designer.splitter.setSizes([left, max(300, self.width() - left - right), right])
 
     def ask_stop_training(self) -> bool:
         """Whether to stop the run that trains and close (True) or keep both (False)."""
