@@ -7,6 +7,7 @@ dark variant chosen by the palette's window colour, so they stay readable on eit
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -89,6 +90,28 @@ def css(role: str, widget: QWidget | None = None) -> str:
     if role == "muted":
         return muted(widget).name()
     return color(role, widget).name()
+
+
+# View > Dark mode: the app's colours, remembered in QSettings under SCHEME_KEY.
+SCHEMES = {"system": "Follow the &System", "light": "&Light", "dark": "&Dark"}
+SCHEME_KEY = "view/colour_scheme"
+
+
+def saved_scheme() -> str:
+    """The scheme chosen in View > Dark mode (``"system"`` until one is)."""
+    scheme = str(QSettings().value(SCHEME_KEY, "system"))
+    return scheme if scheme in SCHEMES else "system"
+
+
+def set_scheme(scheme: str) -> None:
+    """Colours for the whole app: the system's (``"system"``), the style's light ones, or dark ones."""
+    app = QApplication.instance()
+    if scheme == "dark":
+        app.setPalette(dark_palette())
+    elif scheme == "light":
+        app.setPalette(app.style().standardPalette())
+    else:
+        app.setPalette(QPalette())  # an empty palette: Qt goes back to the platform's, and follows it
 
 
 def dark_palette() -> QPalette:

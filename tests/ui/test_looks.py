@@ -203,3 +203,55 @@ def test_the_window_fits_and_nothing_is_clipped(size, ready_window, qtbot):
         QApplication.processEvents()
         problems += [f"{window.tabs.tabText(index)}: {p}" for p in clipped_widgets(window)]
     assert problems == []
+
+
+def choose_scheme(qtbot, window, scheme: str) -> None:
+    """View > Dark mode > ``scheme``, by mouse."""
+    bar = window.menuBar()
+    view_action = next(action for action in bar.actions() if action.text() == "&View")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(view_action).center())
+    view_menu = view_action.menu()
+    qtbot.waitUntil(view_menu.isVisible)
+    submenu = window.scheme_menu
+    qtbot.mouseClick(view_menu, Qt.MouseButton.LeftButton,
+                     pos=view_menu.actionGeometry(submenu.menuAction()).center())
+    qtbot.waitUntil(submenu.isVisible)
+    action = window.scheme_actions[scheme]
+    qtbot.mouseClick(submenu, Qt.MouseButton.LeftButton, pos=submenu.actionGeometry(action).center())
+    qtbot.waitUntil(lambda: not view_menu.isVisible())
+
+
+@pytest.fixture
+def keep_palette(qapp):
+    old = qapp.palette()
+    yield
+    qapp.setPalette(old)
+
+
+def test_view_dark_mode_switches_at_once_and_is_remembered(keep_palette, ready_window, qtbot):
+    from PySide6.QtCore import QSettings
+
+    from playground.ui.main_window import MainWindow
+
+    window = ready_window
+    window.resize(1280, 800)
+    assert not theme.is_dark(window) and window.scheme_actions["system"].isChecked()
+    choose_scheme(qtbot, window, "dark")
+    qtbot.waitUntil(lambda: theme.is_dark(window))  # the palette reaches the widgets through posted events
+    assert window.scheme_actions["dark"].isChecked()
+    assert QSettings().value(theme.SCHEME_KEY) == "dark"
+    problems = []
+    for index in range(window.tabs.count()):  # every text follows the new palette
+        click_tab(qtbot, window, index)
+        qtbot.wait(10)  # the palette's repaint passes
+        problems += [f"{window.tabs.tabText(index)}: {p}" for p in unreadable_texts(window)]
+    assert problems == []
+
+    QApplication.instance().setPalette(QPalette())  # as a fresh start would find the system's
+    second = MainWindow(load_torch=False)  # the choice is remembered
+    qtbot.addWidget(second)
+    assert theme.is_dark(second) and second.scheme_actions["dark"].isChecked()
+
+    choose_scheme(qtbot, window, "light")
+    qtbot.waitUntil(lambda: not theme.is_dark(window))
+    assert QSettings().value(theme.SCHEME_KEY) == "light"
