@@ -642,7 +642,9 @@ class PathHint(QFrame):
         self.setVisible(not QSettings().value(PATH_HINT_CLOSED_KEY, False, type=bool))
 
     def show_colours(self) -> None:
-        background = self.palette().color(QPalette.ColorRole.AlternateBase).name()
+        # The parent's palette: this frame's own keeps the colours its last style sheet put in it.
+        # (QWidget.palette: the designer's ``palette`` is its layer palette.)
+        background = QWidget.palette(self.parentWidget() or self).color(QPalette.ColorRole.AlternateBase).name()
         self.setStyleSheet(f"QFrame#path_hint {{ background: {background}; "
                            f"border: 1px solid {theme.css('accent', self)}; border-radius: 4px; }}")
 

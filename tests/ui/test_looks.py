@@ -119,6 +119,7 @@ def test_contrast_helper_knows_a_bad_pair():
 def test_every_tab_reads_well(palette_kind, ready_window, qtbot):
     window = ready_window
     window.resize(1280, 800)
+    window.designer.path_hint.show()  # the first-launch hint (closed for the other tests)
     # A refused value shows the field's mark and its problem line on the Train tab.
     click_tab(qtbot, window, window.tabs.indexOf(window.train_area))
     lr = window.train_area.form.editors["lr"]
@@ -235,6 +236,7 @@ def test_view_dark_mode_switches_at_once_and_is_remembered(keep_palette, ready_w
 
     window = ready_window
     window.resize(1280, 800)
+    window.designer.path_hint.show()
     assert not theme.is_dark(window) and window.scheme_actions["system"].isChecked()
     choose_scheme(qtbot, window, "dark")
     qtbot.waitUntil(lambda: theme.is_dark(window))  # the palette reaches the widgets through posted events
