@@ -7,8 +7,8 @@ Writes designer.png (the tutorial-cnn preset, a layer selected), designer-proble
 with a shape problem and its one-click fix), train.png (fast-cnn training, after a pause) and
 evaluate.png (its evaluation, true 4 predicted 9 selected) and draw.png (a drawn 4 classified by
 the default model), all at 1280x800, and export.png (the Export dialog after an ONNX export and its
-check). Each also in a dark palette (``NAME-dark.png``) and at 1920x1080 (``NAME-1920.png``,
-``NAME-1920-dark.png``). Trains for real on 12,000 images, so it takes a minute or two.
+check). Each also in a dark palette (``NAME-dark.png``) and, but for the dialog, at 1920x1080
+(``NAME-1920.png``, ``NAME-1920-dark.png``). Trains for real on 12,000 images, so it takes a minute or two.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ VARIANTS = (("", (1280, 800), False), ("-dark", (1280, 800), True), ("-1920", (1
 
 
 def shoot(window, out: Path, name: str, widget=None) -> None:
-    """Save ``widget`` (default: the window) as NAME.png in every variant, then go back to light 1280x800."""
+    """Save the window as NAME.png in every variant (a dialog ``widget``: light and dark, at its own
+    size), then go back to light 1280x800."""
     from PySide6.QtWidgets import QApplication, QStyleFactory
 
     from playground.ui import theme
@@ -39,6 +40,8 @@ def shoot(window, out: Path, name: str, widget=None) -> None:
     app = QApplication.instance()
     light = QStyleFactory.create(app.style().name()).standardPalette()
     for i, (suffix, size, dark) in enumerate(VARIANTS + VARIANTS[:1]):
+        if widget is not None and size != VARIANTS[0][1]:
+            continue
         app.setPalette(theme.dark_palette() if dark else light)
         if widget is None:
             window.resize(*size)
