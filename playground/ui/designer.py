@@ -813,6 +813,16 @@ class DesignerWidget(QWidget):
         self.properties.show_colours()
         self.problems.refresh()
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # The side columns keep their width as the window grows, but give way as it shrinks, so that
+        # the network keeps most of a small window (the splitter alone takes it all from the network).
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        left, right = min(sizes[0], max(150, total // 5)), min(sizes[2], max(200, total // 4))
+        if total and (left, right) != (sizes[0], sizes[2]):
+            self.splitter.setSizes([left, total - left - right, right])
+
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:

@@ -204,6 +204,8 @@ def test_the_window_fits_and_nothing_is_clipped(size, ready_window, qtbot):
         QApplication.processEvents()
         problems += [f"{window.tabs.tabText(index)}: {p}" for p in clipped_widgets(window)]
     assert problems == []
+    # The network's columns all show: the side columns gave way, not the network.
+    assert not window.designer.stack.horizontalScrollBar().isVisible()
 
 
 def choose_scheme(qtbot, window, scheme: str) -> None:
