@@ -7,8 +7,8 @@ Writes designer.png (the tutorial-cnn preset, a layer selected), designer-proble
 with a shape problem and its one-click fix), train.png (fast-cnn training, after a pause) and
 evaluate.png (its evaluation, true 4 predicted 9 selected) and draw.png (a drawn 4 classified by
 the default model), all at 1280x800, and export.png (the Export dialog after an ONNX export and its
-check). Trains for real on
-12,000 images, so it takes about half a minute.
+check). Each also in a dark palette (``NAME-dark.png``) and, but for the dialog, at 1920x1080
+(``NAME-1920.png``, ``NAME-1920-dark.png``). Trains for real on 12,000 images, so it takes a minute or two.
 """
 
 from __future__ import annotations
@@ -24,6 +24,32 @@ if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Runs go to a fresh folder: the runs list shows this script's runs, not those of earlier shots.
 os.environ.setdefault("PLAYGROUND_DATA_DIR", tempfile.mkdtemp(prefix="playground-shots-"))
+
+
+VARIANTS = (("", (1280, 800), False), ("-dark", (1280, 800), True), ("-1920", (1920, 1080), False),
+            ("-1920-dark", (1920, 1080), True))
+
+
+def shoot(window, out: Path, name: str, widget=None) -> None:
+    """Save the window as NAME.png in every variant (a dialog ``widget``: light and dark, at its own
+    size), then go back to light 1280x800."""
+    from PySide6.QtWidgets import QApplication, QStyleFactory
+
+    from playground.ui import theme
+
+    app = QApplication.instance()
+    light = QStyleFactory.create(app.style().name()).standardPalette()
+    for i, (suffix, size, dark) in enumerate(VARIANTS + VARIANTS[:1]):
+        if widget is not None and size != VARIANTS[0][1]:
+            continue
+        app.setPalette(theme.dark_palette() if dark else light)
+        if widget is None:
+            window.resize(*size)
+            window.reset_layout()
+        for _ in range(8):  # palette and layout passes
+            QApplication.processEvents()
+        if i < len(VARIANTS):
+            (widget or window).grab().save(str(out / f"{name}{suffix}.png"))
 
 
 def main() -> None:
@@ -52,13 +78,13 @@ def main() -> None:
     stack.setCurrentIndex(stack.model().index(3, 0))
     for _ in range(5):
         QApplication.processEvents()
-    window.grab().save(str(out / "designer.png"))
+    shoot(window, out, "designer")
 
     window.document.remove_layer(6)  # take Flatten out: Linear 500 then gets an image
     stack.setCurrentIndex(stack.model().index(6, 0))
     for _ in range(5):
         QApplication.processEvents()
-    window.grab().save(str(out / "designer-problem.png"))
+    shoot(window, out, "designer-problem")
     window.document.undo_stack.setClean()
 
     # A run in progress, then its evaluation.
@@ -84,9 +110,10 @@ def main() -> None:
     area.toggle_pause()
     points = area.plots.point_count("train")
     wait(lambda: area.plots.point_count("train") > points + 8, 20)
-    for _ in range(3):  # the layout pass that follows a new progress text
-        QApplication.processEvents()
-    window.grab().save(str(out / "train.png"))
+    area.toggle_pause()  # still while the variants are taken
+    wait(lambda: window.library.current.events[-1]["type"] == "paused", 10)
+    shoot(window, out, "train")
+    area.toggle_pause()
     wait(lambda: not area.training)
     window.tabs.setCurrentWidget(window.evaluate_area)
     for _ in range(5):
@@ -97,7 +124,7 @@ def main() -> None:
     wait(lambda: "loading the images" not in ev.images_label.text(), 60)  # test images load in a worker
     for _ in range(5):
         QApplication.processEvents()
-    window.grab().save(str(out / "evaluate.png"))
+    shoot(window, out, "evaluate")
 
     # The Draw area with a hand-drawn-looking 4, classified by the default model.
     from PySide6.QtCore import QPointF
@@ -112,7 +139,7 @@ def main() -> None:
     draw.classify()
     for _ in range(5):
         QApplication.processEvents()
-    window.grab().save(str(out / "draw.png"))
+    shoot(window, out, "draw")
 
     # File > Export after the run: ONNX, with the check's figures.
     dialog = window.show_export_dialog(modal=False)
@@ -123,10 +150,11 @@ def main() -> None:
     wait(lambda: dialog.check is not None or "failed" in dialog.result.text(), 60)
     for _ in range(5):
         QApplication.processEvents()
-    dialog.grab().save(str(out / "export.png"))
+    shoot(window, out, "export", dialog)
     dialog.close()
     window.close()
-    print(f"saved designer.png, designer-problem.png, train.png, evaluate.png, draw.png and export.png in {out}")
+    print(f"saved designer, designer-problem, train, evaluate, draw and export (light, -dark, -1920, "
+          f"-1920-dark) in {out}")
     app.quit()
 
 

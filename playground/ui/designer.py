@@ -53,9 +53,9 @@ def problem_background(widget: QWidget | None = None) -> QColor:
 
 
 def group_colour(group: str, widget: QWidget | None = None) -> QColor:
-    """A palette group's colour as text: lightened on a dark palette so that it stays readable."""
-    colour = QColor(GROUP_COLOURS[group])
-    return colour.lighter(170) if theme.is_dark(widget) else colour
+    """A palette group's colour as text, lightened or darkened just enough to read on the list."""
+    base = (widget.palette() if widget is not None else QApplication.palette()).color(QPalette.ColorRole.Base)
+    return theme.readable(QColor(GROUP_COLOURS[group]), base)
 
 
 def help_style(widget: QWidget | None = None) -> str:
@@ -544,6 +544,7 @@ class ProblemsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 4, 0, 0)
         self.totals = QLabel()
+        self.totals.setWordWrap(True)  # else its one line sets how narrow the window can be
         self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.totals)
         self.memory = QLabel()
@@ -641,7 +642,9 @@ class PathHint(QFrame):
         self.setVisible(not QSettings().value(PATH_HINT_CLOSED_KEY, False, type=bool))
 
     def show_colours(self) -> None:
-        background = self.palette().color(QPalette.ColorRole.AlternateBase).name()
+        # The parent's palette: this frame's own keeps the colours its last style sheet put in it.
+        # (QWidget.palette: the designer's ``palette`` is its layer palette.)
+        background = QWidget.palette(self.parentWidget() or self).color(QPalette.ColorRole.AlternateBase).name()
         self.setStyleSheet(f"QFrame#path_hint {{ background: {background}; "
                            f"border: 1px solid {theme.css('accent', self)}; border-radius: 4px; }}")
 
@@ -725,6 +728,9 @@ class DesignerWidget(QWidget):
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.addWidget(_caption("Layers"))
         column_layout.addWidget(self.palette)
+        # Wide enough for the layer names: a splitter squeezed by a small window cuts them otherwise.
+        column.setMinimumWidth(self.palette.sizeHintForColumn(0) + self.palette.verticalScrollBar().sizeHint().width()
+                               + 2 * self.palette.frameWidth())
         self.palette_hint = QLabel("Type a name to find a layer; Enter or double-click adds it after the "
                                    "selected layer. Or drag it into the network.")
         self.palette_hint.setWordWrap(True)
@@ -737,6 +743,7 @@ class DesignerWidget(QWidget):
         column_layout.setContentsMargins(0, 0, 0, 0)
         self.network_caption = _caption("Network")
         self.network_caption.setTextFormat(Qt.TextFormat.PlainText)  # the name comes from a file
+        self.network_caption.setWordWrap(True)
         column_layout.addWidget(self.network_caption)
         column_layout.addWidget(self.stack, 1)
         buttons = QHBoxLayout()
@@ -764,6 +771,7 @@ class DesignerWidget(QWidget):
         column_layout.setContentsMargins(0, 0, 0, 0)
         column_layout.addWidget(_caption("Properties"))
         column_layout.addWidget(scroll)
+        column.setMinimumWidth(180)  # a field and its name side by side
         return column
 
     # -- what the keys and buttons do ---------------------------------------------------------------
@@ -804,6 +812,16 @@ class DesignerWidget(QWidget):
         self.path_hint.show_colours()
         self.properties.show_colours()
         self.problems.refresh()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        # The side columns keep their width as the window grows, but give way as it shrinks, so that
+        # the network keeps most of a small window (the splitter alone takes it all from the network).
+        sizes = self.splitter.sizes()
+        total = sum(sizes)
+        left, right = min(sizes[0], max(150, total // 5)), min(sizes[2], max(200, total // 4))
+        if total and (left, right) != (sizes[0], sizes[2]):
+            self.splitter.setSizes([left, total - left - right, right])
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)

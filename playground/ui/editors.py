@@ -22,11 +22,20 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QToolTip, QWidget
 
 from playground.core.config import SettingSpec, format_number, in_range, range_text
 from playground.core.layers import ParamSpec
+from playground.ui import theme
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _MAX_TEXT = 60  # longer text is no number anyone means
-INVALID_STYLE = "QLineEdit { border: 2px solid #dc2626; border-radius: 3px; padding: 1px; }"
-PROBLEM_STYLE = "color: #b91c1c; font-size: small;"  # a line saying why a field refuses its text
+
+
+def invalid_style(widget: QWidget) -> str:
+    """The mark of a field whose text is refused, in the error colour of the widget's palette."""
+    return f"QLineEdit {{ border: 2px solid {theme.css('invalid_border', widget)}; border-radius: 3px; padding: 1px; }}"
+
+
+def problem_style(widget: QWidget) -> str:
+    """A line saying why a field refuses its text, readable on the widget's palette."""
+    return f"color: {theme.css('error', widget)}; font-size: small;"
 
 
 def parse_number(text: str, kind: str, decimal_point: str = ".") -> int | float:
@@ -127,11 +136,21 @@ class NumberEdit(QLineEdit):
         if message == self._problem:
             return
         self._problem = message
-        self.setStyleSheet(INVALID_STYLE if message else "")
+        self._show_mark()
         self.setToolTip(f"{message}\n\n{self.help}".strip() if message else self.help)
         if message and self.isVisible():
             QToolTip.showText(self.mapToGlobal(QPoint(0, self.height())), message, self)
         self.problem_changed.emit(message)
+
+    def _show_mark(self) -> None:
+        style = invalid_style(self) if self._problem else ""
+        if style != self.styleSheet():  # setting a style sheet changes the palette: no loop
+            self.setStyleSheet(style)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._show_mark()
 
     def _parse(self, text: str) -> int | float:
         if self.special is not None and text.strip().lower() in (self.special[1].lower(),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from playground.core.export_formats import EXPORT_FORMATS
+from playground.ui import theme
 
 
 class ExportDialog(QDialog):
@@ -29,7 +30,8 @@ class ExportDialog(QDialog):
             self.format_box.addItem(fmt.label, fmt.name)
             self.format_box.setItemData(self.format_box.count() - 1, fmt.help, Qt.ItemDataRole.ToolTipRole)
         self.format_help = QLabel()
-        self.format_help.setStyleSheet("color: #6b7280;")
+        self.format_help.setWordWrap(True)
+        self._result_role = ""  # "success" / "error": the meaning of the result's colour, if any
         self.path_edit = QLineEdit()
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -57,9 +59,29 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.result)
         layout.addWidget(self.buttons)
+        self._show_colours()
         self.format_box.currentIndexChanged.connect(self._format_changed)
         self.run_box.currentIndexChanged.connect(self._format_changed)
         self._format_changed()
+
+    def _show_colours(self) -> None:
+        # Style sheets change the palette: set only what differs, so that a palette change ends.
+        help_style = f"color: {theme.css('muted', self)};"
+        if self.format_help.styleSheet() != help_style:
+            self.format_help.setStyleSheet(help_style)
+        result_style = f"color: {theme.css(self._result_role, self)};" if self._result_role else ""
+        if self.result.styleSheet() != result_style:
+            self.result.setStyleSheet(result_style)
+
+    def _show_result(self, text: str, role: str = "") -> None:
+        self._result_role = role
+        self._show_colours()
+        self.result.setText(text)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._show_colours()
 
     @property
     def fmt(self) -> str:
@@ -90,8 +112,7 @@ class ExportDialog(QDialog):
             return
         run = self.runs[self.run_box.currentIndex()]
         self.export_button.setEnabled(False)
-        self.result.setStyleSheet("")
-        self.result.setText("Exporting and checking…")
+        self._show_result("Exporting and checking…")
         # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
         self.worker = create_worker(export_checked, run.path, self.fmt, Path(self.path_edit.text()),
                                     _start_thread=True, _connect={"returned": self._done, "errored": self._failed})
@@ -99,12 +120,10 @@ class ExportDialog(QDialog):
     def _done(self, check) -> None:
         self.check = check
         self.export_button.setEnabled(True)
-        colour = "#065f46" if check.passed else "#b91c1c"
-        self.result.setStyleSheet(f"color: {colour};")
-        self.result.setText(f"Wrote {check.path}\n{check.format_text()} (checked in {check.seconds:.1f} s)")
+        self._show_result(f"Wrote {check.path}\n{check.format_text()} (checked in {check.seconds:.1f} s)",
+                          "success" if check.passed else "error")
 
     def _failed(self, exc: Exception) -> None:
         self.export_button.setEnabled(True)
-        self.result.setStyleSheet("color: #b91c1c;")
-        self.result.setText(f"Export failed: {exc}")
+        self._show_result(f"Export failed: {exc}", "error")
 

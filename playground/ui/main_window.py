@@ -15,8 +15,8 @@ import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox, QTabWidget
 
 from playground import APP_NAME, __version__
 from playground.core import DEFAULT_PRESET, PRESETS, DesignError, NetworkSpec, get_preset
@@ -24,6 +24,7 @@ from playground.ui.designer import DesignerWidget
 from playground.ui.draw_area import DrawArea
 from playground.ui.document import DesignDocument
 from playground.ui.evaluate_area import EvaluateArea
+from playground.ui import theme
 from playground.ui.run_library import RunLibrary
 from playground.ui.train_area import TrainArea
 
@@ -95,6 +96,8 @@ def freeze_startup_objects() -> None:
 
 class MainWindow(QMainWindow):
     def __init__(self, spec: NetworkSpec | None = None, load_torch: bool = True, parent=None):
+        if theme.saved_scheme() != "system":  # before any widget, so that all start in its colours
+            theme.set_scheme(theme.saved_scheme())
         super().__init__(parent)
         collect_garbage_on_gui_thread()
         self.settings = QSettings()
@@ -237,11 +240,30 @@ class MainWindow(QMainWindow):
             view.addAction(self._action(f"&{name}", lambda _=False, i=i: self.tabs.setCurrentIndex(i),
                                         f"Ctrl+{i + 1}", f"Show the {name} area"))
         view.addSeparator()
+        self._make_scheme_menu(view)
         view.addAction(self._action("Reset &Layout", self.reset_layout, tip="Restore the default panel sizes"))
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
+
+    def _make_scheme_menu(self, view: QMenu) -> None:
+        """View > Dark mode: follow the system's colours, or always light, or always dark."""
+        self.scheme_menu = view.addMenu("Dark &Mode")
+        group = QActionGroup(self)
+        current = theme.saved_scheme()
+        self.scheme_actions = {}
+        for scheme, text in theme.SCHEMES.items():
+            action = self.scheme_menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(scheme == current)
+            action.triggered.connect(lambda _=False, scheme=scheme: self.set_scheme(scheme))
+            group.addAction(action)
+            self.scheme_actions[scheme] = action
+
+    def set_scheme(self, scheme: str) -> None:
+        theme.set_scheme(scheme)
+        self.settings.setValue(theme.SCHEME_KEY, scheme)
 
     def _make_status_bar(self) -> None:
         self.device_label = QLabel("Loading PyTorch…")
@@ -448,7 +470,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
-        self.designer.splitter.setSizes([210, max(400, self.width() - 560), 300])
+        # The side columns give way on a small window, so that the network keeps most of the room.
+        left, right = min(210, max(150, self.width() // 5)), min(300, max(200, self.width() // 4))
+        self.designer.splitter.setSizes([left, max(300, self.width() - left - right), right])
 
     def ask_stop_training(self) -> bool:
         """Whether to stop the run that trains and close (True) or keep both (False)."""

@@ -7,6 +7,7 @@ dark variant chosen by the palette's window colour, so they stay readable on eit
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSettings
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -54,6 +55,34 @@ def muted(widget: QWidget | None = None) -> QColor:
                   (fg.blue() + bg.blue()) // 2 + (fg.blue() - bg.blue()) // 6)
 
 
+def luminance(colour: QColor) -> float:
+    """WCAG 2 relative luminance (0 black .. 1 white)."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(colour.redF()) + 0.7152 * channel(colour.greenF()) + 0.0722 * channel(colour.blueF())
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    """WCAG 2 contrast ratio (1 .. 21); text wants at least 4.5."""
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable(colour: QColor, background: QColor, ratio: float = 4.5) -> QColor:
+    """``colour`` moved towards black (on a light background) or white (on a dark one) just enough for
+    text in it to have a contrast of ``ratio`` on ``background``: a hue that stays recognisable."""
+    target = QColor("#ffffff") if luminance(background) < 0.18 else QColor("#000000")
+    mixed = QColor(colour)
+    for step in range(1, 21):
+        if contrast(mixed, background) >= ratio:
+            break
+        t = step / 20
+        mixed = QColor.fromRgbF(colour.redF() + (target.redF() - colour.redF()) * t,
+                                colour.greenF() + (target.greenF() - colour.greenF()) * t,
+                                colour.blueF() + (target.blueF() - colour.blueF()) * t)
+    return mixed
+
+
 def css(role: str, widget: QWidget | None = None) -> str:
     """``#rrggbb`` of a meaning or of ``"text"`` / ``"muted"``, for style sheets."""
     if role == "text":
@@ -61,6 +90,28 @@ def css(role: str, widget: QWidget | None = None) -> str:
     if role == "muted":
         return muted(widget).name()
     return color(role, widget).name()
+
+
+# View > Dark mode: the app's colours, remembered in QSettings under SCHEME_KEY.
+SCHEMES = {"system": "Follow the &System", "light": "&Light", "dark": "&Dark"}
+SCHEME_KEY = "view/colour_scheme"
+
+
+def saved_scheme() -> str:
+    """The scheme chosen in View > Dark mode (``"system"`` until one is)."""
+    scheme = str(QSettings().value(SCHEME_KEY, "system"))
+    return scheme if scheme in SCHEMES else "system"
+
+
+def set_scheme(scheme: str) -> None:
+    """Colours for the whole app: the system's (``"system"``), the style's light ones, or dark ones."""
+    app = QApplication.instance()
+    if scheme == "dark":
+        app.setPalette(dark_palette())
+    elif scheme == "light":
+        app.setPalette(app.style().standardPalette())
+    else:
+        app.setPalette(QPalette())  # an empty palette: Qt goes back to the platform's, and follows it
 
 
 def dark_palette() -> QPalette:

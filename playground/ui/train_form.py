@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
-from playground.ui.editors import PROBLEM_STYLE, ChoiceEdit, NumberEdit, editor_for_setting
+from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
 
 
 class ConfigForm(QWidget):
@@ -22,6 +22,7 @@ class ConfigForm(QWidget):
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.editors: dict[str, QWidget] = {}
+        self.problem_labels: list[QLabel] = []
         for spec in SETTINGS.values():
             editor = editor_for_setting(spec)
             editor.setObjectName(f"config_{spec.name}")
@@ -38,7 +39,8 @@ class ConfigForm(QWidget):
         """A line under the field that says why it refuses what was typed, shown only then."""
         message = QLabel()
         message.setWordWrap(True)
-        message.setStyleSheet(PROBLEM_STYLE)
+        message.setStyleSheet(problem_style(self))
+        self.problem_labels.append(message)
         self.form.addRow(message)
         self.form.setRowVisible(message, False)
 
@@ -47,6 +49,13 @@ class ConfigForm(QWidget):
             self.form.setRowVisible(message, bool(text))
 
         editor.problem_changed.connect(show)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            for label in self.problem_labels:
+                if label.styleSheet() != problem_style(self):  # a style sheet changes the palette: no loop
+                    label.setStyleSheet(problem_style(self))
 
     def set_devices(self, devices: list[str]) -> None:
         """Offer the devices torch found (called once torch has loaded)."""

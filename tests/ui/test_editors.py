@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig, format_number
 from playground.core.presets import PRESETS
-from playground.ui.editors import PROBLEM_STYLE, BoolEdit, ChoiceEdit, NumberEdit, parse_number
+from playground.ui.editors import BoolEdit, ChoiceEdit, NumberEdit, parse_number, problem_style
 from playground.ui.train_form import ConfigForm
 
 
@@ -92,7 +92,7 @@ def shown_messages(widget) -> list[str]:
     """The red lines under fields (not the passing tooltip, a window of its own)."""
     return [label.text() for label in widget.findChildren(QLabel)
             if label.isVisible() and not label.isWindow() and ": " in label.text() and label.text()[0].isupper()
-            and label.styleSheet() == PROBLEM_STYLE]
+            and label.styleSheet() == problem_style(label.parentWidget())]
 
 
 def test_up_and_down_step_and_never_clamp(form, qtbot):
