@@ -29,7 +29,8 @@ def test_typing_a_huge_out_features_marks_the_design_over_budget(ready_window, q
     designer = window.designer
     panel = designer.problems
     assert window.document.report.valid
-    assert "Memory: parameters 239 MB · training at batch size 128 about" in panel.memory.text()
+    batch = window.train_area.form.config().batch_size  # the Train tab's batch size (the start preset's)
+    assert f"Memory: parameters 239 MB · training at batch size {batch} about" in panel.memory.text()
     assert not panel.problem_box.isVisibleTo(designer)
 
     designer.stack.setCurrentIndex(designer.stack.model().index(2, 0))
