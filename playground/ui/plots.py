@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSettings, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.ui import theme
 
@@ -29,6 +29,49 @@ RAW_FADE = 0.6  # share of the background in the raw loss's colour
 # Room above and below the curves' range, so that a new point's repaint stays clear of the axes.
 Y_PADDING = 0.05
 OVERLAY_COLOURS = ["#059669", "#7c3aed", "#d97706", "#db2777", "#0891b2", "#65a30d"]
+# The loss plot turns to a log scale by itself once a run's loss passes this many times its first value.
+EXPLOSION = 100.0
+AXIS_WIDTH = 56  # pixels, of both y axes: tick labels are kept short enough to fit beside the axis' label
+LOG_FLOOR = 1e-8  # a loss of 0 (or below, which cannot happen) is drawn at this value on a log scale
+LOG_SCALE_KEY = "plots/loss_log_scale"  # "on" or "off" once the user chose; absent: automatic
+
+
+def compact(value: float) -> str:
+    """A short tick label for a value: 300000 as 3e5, 0.00002 as 2e-5, 250 as 250."""
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.4g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
+class LossAxis(pg.AxisItem):
+    """A y axis whose tick labels stay short (3e5, not 300000), so that they fit beside the axis'
+    label; in log mode the data are log10 of the values and the ticks show the values."""
+
+    def tickStrings(self, values, scale, spacing):
+        if self.logMode:
+            return [compact(10.0 ** v) for v in values]
+        strings = super().tickStrings(values, scale, spacing)
+        return [compact(v * scale) if v and not 1e-3 <= abs(v * scale) < 1e4 else text
+                for v, text in zip(values, strings)]
+
+
+class OutsideLegend(pg.LegendItem):
+    """A legend laid out in its own row of the graphics layout, above its plot, so that it never
+    covers a curve: it takes the size its entries need and cannot be dragged onto the plot."""
+
+    def __init__(self):
+        super().__init__(colCount=3, horSpacing=12)
+        self.layout.setContentsMargins(AXIS_WIDTH, 4, 0, 0)  # starts where the plot's data do
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def updateSize(self) -> None:
+        self.updateGeometry()  # the layout places it; pyqtgraph's own moves it to the corner
+
+    def mouseDragEvent(self, ev) -> None:
+        ev.ignore()
 
 
 class CurveBuffer:
@@ -135,6 +178,11 @@ def decimate(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray,
     return x[index], y[index]
 
 
+def log_values(y: np.ndarray) -> np.ndarray:
+    """log10 of positive values (a loss), with 0 at ``LOG_FLOOR``."""
+    return np.log10(np.maximum(y, LOG_FLOOR))
+
+
 class LiveCurve(pg.GraphicsObject):
     """A curve that grows point by point and repaints only where it grew.
 
@@ -168,6 +216,7 @@ class LiveCurve(pg.GraphicsObject):
         self._bounds: tuple[float, float, float, float] | None = None  # x min, x max, y min, y max
         self._area: QRectF | None = None  # the plot's visible area in data coordinates; None outside a plot
         self._area_stale = True
+        self.log = False  # whether it draws log10 of its buffer's values
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # paint() gets the exposed rectangle
 
     def name(self) -> str:
@@ -241,6 +290,15 @@ class LiveCurve(pg.GraphicsObject):
                 y.append(e.y)
         return np.array(x), np.array(y)
 
+    def set_log(self, log: bool) -> None:
+        """Draw log10 of the values (``log``) or the values, redrawing the curve if that changes."""
+        if log == self.log:
+            return
+        self.log, buffer = log, self._buffer
+        self._buffer = None
+        if buffer is not None:
+            self.show_buffer(buffer)
+
     def show_buffer(self, buffer: CurveBuffer) -> None:
         """Draw ``buffer``: appending its new points when it is the buffer drawn last, else anew."""
         n, drawn = buffer.n, self._drawn
@@ -248,9 +306,10 @@ class LiveCurve(pg.GraphicsObject):
             return
         x, y = buffer.data()
         if buffer is not self._buffer or n < drawn or self.points + n - drawn > self.max_points:
-            self._rebuild(*decimate(x, y, self.max_points // 2))
+            self._rebuild(*decimate(x, log_values(y) if self.log else y, self.max_points // 2))
         else:
-            self._append(x[drawn:], y[drawn:])
+            new = y[drawn:]
+            self._append(x[drawn:], log_values(new) if self.log else new)
         self._buffer, self._drawn = buffer, n
 
     def _rebuild(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -318,7 +377,9 @@ class TrainingPlots(QWidget):
 
     Both plots share one graphics view, and the live curves are ``LiveCurve``s, which repaint only
     where they grew: the window redraws them about 12 times a second while training runs beside it,
-    so each redraw must cost the CPU as little as possible.
+    so each redraw must cost the CPU as little as possible. Each plot's legend sits in a row of its
+    own above it, never over a curve. The loss plot has a log scale, which it turns on by itself
+    when a run's loss explodes unless the user turned it off.
     """
 
     MAX_POINTS = 2000  # per curve on screen; more are decimated (a plot is about 1,000 px wide)
@@ -329,35 +390,78 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.view = pg.GraphicsLayoutWidget()
         layout.addWidget(self.view)
-        self.loss_plot = self.view.addPlot(row=0, col=0)
-        self.acc_plot = self.view.addPlot(row=1, col=0)
+        self._make_log_box()
+        self.loss_plot, self.acc_plot = self._add_plot(0, LossAxis("left")), self._add_plot(2, None)
         self._set_up_plots()
         self.items: dict[str, pg.GraphicsObject] = {}
         self._make_curves()
         self.curves = curves_from_events([])
         self._drawn: dict[str, tuple[int, int]] = {}
         self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self._overlay_runs: list[tuple[str, dict[str, CurveBuffer]]] = []
         self.redraws = 0
         self._apply_palette()
 
+    def _make_log_box(self) -> None:
+        """The "Log scale" check box, at the right end of the loss legend's row (over the view, where
+        the legend, aligned with the plot's left edge, leaves room)."""
+        chosen = QSettings().value(LOG_SCALE_KEY, "")
+        self.user_log: bool | None = {"on": True, "off": False}.get(str(chosen))  # None: automatic
+        self.log = bool(self.user_log)
+        self.log_box = QCheckBox("Log scale", self)
+        self.log_box.setChecked(self.log)
+        self.log_box.setToolTip(
+            "Show the loss on a logarithmic scale (the ticks show the loss itself): a loss that explodes "
+            f"no longer flattens the rest of the curve. Turns on by itself when a run's loss passes {EXPLOSION:g}x "
+            "its first value, unless you turned it off here.")
+        self.log_box.clicked.connect(self._log_box_clicked)  # the user's clicks only, not setChecked
+        self.log_box.adjustSize()
+        self.log_box.raise_()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        box, view = self.log_box, self.view.geometry()
+        box.move(view.right() - box.width() - 8, view.top() + 20 - box.height() // 2)  # the legend row's middle
+        self._fit_legends()
+
+    def _fit_legends(self) -> None:
+        """As many legend columns as fit in the width (beside the check box for the loss legend)."""
+        for legend, room in ((self.loss_plot.legend, self.view.width() - self.log_box.width() - 24),
+                             (self.acc_plot.legend, self.view.width() - 16)):
+            for columns in (3, 2, 1):
+                legend.setColumnCount(columns)
+                if legend.effectiveSizeHint(Qt.SizeHint.PreferredSize).width() <= room:
+                    break
+
+    def _add_plot(self, row: int, left_axis: pg.AxisItem | None) -> pg.PlotItem:
+        """A plot in ``row + 1`` of the view, with its legend in ``row``, above the data."""
+        legend = OutsideLegend()
+        self.view.addItem(legend, row=row, col=0)
+        plot = self.view.addPlot(row=row + 1, col=0, axisItems={"left": left_axis} if left_axis else None)
+        plot.legend = legend  # curves added with a name join it; removed ones leave it
+        layout = self.view.ci.layout
+        layout.setAlignment(legend, Qt.AlignmentFlag.AlignLeft)
+        layout.setRowStretchFactor(row, 0)
+        layout.setRowStretchFactor(row + 1, 1)
+        return plot
+
     def _set_up_plots(self) -> None:
-        # Each legend sits in the corner its curves leave first: losses fall, accuracies rise.
-        for plot, ylabel, corner in ((self.loss_plot, "loss", (-10, 10)), (self.acc_plot, "accuracy", (-10, -10))):
+        for plot, ylabel in ((self.loss_plot, "loss"), (self.acc_plot, "accuracy")):
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
             # What a new point's repaint may touch is the curves alone: no grid (with one, each axis
             # covers the plot and is repainted, text and all, with every point),
-            # ticks pointing out of the plot rather than into it, legends out of the curves' way.
+            # ticks pointing out of the plot rather than into it.
             plot.showGrid(x=False, y=False)
             for side in ("left", "bottom"):
                 plot.getAxis(side).setStyle(tickLength=5)
             # One width for both y axes: the plots' epochs line up, and new tick labels (the loss
-            # axis grows) do not re-lay out the plots.
-            plot.getAxis("left").setWidth(56)
-            plot.addLegend(offset=corner)
+            # axis grows) do not re-lay out the plots. Tick labels are short enough to fit (3e5).
+            plot.getAxis("left").setWidth(AXIS_WIDTH)
             plot.setFlag(plot.GraphicsItemFlag.ItemHasNoContents)  # a container: nothing of its own to paint
             plot.setMouseEnabled(x=True, y=False)
             plot.hideButtons()
+            plot.setMenuEnabled(False)  # its "Log Y" and the like would transform data LiveCurve keeps
         self.acc_plot.setXLink(self.loss_plot)
         # Fixed ranges, changed only when the data outgrow them: an auto-ranged axis is repainted on
         # every redraw, and painting axes was half of the GUI thread's time during training.
@@ -365,9 +469,9 @@ class TrainingPlots(QWidget):
             plot.disableAutoRange()
         self.acc_plot.setYRange(0, 1, padding=Y_PADDING)
         self.x_max = 1.0
-        self.loss_max = 1.0
+        self.loss_range: tuple[float, float] | None = None  # None: set by the next points
         self.set_x_range(1)
-        self.loss_plot.setYRange(0, self.loss_max, padding=Y_PADDING)
+        self.loss_plot.setYRange(0, 1, padding=Y_PADDING)
 
     _STYLES = {  # key: (plot, legend name, pen width, symbol)
         "train_raw": ("loss_plot", "training loss (raw)", 1, None),
@@ -402,8 +506,11 @@ class TrainingPlots(QWidget):
         palette = self.palette()
         text = palette.color(QPalette.ColorRole.Text)
         self.view.setBackground(palette.color(QPalette.ColorRole.Base))
-        for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
-            plot.setTitle(title, color=text)
+        # The check box sits on the plots' background (Base), where a box filled with Base would vanish.
+        box = QPalette(palette)
+        box.setColor(QPalette.ColorRole.Base, palette.color(QPalette.ColorRole.Button))
+        self.log_box.setPalette(box)
+        for plot in (self.loss_plot, self.acc_plot):
             for side in ("left", "bottom"):
                 axis = plot.getAxis(side)
                 axis.setPen(text)
@@ -440,10 +547,13 @@ class TrainingPlots(QWidget):
             x, _ = curves["train"].data()
             epochs = max(1.0, float(x.max())) if len(x) else 1.0
         self.set_x_range(epochs)
-        self.loss_max = 1.0
+        self._set_log(self.user_log if self.user_log is not None else self._exploded())
+        self.loss_range = None
         self.redraw()
 
     def redraw(self) -> None:
+        if self.user_log is None and not self.log and self._exploded():
+            self._set_log(True)
         for key, item in self.items.items():
             buffer = self.curves[key]
             if self._drawn.get(key) == (id(buffer), buffer.n):
@@ -451,18 +561,68 @@ class TrainingPlots(QWidget):
             self._drawn[key] = (id(buffer), buffer.n)
             if isinstance(item, LiveCurve):
                 item.show_buffer(buffer)
+            elif key == "val" and self.log:
+                x, y = buffer.data()
+                item.setData(x, log_values(y))
             else:
                 item.setData(*buffer.data())
-        # Grow the loss axis only when the loss outgrows it (by doubling, so rarely).
-        tops = [float(self.curves[k].data()[1].max()) for k in ("train_raw", "val") if self.curves[k].n]
-        top = max(tops, default=1.0)
-        if top > self.loss_max or (top < self.loss_max / 4 and self.loss_max > 1.0):
-            while top > self.loss_max:
-                self.loss_max *= 2
-            while top < self.loss_max / 4 and self.loss_max > 1.0:
-                self.loss_max /= 2
-            self.loss_plot.setYRange(0, self.loss_max, padding=Y_PADDING)
+        self._fit_loss_range()
         self.redraws += 1
+
+    def _fit_loss_range(self) -> None:
+        """Grow the loss axis only when the loss outgrows it (by doubling, or by whole decades on a
+        log scale, so rarely); on a linear scale, shrink it when the loss falls below a quarter."""
+        ys = [self.curves[k].data()[1] for k in ("train_raw", "val") if self.curves[k].n]
+        if not ys:
+            if self.loss_range is None:  # nothing to show: 1 to 10 on a log scale, 0 to 1 on a linear one
+                self.loss_range = (0.0, 1.0)
+                self.loss_plot.setYRange(0, 1, padding=Y_PADDING)
+            return
+        low, high = min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)
+        if self.log:
+            bottom, top = self.loss_range or (math.inf, -math.inf)
+            low, high = math.log10(max(low, LOG_FLOOR)), math.log10(max(high, LOG_FLOOR))
+            if bottom <= low and high <= top:
+                return
+            bottom, top = math.floor(min(low, bottom)), math.ceil(max(high, top))
+            top = max(top, bottom + 1)
+        else:
+            bottom, top = self.loss_range or (0.0, 1.0)
+            if self.loss_range is not None and high <= top and not (high < top / 4 and top > 1.0):
+                return
+            while high > top:
+                top *= 2
+            while high < top / 4 and top > 1.0:
+                top /= 2
+        self.loss_range = (bottom, top)
+        self.loss_plot.setYRange(bottom, top, padding=Y_PADDING)
+
+    def _exploded(self) -> bool:
+        """Whether the run's loss has passed ``EXPLOSION`` times its first value."""
+        buffer = self.curves["train_raw"]
+        if buffer.n < 2:
+            return False
+        y = buffer.data()[1]
+        return float(y.max()) > EXPLOSION * max(float(y[0]), LOG_FLOOR)
+
+    def _log_box_clicked(self, checked: bool) -> None:
+        self.user_log = checked
+        QSettings().setValue(LOG_SCALE_KEY, "on" if checked else "off")
+        self._set_log(checked)
+        self.redraw()
+
+    def _set_log(self, log: bool) -> None:
+        """Show the loss plot on a log scale or a linear one (its curves redrawn if that changes)."""
+        self.log_box.setChecked(log)
+        if log == self.log:
+            return
+        self.log = log
+        self.loss_plot.getAxis("left").setLogMode(False, log)
+        for key in ("train_raw", "train"):
+            self.items[key].set_log(log)
+        self._drawn.pop("val", None)
+        self.loss_range = None
+        self.set_overlays(self._overlay_runs)
 
     def point_count(self, key: str) -> int:
         return self.curves[key].n
@@ -472,13 +632,17 @@ class TrainingPlots(QWidget):
         for plot, item in self._overlays:
             plot.removeItem(item)
         self._overlays = []
+        self._overlay_runs = list(runs)
         for i, (label, curves) in enumerate(runs):
             colour = OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)]
             pen = pg.mkPen(colour, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
             for plot, key, what in ((self.loss_plot, "train", "loss"), (self.acc_plot, "val_acc", "val. acc.")):
                 x, y = curves[key].data()
+                if plot is self.loss_plot and self.log:
+                    y = log_values(y)
                 item = plot.plot(x, y, pen=pen, name=f"{label} ({what})",
                                  symbol="o" if key == "val_acc" else None, symbolSize=5, symbolBrush=colour)
                 item.setDownsampling(auto=True, method="peak")
                 item.setClipToView(True)
                 self._overlays.append((plot, item))
+        self._fit_legends()
