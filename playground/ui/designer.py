@@ -22,7 +22,7 @@ from playground.core import CATALOG, GROUPS, ParamSpec, format_shape
 from playground.core.layers import LayerType
 from playground.core import shapes
 from playground.core.shapes import memory_line, training_bytes
-from playground.core.text import format_bytes
+from playground.core.text import counted, format_bytes
 from playground.ui.document import DesignDocument
 from playground.ui import theme
 from playground.ui.editors import NumberEdit, editor_for_param
@@ -41,11 +41,6 @@ GROUP_TITLES = {
 PROBLEM_BACKGROUND = QColor("#fde8e8")  # a layer row with a problem, on a light palette
 # Closed once, the first-launch hint stays closed (QSettings, as the window's layout is kept).
 PATH_HINT_CLOSED_KEY = "hints/path_hint_closed"
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 layer``, ``2 layers``, ``1,024 parameters``."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def problem_background(widget: QWidget | None = None) -> QColor:

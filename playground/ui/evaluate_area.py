@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from playground.core.text import counted
 from playground.ui import theme
 
 MAX_IMAGES = 200
@@ -239,7 +240,7 @@ class EvaluateArea(QWidget):
             return
         names = CLASS_NAMES[run.config.dataset]
         self.title.setText(f"<b>{html.escape(run.label)}</b> — {run.config.optimizer}, lr {run.config.lr:g}, "
-                           f"{run.status}; {evaluation.count:,} test images")
+                           f"{run.status}; {counted(evaluation.count, 'test image')}")
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))
         for row, (name, m) in enumerate(zip(names, evaluation.per_class)):
@@ -272,7 +273,7 @@ class EvaluateArea(QWidget):
         self.gallery.clear()
         shown = indices[:MAX_IMAGES]
         more = f" (first {MAX_IMAGES} shown)" if len(indices) > MAX_IMAGES else ""
-        self.images_label.setText(f"<b>{caption}</b>: {len(indices)} image(s){more}")
+        self.images_label.setText(f"<b>{caption}</b>: {counted(len(indices), 'image')}{more}")
         if self.images is None:
             if indices:
                 self.images_label.setText(self.images_label.text() + " — loading the images…")

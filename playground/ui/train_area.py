@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.runs import RunError, RunRecord, setting_lines
+from playground.core.text import counted
 from playground.core.units import format_eta
 from playground.ui import theme
 from playground.ui.plots import TrainingPlots
@@ -99,7 +100,8 @@ def _why_not_learning(run: RunRecord) -> str:
     """Likely reasons a run stayed at chance, with its own settings."""
     c = run.config
     images = next((e["train_size"] for e in run.events if e["type"] == "start"), None)
-    data = f"{c.epochs} epoch(s) on {images:,} images" if images else f"{c.epochs} epoch(s)"
+    epochs = counted(c.epochs, "epoch")
+    data = f"{epochs} on {counted(images, 'image')}" if images else epochs
     reasons = [f"the learning rate ({c.lr:g}) may be too high or too low for {c.optimizer}",
                f"{data} may be too little training"]
     if c.loss != "cross-entropy":
@@ -347,7 +349,7 @@ class TrainArea(QWidget):
     def show_unreadable_runs(self, problems: list[str]) -> None:
         """Say that saved run folders could not be listed, and why the first one could not."""
         if problems:
-            self._show_banner(f"{len(problems)} saved run folder(s) could not be read and are not listed: "
+            self._show_banner(f"{counted(len(problems), 'saved run folder')} could not be read and are not listed: "
                               f"{problems[0]}")
 
     def _design_changed(self) -> None:
