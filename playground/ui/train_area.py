@@ -370,11 +370,21 @@ class TrainArea(QWidget):
         initial = getattr(self, "_initial", None)
         return initial[1] if initial and initial[0] == spec else None
 
-    def _current_config(self) -> TrainConfig | None:
+    def _current_config(self) -> TrainConfig:
+        """The form's settings. A field holding refused text counts with the last value it took, and
+        a value the settings refuse with the rest falls back to the default one, field by field: one
+        bad field never resets the others."""
         try:
             return self.form.config()
         except ConfigError:
-            return None  # a field holds text that cannot be used: the preset's settings replace it
+            pass
+        config = TrainConfig()
+        for name, editor in self.form.editors.items():
+            try:
+                config = config.updated(**{name: editor.value()})
+            except ConfigError:
+                pass  # this field keeps the default
+        return config
 
     def _set_form(self, config: TrainConfig) -> None:
         self.form.set_config(config)
@@ -383,7 +393,7 @@ class TrainArea(QWidget):
     def apply_preset(self, name: str) -> list[str]:
         """Set the form to the training recipe of the preset ``name`` (a design opened from a preset);
         the data, device and seed settings stay. Returns what changed (see ``describe_changes``)."""
-        before = self._current_config() or TrainConfig()
+        before = self._current_config()
         after = with_preset_recipe(name, before)
         self._set_form(after)
         return describe_changes(before, after)
@@ -396,7 +406,7 @@ class TrainArea(QWidget):
             self._show_banner(f"“{name}” is not one of the presets, so it has no recommended settings; "
                               f"nothing changed.", "warning")
             return
-        before = self._current_config() or TrainConfig()
+        before = self._current_config()
         after = before.updated(**recommended)
         self._set_form(after)
         changes = describe_changes(before, after)
