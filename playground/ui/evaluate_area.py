@@ -230,8 +230,8 @@ class EvaluateArea(QWidget):
         self.images = images
         evaluation = run.evaluation
         self.gallery.clear()
+        self._show_title()
         if evaluation is None:
-            self.title.setText(f"<b>{html.escape(run.label)}</b>: this run has no test evaluation ({run.status}).")
             self.accuracy.clear()
             self.table.setRowCount(0)
             self.matrix.set_matrix([], [])
@@ -239,8 +239,6 @@ class EvaluateArea(QWidget):
             self._shown = None
             return
         names = CLASS_NAMES[run.config.dataset]
-        self.title.setText(f"<b>{html.escape(run.label)}</b> — {run.config.optimizer}, lr {run.config.lr:g}, "
-                           f"{run.status}; {counted(evaluation.count, 'test image')}")
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))
         for row, (name, m) in enumerate(zip(names, evaluation.per_class)):
@@ -252,6 +250,19 @@ class EvaluateArea(QWidget):
                 self.table.setItem(row, col, item)
         self.matrix.set_matrix(evaluation.confusion, names)
         self.show_mistakes()
+
+    def run_updated(self, run) -> None:
+        """A run changed (renamed): the title follows when it is the run shown."""
+        if run is self.run:
+            self._show_title()
+
+    def _show_title(self) -> None:
+        run, evaluation = self.run, self.run.evaluation
+        if evaluation is None:
+            self.title.setText(f"<b>{html.escape(run.label)}</b>: this run has no test evaluation ({run.status}).")
+        else:
+            self.title.setText(f"<b>{html.escape(run.label)}</b> — {run.config.optimizer}, lr {run.config.lr:g}, "
+                               f"{run.status}; {counted(evaluation.count, 'test image')}")
 
     def show_mistakes(self) -> None:
         self._fill(self.run.evaluation.misclassified, "All misclassified test images")

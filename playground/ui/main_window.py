@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.library.run_finished.connect(self.show_evaluation)
         self.library.run_added.connect(self._update_export_action)
         self.library.run_updated.connect(self._update_export_action)
+        self.library.run_updated.connect(self.evaluate_area.run_updated)
         self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
         self.train_area.evaluation_requested.connect(self.evaluate_run)
         if spec is None:  # the default preset's design trains with that preset's settings
