@@ -136,12 +136,10 @@ class MainWindow(QMainWindow):
         self.document.modified_changed.connect(self._update_title)
         self.document.path_changed.connect(self._update_title)
         self.document.spec_changed.connect(self._update_title)
+        # One signal per kind of change: the undo stack's index moves on every push, merge, undo, redo
+        # and clear; the actions change only where their text or state does.
         self.document.selection_changed.connect(self._update_edit_actions)
-        self.document.spec_changed.connect(self._update_edit_actions)
-        stack = self.document.undo_stack
-        for signal in (stack.indexChanged, stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
-                       stack.redoTextChanged):
-            signal.connect(self._update_edit_actions)
+        self.document.undo_stack.indexChanged.connect(self._update_edit_actions)
         self.tabs.currentChanged.connect(self._update_edit_actions)
         self.draw_area.pad.drawing_changed.connect(self._update_edit_actions)
         self._update_title()
@@ -279,8 +277,9 @@ class MainWindow(QMainWindow):
 
     def _update_edit_actions(self, *args) -> None:
         has = self.document.selected >= 0
-        self.delete_action.setEnabled(has)
-        self.duplicate_action.setEnabled(has)
+        for action in (self.delete_action, self.duplicate_action):
+            if action.isEnabled() != has:
+                action.setEnabled(has)
         # Undo belongs to the area in view: never a hidden design edit behind the Draw area's focus.
         shown, stack, pad = self.tabs.currentWidget(), self.document.undo_stack, self.draw_area.pad
         if shown is self.designer:
@@ -290,8 +289,11 @@ class MainWindow(QMainWindow):
         else:
             undo, redo = (False, ""), (False, "")
         for action, name, (enabled, what) in ((self.undo_action, "&Undo", undo), (self.redo_action, "&Redo", redo)):
-            action.setEnabled(enabled)
-            action.setText(f"{name} {what}".strip())
+            text = f"{name} {what}".strip()
+            if action.isEnabled() != enabled:
+                action.setEnabled(enabled)
+            if action.text() != text:
+                action.setText(text)
 
     def _undo_redo(self, which: str) -> None:
         shown = self.tabs.currentWidget()
