@@ -285,7 +285,7 @@ class MainWindow(QMainWindow):
         if shown is self.designer:
             undo, redo = (stack.canUndo(), stack.undoText()), (stack.canRedo(), stack.redoText())
         elif shown is self.draw_area:
-            undo, redo = (not pad.empty, "Stroke"), (bool(pad.undone), "Stroke")
+            undo, redo = (bool(pad.done), pad.undo_text), (bool(pad.undone), pad.redo_text)
         else:
             undo, redo = (False, ""), (False, "")
         for action, name, (enabled, what) in ((self.undo_action, "&Undo", undo), (self.redo_action, "&Redo", redo)):
