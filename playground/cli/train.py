@@ -12,6 +12,7 @@ from typing import Any
 from playground.cli.common import UsageError, add_design_source, resolve_design
 from playground.core.config import SETTINGS, ConfigError, SettingSpec, TrainConfig, format_number
 from playground.core.units import format_eta
+from playground.core.text import counted
 
 
 def add_commands(sub) -> None:
@@ -99,7 +100,7 @@ class ProgressPrinter:
         if kind == "start":
             self.epochs = e["epochs"]
             print(f"training on {e['device']}: {e['train_size']:,} images, {e['val_size']:,} for validation, "
-                  f"{e['parameters']:,} parameters, {e['epochs']} epoch(s)", file=self.stream)
+                  f"{counted(e['parameters'], 'parameter')}, {counted(e['epochs'], 'epoch')}", file=self.stream)
         elif kind == "progress" and self.tty:
             frac = e["step"] / e["total_steps"]
             bar = "#" * int(frac * 30)

@@ -93,3 +93,9 @@ def safe_file_stem(name: str, default: str = "model", limit: int = 80) -> str:
     import re
 
     return re.sub(r"[^\w.-]+", "-", name, flags=re.ASCII).strip("-.")[:limit].rstrip("-.") or default
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 layer``, ``2 layers``, ``1,024 parameters``; ``plural`` where adding an s is wrong
+    (``counted(2, "entry", "entries")``)."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural or noun + 's'}"

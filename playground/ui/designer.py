@@ -22,7 +22,7 @@ from playground.core import CATALOG, GROUPS, ParamSpec, format_shape
 from playground.core.layers import LayerType
 from playground.core import shapes
 from playground.core.shapes import memory_line, training_bytes
-from playground.core.text import format_bytes
+from playground.core.text import counted, format_bytes
 from playground.ui.document import DesignDocument
 from playground.ui import theme
 from playground.ui.editors import NumberEdit, editor_for_param
@@ -41,11 +41,6 @@ GROUP_TITLES = {
 PROBLEM_BACKGROUND = QColor("#fde8e8")  # a layer row with a problem, on a light palette
 # Closed once, the first-launch hint stays closed (QSettings, as the window's layout is kept).
 PATH_HINT_CLOSED_KEY = "hints/path_hint_closed"
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 layer``, ``2 layers``, ``1,024 parameters``."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def problem_background(widget: QWidget | None = None) -> QColor:
@@ -397,6 +392,28 @@ class LayerStackView(QTreeView):
         super().keyPressEvent(event)
 
 
+class WrappedLabel(QLabel):
+    """A word-wrapped label that asks its layout for the height its text needs at its current width:
+    a form layout sizes rows from the label's first width and clips it when the column narrows."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._follow_width()
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._follow_width()
+
+    def _follow_width(self) -> None:
+        need = self.heightForWidth(self.width())
+        if need > 0 and need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+
 # -- property panel ----------------------------------------------------------------------------------
 
 
@@ -457,7 +474,7 @@ class PropertyPanel(QWidget):
             self.form.addRow(QLabel("This layer has no parameters."))
         for spec in layer_type.params:
             editor = self._make_editor(spec, layer.params[spec.name])
-            self.form.addRow(spec.title, self._with_help(editor, spec.help))
+            self._add_field(spec.title, editor, spec.help)
             self.editors[spec.name] = editor
         self._refresh_shape()
 
@@ -467,10 +484,10 @@ class PropertyPanel(QWidget):
         editor.setObjectName(f"param_{spec.name}")
         return editor
 
-    def _with_help(self, editor: QWidget, help_text: str) -> QWidget:
-        """The editor above its help line; the line says why while the editor refuses what was typed."""
-        help_label = QLabel(help_text)
-        help_label.setWordWrap(True)
+    def _add_field(self, title: str, editor: QWidget, help_text: str) -> None:
+        """The editor's row, then its help line as a row of its own across the form. The line says why
+        while the editor refuses what was typed."""
+        help_label = WrappedLabel(help_text)
         help_label.setStyleSheet(help_style(self))
 
         def show_problem(message: str) -> None:
@@ -479,13 +496,8 @@ class PropertyPanel(QWidget):
 
         if isinstance(editor, NumberEdit):
             editor.problem_changed.connect(show_problem)
-        box = QWidget()
-        column = QVBoxLayout(box)
-        column.setContentsMargins(0, 0, 0, 4)
-        column.setSpacing(2)
-        column.addWidget(editor)
-        column.addWidget(help_label)
-        return box
+        self.form.addRow(title, editor)
+        self.form.addRow(help_label)
 
     def _edit(self, name: str, value) -> None:
         if self._index < 0:

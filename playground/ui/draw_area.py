@@ -44,15 +44,18 @@ def _stroke_key(event) -> str | None:
 
 class DrawPad(QWidget):
     """A square surface that records strokes: press, move, release. Esc or Del clears it, Ctrl+Z
-    removes the last stroke, Ctrl+Shift+Z or Ctrl+Y puts it back. Points are kept in pad units
-    (``PAD_UNITS`` across), so a drawing is the same whatever the pad's size on screen."""
+    takes back the last stroke or Clear, Ctrl+Shift+Z or Ctrl+Y does it again. Points are kept in pad
+    units (``PAD_UNITS`` across), so a drawing is the same whatever the pad's size on screen."""
 
     drawing_changed = Signal()  # a point was added, a stroke removed or put back, or the pad cleared
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.strokes: list[list[QPointF]] = []
-        self.undone: list[list[QPointF]] = []  # strokes taken back, the last one first to come back
+        # What was done, as ("stroke", the stroke) or ("clear", the strokes it removed): the last
+        # first to be taken back; ``undone`` holds what was taken back, the last first to come back.
+        self.done: list[tuple[str, list]] = []
+        self.undone: list[tuple[str, list]] = []
         self.brush = DEFAULT_BRUSH
         self._drawing = False
         self.setMinimumSize(MIN_PAD, MIN_PAD)
@@ -83,19 +86,41 @@ class DrawPad(QWidget):
         self.update()
         self.drawing_changed.emit()
 
+    @property
+    def undo_text(self) -> str:
+        """What Ctrl+Z would take back ("Stroke" or "Clear"), empty when nothing."""
+        return self.done[-1][0].capitalize() if self.done else ""
+
+    @property
+    def redo_text(self) -> str:
+        return self.undone[-1][0].capitalize() if self.undone else ""
+
     def clear(self) -> None:
-        if self.strokes or self.undone:
+        """Empty the pad; Ctrl+Z brings the drawing back."""
+        if self.strokes:
+            self.done.append(("clear", self.strokes))
             self.strokes, self.undone = [], []
             self._changed()
 
     def undo_stroke(self) -> None:
-        if self.strokes:
-            self.undone.append(self.strokes.pop())
+        """Take back the last stroke, or the last Clear."""
+        if self.done:
+            kind, what = self.done.pop()
+            if kind == "stroke":
+                self.strokes.pop()
+            else:
+                self.strokes = list(what)
+            self.undone.append((kind, what))
             self._changed()
 
     def redo_stroke(self) -> None:
         if self.undone:
-            self.strokes.append(self.undone.pop())
+            kind, what = self.undone.pop()
+            if kind == "stroke":
+                self.strokes.append(what)
+            else:
+                self.strokes = []
+            self.done.append((kind, what))
             self._changed()
 
     def set_brush(self, width: int) -> None:
@@ -107,6 +132,7 @@ class DrawPad(QWidget):
             self._drawing = True
             self.undone = []
             self.strokes.append([self._units(event.position())])
+            self.done.append(("stroke", self.strokes[-1]))
             self._changed()
 
     def mouseMoveEvent(self, event) -> None:

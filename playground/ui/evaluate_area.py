@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from playground.core.text import counted
 from playground.ui import theme
 
 MAX_IMAGES = 200
@@ -229,8 +230,8 @@ class EvaluateArea(QWidget):
         self.images = images
         evaluation = run.evaluation
         self.gallery.clear()
+        self._show_title()
         if evaluation is None:
-            self.title.setText(f"<b>{html.escape(run.label)}</b>: this run has no test evaluation ({run.status}).")
             self.accuracy.clear()
             self.table.setRowCount(0)
             self.matrix.set_matrix([], [])
@@ -238,8 +239,6 @@ class EvaluateArea(QWidget):
             self._shown = None
             return
         names = CLASS_NAMES[run.config.dataset]
-        self.title.setText(f"<b>{html.escape(run.label)}</b> — {run.config.optimizer}, lr {run.config.lr:g}, "
-                           f"{run.status}; {evaluation.count:,} test images")
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))
         for row, (name, m) in enumerate(zip(names, evaluation.per_class)):
@@ -251,6 +250,19 @@ class EvaluateArea(QWidget):
                 self.table.setItem(row, col, item)
         self.matrix.set_matrix(evaluation.confusion, names)
         self.show_mistakes()
+
+    def run_updated(self, run) -> None:
+        """A run changed (renamed): the title follows when it is the run shown."""
+        if run is self.run:
+            self._show_title()
+
+    def _show_title(self) -> None:
+        run, evaluation = self.run, self.run.evaluation
+        if evaluation is None:
+            self.title.setText(f"<b>{html.escape(run.label)}</b>: this run has no test evaluation ({run.status}).")
+        else:
+            self.title.setText(f"<b>{html.escape(run.label)}</b> — {run.config.optimizer}, lr {run.config.lr:g}, "
+                               f"{run.status}; {counted(evaluation.count, 'test image')}")
 
     def show_mistakes(self) -> None:
         self._fill(self.run.evaluation.misclassified, "All misclassified test images")
@@ -272,7 +284,7 @@ class EvaluateArea(QWidget):
         self.gallery.clear()
         shown = indices[:MAX_IMAGES]
         more = f" (first {MAX_IMAGES} shown)" if len(indices) > MAX_IMAGES else ""
-        self.images_label.setText(f"<b>{caption}</b>: {len(indices)} image(s){more}")
+        self.images_label.setText(f"<b>{caption}</b>: {counted(len(indices), 'image')}{more}")
         if self.images is None:
             if indices:
                 self.images_label.setText(self.images_label.text() + " — loading the images…")

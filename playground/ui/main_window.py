@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.library.run_finished.connect(self.show_evaluation)
         self.library.run_added.connect(self._update_export_action)
         self.library.run_updated.connect(self._update_export_action)
+        self.library.run_updated.connect(self.evaluate_area.run_updated)
         self.train_area.run_list.itemDoubleClicked.connect(self._evaluate_run_item)
         self.train_area.evaluation_requested.connect(self.evaluate_run)
         if spec is None:  # the default preset's design trains with that preset's settings
@@ -135,12 +136,10 @@ class MainWindow(QMainWindow):
         self.document.modified_changed.connect(self._update_title)
         self.document.path_changed.connect(self._update_title)
         self.document.spec_changed.connect(self._update_title)
+        # One signal per kind of change: the undo stack's index moves on every push, merge, undo, redo
+        # and clear; the actions change only where their text or state does.
         self.document.selection_changed.connect(self._update_edit_actions)
-        self.document.spec_changed.connect(self._update_edit_actions)
-        stack = self.document.undo_stack
-        for signal in (stack.indexChanged, stack.canUndoChanged, stack.canRedoChanged, stack.undoTextChanged,
-                       stack.redoTextChanged):
-            signal.connect(self._update_edit_actions)
+        self.document.undo_stack.indexChanged.connect(self._update_edit_actions)
         self.tabs.currentChanged.connect(self._update_edit_actions)
         self.draw_area.pad.drawing_changed.connect(self._update_edit_actions)
         self._update_title()
@@ -278,19 +277,23 @@ class MainWindow(QMainWindow):
 
     def _update_edit_actions(self, *args) -> None:
         has = self.document.selected >= 0
-        self.delete_action.setEnabled(has)
-        self.duplicate_action.setEnabled(has)
+        for action in (self.delete_action, self.duplicate_action):
+            if action.isEnabled() != has:
+                action.setEnabled(has)
         # Undo belongs to the area in view: never a hidden design edit behind the Draw area's focus.
         shown, stack, pad = self.tabs.currentWidget(), self.document.undo_stack, self.draw_area.pad
         if shown is self.designer:
             undo, redo = (stack.canUndo(), stack.undoText()), (stack.canRedo(), stack.redoText())
         elif shown is self.draw_area:
-            undo, redo = (not pad.empty, "Stroke"), (bool(pad.undone), "Stroke")
+            undo, redo = (bool(pad.done), pad.undo_text), (bool(pad.undone), pad.redo_text)
         else:
             undo, redo = (False, ""), (False, "")
         for action, name, (enabled, what) in ((self.undo_action, "&Undo", undo), (self.redo_action, "&Redo", redo)):
-            action.setEnabled(enabled)
-            action.setText(f"{name} {what}".strip())
+            text = f"{name} {what}".strip()
+            if action.isEnabled() != enabled:
+                action.setEnabled(enabled)
+            if action.text() != text:
+                action.setText(text)
 
     def _undo_redo(self, which: str) -> None:
         shown = self.tabs.currentWidget()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.runs import RunError, RunRecord, setting_lines
+from playground.core.text import counted
 from playground.core.units import format_eta
 from playground.ui import theme
 from playground.ui.plots import TrainingPlots
@@ -99,7 +100,8 @@ def _why_not_learning(run: RunRecord) -> str:
     """Likely reasons a run stayed at chance, with its own settings."""
     c = run.config
     images = next((e["train_size"] for e in run.events if e["type"] == "start"), None)
-    data = f"{c.epochs} epoch(s) on {images:,} images" if images else f"{c.epochs} epoch(s)"
+    epochs = counted(c.epochs, "epoch")
+    data = f"{epochs} on {counted(images, 'image')}" if images else epochs
     reasons = [f"the learning rate ({c.lr:g}) may be too high or too low for {c.optimizer}",
                f"{data} may be too little training"]
     if c.loss != "cross-entropy":
@@ -347,7 +349,7 @@ class TrainArea(QWidget):
     def show_unreadable_runs(self, problems: list[str]) -> None:
         """Say that saved run folders could not be listed, and why the first one could not."""
         if problems:
-            self._show_banner(f"{len(problems)} saved run folder(s) could not be read and are not listed: "
+            self._show_banner(f"{counted(len(problems), 'saved run folder')} could not be read and are not listed: "
                               f"{problems[0]}")
 
     def _design_changed(self) -> None:
@@ -368,11 +370,21 @@ class TrainArea(QWidget):
         initial = getattr(self, "_initial", None)
         return initial[1] if initial and initial[0] == spec else None
 
-    def _current_config(self) -> TrainConfig | None:
+    def _current_config(self) -> TrainConfig:
+        """The form's settings. A field holding refused text counts with the last value it took, and
+        a value the settings refuse with the rest falls back to the default one, field by field: one
+        bad field never resets the others."""
         try:
             return self.form.config()
         except ConfigError:
-            return None  # a field holds text that cannot be used: the preset's settings replace it
+            pass
+        config = TrainConfig()
+        for name, editor in self.form.editors.items():
+            try:
+                config = config.updated(**{name: editor.value()})
+            except ConfigError:
+                pass  # this field keeps the default
+        return config
 
     def _set_form(self, config: TrainConfig) -> None:
         self.form.set_config(config)
@@ -381,7 +393,7 @@ class TrainArea(QWidget):
     def apply_preset(self, name: str) -> list[str]:
         """Set the form to the training recipe of the preset ``name`` (a design opened from a preset);
         the data, device and seed settings stay. Returns what changed (see ``describe_changes``)."""
-        before = self._current_config() or TrainConfig()
+        before = self._current_config()
         after = with_preset_recipe(name, before)
         self._set_form(after)
         return describe_changes(before, after)
@@ -394,7 +406,7 @@ class TrainArea(QWidget):
             self._show_banner(f"“{name}” is not one of the presets, so it has no recommended settings; "
                               f"nothing changed.", "warning")
             return
-        before = self._current_config() or TrainConfig()
+        before = self._current_config()
         after = before.updated(**recommended)
         self._set_form(after)
         changes = describe_changes(before, after)

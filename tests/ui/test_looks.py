@@ -191,7 +191,18 @@ def clipped_widgets(top: QWidget) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("size", [(800, 600), (1024, 700), (1280, 800), (1920, 1080)])
+def click_layer(qtbot, window, layer_type: str) -> None:
+    """Click the design's first layer of ``layer_type`` in the network list."""
+    stack = window.designer.stack
+    row = next(i for i, layer in enumerate(window.designer.document.spec.layers) if layer.type == layer_type)
+    index = stack.model().index(row, 0)
+    stack.scrollTo(index)
+    qtbot.mouseClick(stack.viewport(), Qt.MouseButton.LeftButton, pos=stack.visualRect(index).center())
+    assert window.designer.document.selected == row
+    QApplication.processEvents()
+
+
+@pytest.mark.parametrize("size", [(800, 600), (1024, 700), (1280, 800), (1920, 1080), (3840, 2160)])
 def test_the_window_fits_and_nothing_is_clipped(size, ready_window, qtbot):
     window = ready_window
     hint, minimum = window.minimumSizeHint(), window.minimumSize()
@@ -203,6 +214,10 @@ def test_the_window_fits_and_nothing_is_clipped(size, ready_window, qtbot):
         click_tab(qtbot, window, index)
         QApplication.processEvents()
         problems += [f"{window.tabs.tabText(index)}: {p}" for p in clipped_widgets(window)]
+    click_tab(qtbot, window, window.tabs.indexOf(window.designer))
+    for layer_type in ("Conv2d", "Linear"):  # the property panel's help lines wrap in its narrow column
+        click_layer(qtbot, window, layer_type)
+        problems += [f"{layer_type}'s properties: {p}" for p in clipped_widgets(window)]
     assert problems == []
     # The network's columns all show: the side columns gave way, not the network.
     assert not window.designer.stack.horizontalScrollBar().isVisible()

@@ -223,6 +223,6 @@ def test_a_run_at_chance_accuracy_says_it_did_not_learn(window, qtbot):
     assert text.startswith(f"Completed, but the network did not learn: test accuracy {run.test_accuracy:.2%}")
     assert "the learning rate (1e-06) may be too high or too low" in text
     start = next(e for e in run.events if e["type"] == "start")
-    assert f"1 epoch(s) on {start['train_size']:,} images" in text
+    assert f"1 epoch on {start['train_size']:,} images" in text
     assert theme.css("warning", area) in area.banner_box.styleSheet()
     assert theme.css("success", area) not in area.banner_box.styleSheet()

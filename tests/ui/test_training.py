@@ -307,7 +307,7 @@ def test_killed_and_unreadable_runs_on_disk(qtbot, tmp_path, monkeypatch):
     item = area.run_list.topLevelItem(0)
     assert item.text(3) == "interrupted"
     assert not area.banner.isHidden() and area.banner.text().startswith(
-        f"1 saved run folder(s) could not be read and are not listed: {broken}: its config.json cannot be read")
+        f"1 saved run folder could not be read and are not listed: {broken}: its config.json cannot be read")
     window.train_area.shutdown()
 
 
