@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
                                QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTreeWidget,
@@ -418,13 +418,24 @@ class TrainArea(QWidget):
 
     def _show_banner(self, text: str, kind: str = "error", run: RunRecord | None = None) -> None:
         """Show a message (``kind``: error, warning or success); ``run``: offer its evaluation."""
-        self.banner_box.setStyleSheet(f"QFrame#banner {{ background: {theme.css(kind + '_background', self)};"
-                                      f" border-radius: 4px; }} QFrame#banner QLabel {{ color: "
-                                      f"{theme.css(kind, self)}; }}")
+        self._banner_kind = kind
+        self._style_banner()
         self.banner.setText(text)
         self._banner_run = run
         self.evaluation_button.setVisible(run is not None)
         self.banner_box.show()
+
+    def _style_banner(self) -> None:
+        kind = getattr(self, "_banner_kind", "error")
+        self.banner_box.setStyleSheet(f"QFrame#banner {{ background: {theme.css(kind + '_background', self)};"
+                                      f" border-radius: 4px; }} QFrame#banner QLabel {{ color: "
+                                      f"{theme.css(kind, self)}; }}")
+
+    def changeEvent(self, event) -> None:
+        # The banner has a style sheet of its own: its colours are chosen again for a new palette.
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "banner_box"):
+            self._style_banner()
 
     def _clear_banner(self) -> None:
         if not self.training:

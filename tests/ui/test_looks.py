@@ -274,3 +274,17 @@ def test_view_dark_mode_switches_at_once_and_is_remembered(keep_palette, ready_w
     choose_scheme(qtbot, window, "light")
     qtbot.waitUntil(lambda: not theme.is_dark(window))
     assert QSettings().value(theme.SCHEME_KEY) == "light"
+
+
+def test_a_banner_shown_before_a_switch_to_dark_follows_it(keep_palette, ready_window, qtbot):
+    window = ready_window
+    window.resize(1280, 800)
+    area = window.train_area
+    click_tab(qtbot, window, window.tabs.indexOf(area))
+    area._show_banner("Completed: test accuracy 98.68% after 2.5 s of training.", "success")
+    assert unreadable_texts(window) == []
+    choose_scheme(qtbot, window, "dark")
+    qtbot.waitUntil(lambda: theme.is_dark(area))
+    qtbot.wait(10)  # the palette's repaint passes
+    assert unreadable_texts(window) == []
+    assert area.banner_box.styleSheet().count(theme.css("success_background", area)) == 1
