@@ -85,7 +85,7 @@ def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
     result = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
                         "--out", out)
     assert result.returncode == 2
-    assert "is not empty (1 item(s)) and is not a run folder; --out takes a new or empty folder" in result.stderr
+    assert "is not empty (1 item) and is not a run folder; --out takes a new or empty folder" in result.stderr
     assert contents(out) == {"holiday.jpg": b"\xff\xd8 mine"}
 
 
@@ -216,7 +216,7 @@ def test_a_write_that_fails_before_any_weights_says_so(tmp_path, mnist):  # MNIS
 
 @pytest.mark.parametrize("name,text,note", [
     ("evaluation.json", "{\"accuracy\": 0.9", "evaluation.json cannot be used (it is not valid JSON"),
-    ("metrics.jsonl", "\x00\x01 junk\n{\"type\": \"epoch\", \"epoch\": \"x\"}\n", "metrics.jsonl: skipped 2 line(s)"),
+    ("metrics.jsonl", "\x00\x01 junk\n{\"type\": \"epoch\", \"epoch\": \"x\"}\n", "metrics.jsonl: skipped 2 lines"),
     ("run.json", "{\"status\": [", "run.json cannot be read (it is not valid JSON"),
 ])
 def test_evaluate_a_run_with_a_corrupt_file_notes_it(tmp_path, name, text, note):

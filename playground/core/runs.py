@@ -43,7 +43,7 @@ from playground.core.config import SETTINGS, ConfigError, TrainConfig, format_nu
 from playground.core.files import NotRegularFileError, open_fd, open_regular, read_regular
 from playground.core.metrics import Evaluation
 from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec, load_design
-from playground.core.text import is_unsafe, safe_file_stem, short_repr
+from playground.core.text import counted, is_unsafe, safe_file_stem, short_repr
 from playground.core.weights import save_weights
 
 
@@ -233,7 +233,7 @@ def check_new_run_dir(path: str | Path, option: str = "--out") -> Path:
             if names & RUN_FILES:
                 raise RunFolderError(f"{path} already holds a run; choose another {option} folder")
             if names:
-                raise RunFolderError(f"{path} is not empty ({len(names)} item(s)) and is not a run folder; "
+                raise RunFolderError(f"{path} is not empty ({counted(len(names), 'item')}) and is not a run folder; "
                                      f"{option} takes a new or empty folder")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise RunFolderError(f"cannot write to {existing} (permission denied); choose another "
@@ -919,7 +919,8 @@ def read_events(path: str | Path, notes: list[str] | None = None) -> list[dict[s
             notes.append(f"metrics.jsonl cannot be read ({exc.strerror or exc}); its curves are incomplete")
         return events
     if notes is not None and skipped:
-        notes.append(f"metrics.jsonl: skipped {skipped} line(s) that are not events (the first: {first_problem})")
+        notes.append(f"metrics.jsonl: skipped {counted(skipped, 'line')} that are not events "
+                     f"(the first: {first_problem})")
     if notes is not None and cut:
         notes.append(f"metrics.jsonl is too long: only its first {len(events):,} events ({read:,} bytes) were read")
     return events

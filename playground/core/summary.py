@@ -11,7 +11,7 @@ from playground.core import shapes
 from playground.core.config import TrainConfig
 from playground.core.shapes import ShapeReport, memory_line, training_bytes
 from playground.core.spec import NetworkSpec
-from playground.core.text import format_bytes, printable
+from playground.core.text import counted, format_bytes, printable
 
 DEFAULT_BATCH_SIZE = TrainConfig.batch_size  # for a design given without a training config
 
@@ -67,7 +67,7 @@ def format_report(spec: NetworkSpec, report: ShapeReport, batch_size: int = DEFA
     out += ["", f"memory: {memory_line(report, batch_size)} (this machine has "
                 f"{format_bytes(shapes.machine_memory_bytes())})"]
     if report.problems:
-        out += ["", f"{len(report.problems)} problem(s):"]
+        out += ["", f"{counted(len(report.problems), 'problem')}:"]
         for p in report.problems:
             out.append(f"  - {p.message}" + (f"\n    fix: {p.fix.label}" if p.fix else ""))
     else:

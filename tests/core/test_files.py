@@ -210,7 +210,7 @@ def test_an_overlong_line_counts_against_the_metrics_limit(runs):
     notes: list[str] = []
     events = promptly(read_events, bad, notes)
     assert [e["type"] for e in events] == ["start"]
-    assert notes[0] == "metrics.jsonl: skipped 1 line(s) that are not events (the first: a line over 64 kB)"
+    assert notes[0] == "metrics.jsonl: skipped 1 line that are not events (the first: a line over 64 kB)"
     assert notes[1] == f"metrics.jsonl is too long: only its first 1 events ({METRICS_LIMIT:,} bytes) were read"
 
 
@@ -240,7 +240,7 @@ def test_a_run_lock_linked_to_another_file_is_never_written(runs, tmp_path):
     result = playground("train", "--preset", "mlp-300", "--epochs", "1", "--limit", "300", "--test-limit", "300",
                         "--out", out)
     assert result.returncode == 2 and result.stderr == (
-        f"playground: error: {out} is not empty (1 item(s)) and is not a run folder; --out takes a new or "
+        f"playground: error: {out} is not empty (1 item) and is not a run folder; --out takes a new or "
         f"empty folder\n")
     with pytest.raises(RunFolderError, match="its run.lock is a symbolic link, not a regular file"):
         RunWriter(out, MLP, TrainConfig())

@@ -100,7 +100,7 @@ def test_new_run_dir_checks(tmp_path):
         check_new_run_dir(tmp_path / "file")
     with pytest.raises(RunFolderError, match="NUL byte"):
         check_new_run_dir(str(tmp_path / "a\0b"))
-    with pytest.raises(RunFolderError, match=r"is not empty \(1 item\(s\)\) and is not a run folder"):
+    with pytest.raises(RunFolderError, match=r"is not empty \(1 item\) and is not a run folder"):
         check_new_run_dir(tmp_path / "full")
     assert check_new_run_dir(tmp_path / "empty") == tmp_path / "empty"
     assert check_new_run_dir(tmp_path / "new" / "run") == tmp_path / "new" / "run"
@@ -183,7 +183,7 @@ def test_junk_in_metrics_is_skipped_and_the_rest_read(run_copy):
         f.write(json.dumps(good[-1]).encode() + b"\n")
     run = load_run(run_copy)
     assert run.events == good + [good[-1]]
-    assert run.notes == ["metrics.jsonl: skipped 4 line(s) that are not events (the first: a line that is "
+    assert run.notes == ["metrics.jsonl: skipped 4 lines that are not events (the first: a line that is "
                          "not JSON)"]
 
 
@@ -200,7 +200,7 @@ def test_a_50_mb_metrics_line_is_not_read_into_memory(run_copy):
     finally:
         tracemalloc.stop()
     assert events == good + [good[-1]]
-    assert notes == ["metrics.jsonl: skipped 1 line(s) that are not events (the first: a line over 64 kB)"]
+    assert notes == ["metrics.jsonl: skipped 1 line that are not events (the first: a line over 64 kB)"]
     assert peak < 5 * 1024 * 1024  # the 50 MB line was never held whole
 
 
