@@ -180,7 +180,7 @@ class GanShapes(NamedTuple):
     def valid(self) -> bool:
         return self.generator.valid and self.discriminator.valid
 
-    def problems(self) -> list[tuple[str, Problem]]:
+    def all_problems(self) -> list[tuple[str, Problem]]:
         """Every problem with the stack it belongs to, the generator's first."""
         return [(which, p) for which, report in zip(STACKS, self) for p in report.problems]
 
@@ -258,7 +258,7 @@ def build_gan(spec: GanSpec):
     shapes = infer_gan_shapes(spec)
     if not shapes.valid:
         raise DesignError("the GAN cannot be built: "
-                          + "; ".join(f"{which}: {p.message}" for which, p in shapes.problems()))
+                          + "; ".join(f"{which}: {p.message}" for which, p in shapes.all_problems()))
     from torch import nn
 
     return tuple(

@@ -27,7 +27,7 @@ def gan(generator=(), discriminator=MLP_D, **kw) -> GanSpec:
 def test_every_preset_is_valid_and_maps_latents_to_images_and_images_to_one_score(name, mnist):
     preset = GAN_PRESETS[name]
     shapes = infer_gan_shapes(preset.spec)
-    assert shapes.valid, shapes.problems()
+    assert shapes.valid, shapes.all_problems()
     assert shapes.generator.output_shape == (1, 28, 28) and shapes.discriminator.output_shape == (1,)
     torch.manual_seed(0)
     generator, discriminator = build_gan(preset.spec)
@@ -75,7 +75,7 @@ def test_a_generator_ending_at_784_values_gets_unflatten():
     spec = gan((L("Linear", out_features=784), L("Tanh")))
     shapes = infer_gan_shapes(spec)
     assert shapes.discriminator.valid
-    ((which, problem),) = shapes.problems()
+    ((which, problem),) = shapes.all_problems()
     assert which == "generator" and problem.layer == 1
     assert problem.message == "Layer 2 (Tanh): the generator must end at a 1x28x28 image but its output is 784"
     assert problem.fix.label == "Append Unflatten 1x28x28"
@@ -117,7 +117,7 @@ def test_a_generator_ending_at_the_wrong_image_size_says_so_without_a_fix():
 ])
 def test_discriminator_fixes_lead_to_one_score(layers, label, steps):
     spec = gan((L("Linear", out_features=784), L("Unflatten")), layers)
-    ((which, problem),) = infer_gan_shapes(spec).problems()
+    ((which, problem),) = infer_gan_shapes(spec).all_problems()
     assert which == "discriminator" and "discriminator" in problem.message and problem.fix.label == label
     for _ in range(steps):
         (problem,) = infer_gan_shapes(spec).discriminator.problems
