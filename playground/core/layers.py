@@ -159,6 +159,9 @@ def _literal(value: Any) -> str:
         return repr(float(value))
     if isinstance(value, str) and value.isascii() and value.isidentifier():  # a catalog name such as "LSTM"
         return repr(str(value))
+    if isinstance(value, tuple):  # a shape such as Unflatten's (C, H, W)
+        items = [_literal(v) for v in value]
+        return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
     raise ValueError(f"{short_repr(value)} is not a number; the design cannot be written as code")
 
 
@@ -283,6 +286,42 @@ class Flatten(LayerType):
         return TorchCall("Flatten")
 
 
+class Unflatten(LayerType):
+    name, group, glyph = "Unflatten", "core", "▤"
+    summary = ("Turns a flat vector back into an image (channels x height x width), e.g. a "
+               "generator's 784 outputs into a 1x28x28 digit or 6272 into 128 maps of 7x7.")
+    params = (
+        ParamSpec("channels", "int", 1, "Channels of the image made; channels x height x width must "
+                  "equal the input's length.", "Channels", 1, 65536),
+        ParamSpec("height", "int", 28, "Height of the image made, in pixels.", "Height", 1, 256),
+        ParamSpec("width", "int", 28, "Width of the image made, in pixels.", "Width", 1, 256),
+    )
+
+    def describe(self, p):
+        return f"Unflatten {p['channels']}x{p['height']}x{p['width']}"
+
+    def infer(self, p, in_shape):
+        if len(in_shape) != 1:
+            raise LayerProblem(
+                f"Unflatten needs a flat vector but gets {format_shape(in_shape)}; insert Flatten before it",
+                Fix("Insert Flatten", "insert", 0, layer=make_layer("Flatten")),
+            )
+        n, c, h, w = in_shape[0], p["channels"], p["height"], p["width"]
+        if c * h * w != n:
+            fits = n % (h * w) == 0 and n // (h * w) <= self.param("channels").maximum
+            raise LayerProblem(
+                f"Unflatten makes {c}x{h}x{w} = {c * h * w:,} values but gets {n:,}"
+                + (f"; {n:,} is {n // (h * w)} channels of {h}x{w}" if fits else
+                   f"; {n:,} is not a whole number of {h}x{w} images"),
+                Fix(f"Set channels to {n // (h * w)}", "set", 0, param="channels", value=n // (h * w)) if fits
+                else None,
+            )
+        return LayerInfo((c, h, w), 0, 0)
+
+    def torch_call(self, p, in_shape):
+        return TorchCall("Unflatten", (1, (p["channels"], p["height"], p["width"])))
+
+
 # -- convolution --------------------------------------------------------------------------------
 
 
@@ -332,6 +371,64 @@ class Conv2d(LayerType):
         return TorchCall("Conv2d", (in_shape[0], p["out_channels"]),
                          {"kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"],
                           "bias": p["bias"]})
+
+
+def _image_from_vector(n: int) -> LayerSpec:
+    """An Unflatten that makes an image of ``n`` values: 7x7 or 14x14 maps (what a generator grows
+    to 28x28) where ``n`` divides, else ``n`` channels of 1x1."""
+    for side in (7, 14, 28):
+        if n % (side * side) == 0:
+            return make_layer("Unflatten", channels=n // (side * side), height=side, width=side)
+    return make_layer("Unflatten", channels=min(n, 65536), height=1, width=1)
+
+
+class ConvTranspose2d(LayerType):
+    name, group, glyph = "ConvTranspose2d", "convolution", "▩"
+    summary = (
+        "Transposed convolution: the reverse of Conv2d's shape change; each input pixel stamps a "
+        "learned filter onto a larger output, so stride 2 doubles the size (how generators grow "
+        "an image)."
+    )
+    params = (
+        ParamSpec("out_channels", "int", 16, "Number of filters (output channels).", "Filters", 1, 4096),
+        ParamSpec("kernel_size", "int", 4, "Width and height of each filter, in pixels.", "Kernel", 1, 28),
+        ParamSpec("stride", "int", 2, "Spacing of the stamps in the output; 2 doubles the size.",
+                  "Stride", 1, 28),
+        ParamSpec("padding", "int", 1, "Pixels cropped from each border of the output; kernel 4, "
+                  "stride 2, padding 1 doubles the size exactly.", "Padding", 0, 14),
+        ParamSpec("output_padding", "int", 0, "Extra pixels added at the bottom and right "
+                  "(less than the stride), to reach an odd size.", "Output padding", 0, 27),
+        ParamSpec("bias", "bool", True, "Add a learned bias to each output channel.", "Bias"),
+    )
+
+    def describe(self, p):
+        return f"ConvTranspose2d {p['out_channels']}@{p['kernel_size']}x{p['kernel_size']} /{p['stride']}"
+
+    def infer(self, p, in_shape):
+        if len(in_shape) != 3:
+            raise NeedsImage(
+                f"ConvTranspose2d needs an image (channels x height x width) but gets a flat vector of "
+                f"{format_shape(in_shape)}; insert Unflatten before it",
+                Fix("Insert Unflatten", "insert", 0, layer=_image_from_vector(in_shape[0])),
+            )
+        c, h, w = in_shape
+        k, s, pad, extra = p["kernel_size"], p["stride"], p["padding"], p["output_padding"]
+        if extra >= s:
+            raise LayerProblem(f"ConvTranspose2d output padding {extra} must be less than its stride {s}",
+                               Fix(f"Set output padding to {s - 1}", "set", 0,
+                                   param="output_padding", value=s - 1))
+        ho, wo = ((size - 1) * s - 2 * pad + k + extra for size in (h, w))
+        if ho < 1 or wo < 1:
+            raise LayerProblem(f"ConvTranspose2d padding {pad} crops its {ho + 2 * pad}x{wo + 2 * pad} "
+                               f"output to nothing", Fix("Set padding to 0", "set", 0, param="padding", value=0))
+        out = p["out_channels"]
+        weights = c * out * k * k
+        return LayerInfo((out, ho, wo), weights + (out if p["bias"] else 0), weights * h * w)
+
+    def torch_call(self, p, in_shape):
+        return TorchCall("ConvTranspose2d", (in_shape[0], p["out_channels"]),
+                         {"kernel_size": p["kernel_size"], "stride": p["stride"], "padding": p["padding"],
+                          "output_padding": p["output_padding"], "bias": p["bias"]})
 
 
 class _Pool(LayerType):
@@ -526,6 +623,6 @@ CATALOG: dict[str, LayerType] = {
     t.name: t
     for t in (
         Linear(), Flatten(), Conv2d(), MaxPool2d(), AvgPool2d(), RNN(), LSTM(), GRU(),
-        BatchNorm(), Dropout(), ReLU(), LeakyReLU(), Sigmoid(), Tanh(), GELU(),
+        BatchNorm(), Dropout(), ReLU(), LeakyReLU(), Sigmoid(), Tanh(), GELU(), Unflatten(), ConvTranspose2d(),
     )
 }

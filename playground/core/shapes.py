@@ -96,7 +96,7 @@ class ShapeReport:
         return not self.problems
 
 
-def _fix_label(spec: NetworkSpec, fix: Fix) -> str:
+def fix_label(spec: NetworkSpec, fix: Fix) -> str:
     n = fix.index + 1
     if fix.action == "insert":
         if fix.index >= len(spec.layers):
@@ -115,7 +115,7 @@ def _resolve(spec: NetworkSpec, index: int, exc: LayerProblem) -> Problem:
     elif isinstance(exc, NeedsImage) and index > 0 and spec.layers[index - 1].type == "Flatten":
         fix = Fix("", "remove", index - 1)
     if fix is not None:
-        fix = replace(fix, label=_fix_label(spec, fix))
+        fix = replace(fix, label=fix_label(spec, fix))
     layer = spec.layers[index]
     return Problem(index, f"Layer {index + 1} ({layer.type}): {exc.message}", fix)
 
@@ -145,7 +145,10 @@ def _activations(layer: LayerSpec, in_shape: Shape, out_shape: Shape) -> int:
     return math.prod(out_shape)
 
 
-def infer_shapes(spec: NetworkSpec) -> ShapeReport:
+def infer_shapes(spec: NetworkSpec, *, check_output: bool = True) -> ShapeReport:
+    """Shapes from ``spec.input_shape`` through every layer. ``check_output=False`` leaves out the
+    classifier's rules on the whole stack (some layers, ending at ``num_classes`` scores), for a stack
+    whose owner has rules of its own (a GAN's generator and discriminator)."""
     rows: list[LayerRow] = []
     problems: list[Problem] = []
     shape: Shape | None = spec.input_shape
@@ -166,11 +169,11 @@ def infer_shapes(spec: NetworkSpec) -> ShapeReport:
         rows.append(LayerRow(i, layer.type, in_shape, shape, info.parameters, info.macs,
                              activations=_activations(layer, in_shape, shape)))
 
-    if not spec.layers:
+    if check_output and not spec.layers:
         fix = Fix("", "insert", 0, layer=make_layer("Flatten"))
         problems.append(Problem(-1, "The design has no layers; add Flatten and Linear 10 to start",
-                                replace(fix, label=_fix_label(spec, fix))))
-    elif shape is not None and shape != (spec.num_classes,):
+                                replace(fix, label=fix_label(spec, fix))))
+    elif check_output and shape is not None and shape != (spec.num_classes,):
         problems.append(_output_problem(spec, shape))
     report = ShapeReport(tuple(rows), tuple(problems), shape, math.prod(spec.input_shape))
     budget = _budget_problem(spec, report)
@@ -222,7 +225,7 @@ def _output_problem(spec: NetworkSpec, shape: Shape) -> Problem:
         fix = Fix("", "insert", last + 1, layer=make_layer("Linear", out_features=classes))
     else:
         fix = Fix("", "insert", last + 1, layer=make_layer("Flatten"))
-    fix = replace(fix, label=_fix_label(spec, fix))
+    fix = replace(fix, label=fix_label(spec, fix))
     return Problem(
         last,
         f"Layer {last + 1} ({spec.layers[last].type}): the network must end with {classes} class "

@@ -115,23 +115,7 @@ class NetworkSpec:
 
     @classmethod
     def from_json(cls, text: str, source: str = "design") -> "NetworkSpec":
-        source = printable(source)
-        if not isinstance(text, str):
-            raise DesignError(f"{source}: a design is JSON text, not {type(text).__name__}")
-        if len(text) > MAX_DESIGN_BYTES:
-            raise DesignError(f"{source}: {len(text):,} characters is too large for a design "
-                              f"(at most {MAX_DESIGN_BYTES:,}); is this a design file?")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DesignError(
-                f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from None
-        except RecursionError:
-            raise DesignError(f"{source}: the JSON is nested too deeply to be a design") from None
-        except ValueError as exc:  # e.g. an integer past Python's 4300-digit limit
-            raise DesignError(f"{source}: not a valid design ({printable(str(exc))[:120]})") from None
-        return _parse(data, source)
+        return _parse(json_data(text, source), source)
 
     def save(self, path: str | Path) -> None:
         """Write the design atomically: a failed write leaves any previous file intact."""
@@ -139,14 +123,19 @@ class NetworkSpec:
 
 
 def load_design(path: str | Path) -> NetworkSpec:
-    """Read a design file, raising :class:`DesignError` for anything wrong with it.
+    """Read a design file, raising :class:`DesignError` for anything wrong with it."""
+    return NetworkSpec.from_json(read_design_text(path), str(path))
+
+
+def read_design_text(path: str | Path) -> str:
+    """A design file's text, raising :class:`DesignError` for anything wrong with the file.
 
     Only a regular file is read (a pipe, a device such as /dev/zero or a folder is refused before
     anything is read, so loading never hangs), and at most :data:`MAX_DESIGN_BYTES` of it."""
     path = Path(path)
     shown = printable(path)
     try:
-        text = read_regular(path, MAX_DESIGN_BYTES).decode("utf-8")
+        return read_regular(path, MAX_DESIGN_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise DesignError(f"{shown}: no such file (it may have been moved or deleted)") from None
     except FileTooLargeError as exc:
@@ -159,7 +148,28 @@ def load_design(path: str | Path) -> NetworkSpec:
         raise DesignError(f"{shown}: not a text file (a design is a JSON file)") from None
     except OSError as exc:
         raise DesignError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
-    return NetworkSpec.from_json(text, str(path))
+
+
+def json_data(text: str, source: str = "design") -> Any:
+    """The JSON value of a design file's text, with its size and nesting bounded; any fault is a
+    :class:`DesignError` naming ``source``."""
+    source = printable(source)
+    if not isinstance(text, str):
+        raise DesignError(f"{source}: a design is JSON text, not {type(text).__name__}")
+    if len(text) > MAX_DESIGN_BYTES:
+        raise DesignError(f"{source}: {len(text):,} characters is too large for a design "
+                          f"(at most {MAX_DESIGN_BYTES:,}); is this a design file?")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DesignError(
+            f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise DesignError(f"{source}: the JSON is nested too deeply to be a design") from None
+    except ValueError as exc:  # e.g. an integer past Python's 4300-digit limit
+        raise DesignError(f"{source}: not a valid design ({printable(str(exc))[:120]})") from None
+    return data
 
 
 def _parse(data: Any, source: str) -> NetworkSpec:
@@ -174,8 +184,8 @@ def _parse(data: Any, source: str) -> NetworkSpec:
             f"{source}: unknown format_version {short_repr(version)}; this version of the app reads "
             f"format_version {FORMAT_VERSION} (a newer app may have written it)"
         )
-    name = _text_field(data, "name", "untitled", MAX_NAME_CHARS, source)
-    description = _text_field(data, "description", "", MAX_DESCRIPTION_CHARS, source)
+    name = text_field(data, "name", "untitled", MAX_NAME_CHARS, source)
+    description = text_field(data, "description", "", MAX_DESCRIPTION_CHARS, source)
     input_shape = data.get("input_shape", list(INPUT_SHAPE))
     if input_shape != list(INPUT_SHAPE):
         raise DesignError(f"{source}: input_shape must be {list(INPUT_SHAPE)} (MNIST images); "
@@ -188,11 +198,11 @@ def _parse(data: Any, source: str) -> NetworkSpec:
         raise DesignError(f"{source}: 'layers' must be a list of layers")
     if len(raw_layers) > MAX_LAYERS:
         raise DesignError(f"{source}: {len(raw_layers):,} layers; a design has at most {MAX_LAYERS:,}")
-    layers = tuple(_parse_layer(raw, i, source) for i, raw in enumerate(raw_layers))
+    layers = tuple(parse_layer(raw, i, source) for i, raw in enumerate(raw_layers))
     return NetworkSpec(layers, name, description)
 
 
-def _text_field(data: dict, key: str, default: str, limit: int, source: str) -> str:
+def text_field(data: dict, key: str, default: str, limit: int, source: str) -> str:
     value = data.get(key, default)
     if not isinstance(value, str):
         raise DesignError(f"{source}: '{key}' must be text, not {short_repr(value)}")
@@ -202,7 +212,7 @@ def _text_field(data: dict, key: str, default: str, limit: int, source: str) -> 
     return value
 
 
-def _parse_layer(raw: Any, index: int, source: str) -> LayerSpec:
+def parse_layer(raw: Any, index: int, source: str) -> LayerSpec:
     where = f"{source}: layer {index + 1}"
     if not isinstance(raw, dict):
         raise DesignError(f"{where}: must be an object with 'type' and 'params', not {short_repr(raw)}")

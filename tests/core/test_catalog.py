@@ -35,6 +35,11 @@ CASES = [
     ("Sigmoid", {}, (10,)),
     ("Tanh", {}, (6, 28, 28)),
     ("GELU", {}, (120,)),
+    ("Unflatten", {}, (784,)),
+    ("Unflatten", {"channels": 128, "height": 7, "width": 7}, (6272,)),
+    ("ConvTranspose2d", {"out_channels": 64, "kernel_size": 4, "stride": 2, "padding": 1}, (128, 7, 7)),
+    ("ConvTranspose2d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1,
+                         "bias": False}, (5, 7, 9)),
 ]
 
 

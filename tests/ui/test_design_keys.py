@@ -168,9 +168,11 @@ def test_arrow_keys_in_the_palette_step_over_group_headers(window, press, qtbot)
     assert palette.currentItem().text(0) == "Linear"  # not the "Core" header
     press(K.Key_Down)
     press(K.Key_Down)
+    press(K.Key_Down)
     assert palette.currentItem().text(0) == "Conv2d"  # over the "Convolution" header
     press(K.Key_Up)
-    assert palette.currentItem().text(0) == "Flatten"
+    assert palette.currentItem().text(0) == "Unflatten"
+    press(K.Key_Up)
     press(K.Key_Up)
     press(K.Key_Up)
     assert palette.currentItem().text(0) == "Linear"  # the top: stays on the first layer
