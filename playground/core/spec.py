@@ -178,6 +178,10 @@ def _parse(data: Any, source: str) -> NetworkSpec:
         raise DesignError(f"{source}: a design is a JSON object, not {type(data).__name__}")
     if "format_version" not in data:
         raise DesignError(f"{source}: missing 'format_version' (is this a design file?)")
+    if data.get("kind", "classifier") != "classifier":
+        kind = short_repr(data["kind"])
+        raise DesignError(f"{source}: a design of kind {kind} (a GAN has a generator and a discriminator), not "
+                          f"a classifier; this part of the app opens classifier designs only")
     version = data["format_version"]
     if type(version) is not int or version != FORMAT_VERSION:
         raise DesignError(

@@ -210,3 +210,13 @@ def test_names_are_cleaned_and_latent_size_is_checked_in_code():
     for bad in (0, 1025, True, 8.0):
         with pytest.raises(ValueError, match="latent size"):
             GanSpec(latent_size=bad)
+
+
+def test_the_classifier_loader_says_a_gan_file_is_a_gan(tmp_path):
+    from playground.core.gan_spec import GAN_PRESETS
+    from playground.core.spec import DesignError, load_design
+
+    path = tmp_path / "dcgan.json"
+    GAN_PRESETS["dcgan"].spec.save(path)
+    with pytest.raises(DesignError, match="a design of kind 'gan'.*not a classifier"):
+        load_design(path)
