@@ -41,6 +41,8 @@ GROUP_TITLES = {
 PROBLEM_BACKGROUND = QColor("#fde8e8")  # a layer row with a problem, on a light palette
 # Closed once, the first-launch hint stays closed (QSettings, as the window's layout is kept).
 PATH_HINT_CLOSED_KEY = "hints/path_hint_closed"
+PALETTE_HINT = ("Type a name to find a layer; Enter or double-click adds it after the selected layer. "
+                "Or drag it into the network.")
 
 
 def problem_background(widget: QWidget | None = None) -> QColor:
@@ -102,6 +104,7 @@ class LayerPalette(QTreeWidget):
 
     layer_activated = Signal(str)
     escape_pressed = Signal()
+    search_missed = Signal(str)  # the letters typed match no layer ("" once they match one again)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -178,7 +181,18 @@ class LayerPalette(QTreeWidget):
             item = items[(first + step) % len(items)]
             if item.text(0).casefold().startswith(typed):
                 self.setCurrentItem(item)
+                self.search_missed.emit("")
                 return
+        # No layer starts so: no current item is left for Enter to add, and the hint says why.
+        self.setCurrentIndex(QModelIndex())
+        self.clearSelection()
+        self.search_missed.emit(self._typed)
+
+    def clear_search(self) -> None:
+        """Forget the letters typed: the next one starts a new search (after Enter, or Ins)."""
+        self._typed = ""
+        self._typed_clock.invalidate()
+        self.search_missed.emit("")
 
     def moveCursor(self, action, modifiers):
         """Arrow keys, Home, End and the page keys step over group headers to the nearest layer."""
@@ -212,6 +226,7 @@ class LayerPalette(QTreeWidget):
 
     def _activated(self, item: QTreeWidgetItem, column: int) -> None:
         name = item.data(0, Qt.ItemDataRole.UserRole)
+        self.clear_search()  # letters typed next look for the next layer, not for "relu" + them
         if name:
             self.layer_activated.emit(name)
 
@@ -681,6 +696,8 @@ class DesignerWidget(QWidget):
         self.palette = LayerPalette()
         self.palette.layer_activated.connect(self.add_layer_after_selected)
         self.palette.escape_pressed.connect(lambda: self.stack.setFocus(Qt.FocusReason.ShortcutFocusReason))
+        self._search_missed = False  # the palette's hint says the letters typed match no layer
+        self.palette.search_missed.connect(self._show_search_missed)
         self.stack = LayerStackView(document)
         self.problems = ProblemsPanel(document)
         self.properties = PropertyPanel(document)
@@ -743,8 +760,8 @@ class DesignerWidget(QWidget):
         # Wide enough for the layer names: a splitter squeezed by a small window cuts them otherwise.
         column.setMinimumWidth(self.palette.sizeHintForColumn(0) + self.palette.verticalScrollBar().sizeHint().width()
                                + 2 * self.palette.frameWidth())
-        self.palette_hint = QLabel("Type a name to find a layer; Enter or double-click adds it after the "
-                                   "selected layer. Or drag it into the network.")
+        self.palette_hint = QLabel(PALETTE_HINT)
+        self.palette_hint.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the letters typed
         self.palette_hint.setWordWrap(True)
         column_layout.addWidget(self.palette_hint)
         return column
@@ -801,11 +818,20 @@ class DesignerWidget(QWidget):
 
     def choose_layer_to_add(self) -> None:
         """To the palette, on a layer, so that typing a name and Enter add it (Esc comes back)."""
+        self.palette.clear_search()
         if self.palette.currentItem() is None or not _is_layer(self.palette.currentItem()):
             self.palette.setCurrentItem(self.palette.type_items()[0])
         self.palette.setFocus(Qt.FocusReason.ShortcutFocusReason)
 
     # -- state shown --------------------------------------------------------------------------------
+
+    def _show_search_missed(self, typed: str) -> None:
+        """The palette's hint says when the letters typed match no layer, and how to start again."""
+        text = f"No layer starts with “{typed}”: press Ins and type the name again." if typed else PALETTE_HINT
+        if text != self.palette_hint.text():
+            self._search_missed = bool(typed)
+            self.palette_hint.setText(text)
+            self._show_hint_colour()
 
     def _update_actions(self, *args) -> None:
         selected, count = self.document.selected, len(self.document.spec.layers)
@@ -819,11 +845,15 @@ class DesignerWidget(QWidget):
 
     def show_colours(self) -> None:
         """Text that carries a colour follows the palette (set now, and again when it changes)."""
-        self.palette_hint.setStyleSheet(f"color: {theme.css('muted', self.stack)};")
+        self._show_hint_colour()
         self.palette.show_group_colours()
         self.path_hint.show_colours()
         self.properties.show_colours()
         self.problems.refresh()
+
+    def _show_hint_colour(self) -> None:
+        role = "warning" if self._search_missed else "muted"
+        self.palette_hint.setStyleSheet(f"color: {theme.css(role, self.stack)};")
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
