@@ -184,7 +184,8 @@ class DesignDocument(QObject):
         self.reset(load_design(path), path)
 
     def save(self, path: str | Path | None = None) -> None:
-        """Save (atomically); raises ``OSError`` and leaves the old file intact on failure."""
+        """Save (atomically); raises ``OSError`` and leaves the old file intact on failure. An untitled
+        design saved under a name takes the file's name (``spec_changed`` says so)."""
         target = Path(path) if path else self.path
         if target is None:
             raise DesignError("no file name to save to; use Save As")
@@ -192,10 +193,12 @@ class DesignDocument(QObject):
         if path and spec.name in ("untitled", "") and target.stem:
             spec = spec.renamed(target.stem)
         spec.save(target)
-        if spec is not self._spec:
-            self._spec = spec
+        renamed = spec is not self._spec
+        self._spec = spec
         self.path = target
         self.undo_stack.setClean()
+        if renamed:  # the name shows in the Design caption and the Train tab: they follow it now
+            self.spec_changed.emit()
         self.path_changed.emit()
 
 
