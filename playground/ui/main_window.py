@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.designer.addAction(self.delete_action)
         self.start_action = self._action("&Start Training", self.start_training, ["Ctrl+Return", "Ctrl+Enter"],
-                                         "Train the design with the Train area's settings (in the Train area)")
+                                         "Train the design with the Train area's settings (from any area)")
         self.addAction(self.start_action)  # a window shortcut, without a menu entry
         self.duplicate_action = self._action("D&uplicate Layer", self.duplicate_selected, "Ctrl+D",
                                              "Duplicate the selected layer")
@@ -369,9 +369,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{name}: {get_preset(name).summary}{settings}", 8000)
 
     def start_training(self) -> None:
-        """Ctrl+Return: Start, when the Train area is in view (elsewhere the key does nothing)."""
-        if self.tabs.currentWidget() is self.train_area:
-            self.train_area.start()
+        """Ctrl+Return, from any area: show the Train area and start a run there."""
+        self.tabs.setCurrentWidget(self.train_area)
+        self.train_area.start()
 
     def open_design_dialog(self) -> None:
         if not self.maybe_save():
@@ -636,7 +636,8 @@ class MainWindow(QMainWindow):
             ("Del", "Delete the selected layer"), ("Ctrl+D", "Duplicate the selected layer"),
             ("Enter or double-click in the palette", "Add that layer after the selected one (at the end if none is)"),
             ("Alt+Up / Alt+Down", "Move the selected layer"), ("Ins", "Go to the palette to add a layer"),
-            ("Ctrl+Return", "Start training (in the Train area)"),
+            ("Ctrl+Return", "Start training (from any area: it shows the Train area)"),
+            ("F2", "Rename the selected run (in the Train area's run list)"),
             ("Ctrl+1 … Ctrl+4", "Design, Train, Evaluate, Draw"), ("F1", "This list"), ("Ctrl+Q", "Quit"),
         ]
         table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)
