@@ -89,6 +89,7 @@ class NumberEdit(QLineEdit):
         self._value: int | float = 0 if kind == "int" else 0.0
         self._problem = ""
         self._pending = False  # text typed since the last value was taken
+        self._select_on_press = False  # a click gave the focus to a field showing its special word
         self.setToolTip(help)
         self.textEdited.connect(self._text_edited)
         self.editingFinished.connect(self.commit)
@@ -206,6 +207,26 @@ class NumberEdit(QLineEdit):
             self.revert()
         else:
             super().keyPressEvent(event)
+
+    def shows_special(self) -> bool:
+        """Whether the field shows its special word ("all images") rather than a number."""
+        return self.special is not None and self.text().strip().lower() == self.special[1].lower()
+
+    def focusInEvent(self, event) -> None:
+        # Tab selects the whole text (QLineEdit's own way); a click selects the special word too, so
+        # that typing a number replaces "all images" instead of landing after it.
+        super().focusInEvent(event)
+        self._select_on_press = event.reason() == Qt.FocusReason.MouseFocusReason and self.shows_special()
+
+    def focusOutEvent(self, event) -> None:
+        self._select_on_press = False
+        super().focusOutEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        super().mousePressEvent(event)  # places the cursor where the click was
+        if self._select_on_press:
+            self._select_on_press = False
+            self.selectAll()
 
     def wheelEvent(self, event) -> None:
         # Only a field being edited steps with the wheel: scrolling a form must not change values.
