@@ -33,7 +33,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -434,9 +434,6 @@ class RunWriter:
 # -- what a run is called ---------------------------------------------------------------------------
 
 RUN_NAME_LIMIT = 120  # characters in a name given to a run
-# Named in a run's label whenever they differ from the design's usual settings (its preset's, or the
-# defaults); the other settings only when they differ between runs of the same design.
-_ALWAYS_NAMED = ("batch_size", "epochs", "schedule", "augment")
 _SHORT = {"batch_size": "bs", "epochs": "ep", "momentum": "mom", "weight_decay": "wd", "val_fraction": "val",
           "limit": "images", "step_epochs": "step every", "max_shift": "shift", "max_rotation": "rotate",
           "max_scale": "scale"}
@@ -468,28 +465,18 @@ def _setting_text(name: str, value: Any) -> str:
     return f"{_SHORT.get(name, name.replace('_', ' '))} {shown}"
 
 
-def varying_settings(configs: Iterable[TrainConfig]) -> set[str]:
-    """The settings that do not have one value in all of ``configs``."""
-    configs = list(configs)
-    return {name for name in SETTINGS if len({getattr(c, name) for c in configs}) > 1}
-
-
-def run_label(design: str, config: TrainConfig, others: Iterable[TrainConfig] = (),
-              usual: TrainConfig | None = None, varying: set[str] | None = None) -> str:
-    """``design · optimizer lr`` and the settings worth naming: batch size, epochs, schedule and
-    augmentation when they differ from ``usual`` (the design's usual settings by default), and any
-    setting that differs from one of ``others`` (the other runs of the design; or give ``varying``,
-    the settings that differ between them). So ``tutorial-cnn · sgd 0.01 · bs 64``."""
+def run_label(design: str, config: TrainConfig, usual: TrainConfig | None = None) -> str:
+    """``design · optimizer lr`` and every other setting that differs from ``usual`` (the design's
+    usual settings by default: its preset's, or the defaults). It depends on the run alone, never on
+    the other runs, so a label once shown stays. So ``tutorial-cnn · sgd 0.01 · bs 128``."""
     usual = usual if usual is not None else usual_config(design)
-    if varying is None:
-        varying = varying_settings([config, *others])
     values = {name: getattr(config, name) for name in SETTINGS}
     parts = [design, f"{config.optimizer} {format_number(config.lr)}"]
     for name, spec in SETTINGS.items():
-        if name in ("optimizer", "lr", "device") or not spec.applies(values):
-            continue
+        if name in ("optimizer", "lr", "device", "test_limit") or not spec.applies(values):
+            continue  # the device and the test images do not change what is trained
         value = values[name]
-        if (name in _ALWAYS_NAMED and value != getattr(usual, name)) or name in varying:
+        if value != getattr(usual, name):
             parts.append(_setting_text(name, value))
     return " · ".join(parts)
 
@@ -544,7 +531,7 @@ class RunRecord:
         self.evaluation = evaluation
         self.notes: list[str] = notes if notes is not None else []  # parts of the folder skipped, and why
         self.name = str(self.summary.get("name", "")) or label  # a name given to the run, or ""
-        self.auto_label = run_label(spec.name, config)  # the library names more settings beside other runs
+        self.auto_label = run_label(spec.name, config)  # the library adds "#n" to a duplicate's
         self._name_unsaved = False
 
     @classmethod

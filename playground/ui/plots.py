@@ -126,9 +126,11 @@ class Smoother:
 
 
 class CurveBuilder:
-    """A run's curves from its events, as they come or read back from its metrics log."""
+    """A run's curves from its events, as they come or read back from its metrics log; ``offset``:
+    the epochs before its first (those of the run it continues)."""
 
-    def __init__(self):
+    def __init__(self, offset: float = 0.0):
+        self.offset = offset
         self.curves = {k: CurveBuffer() for k in ("train_raw", "train", "val", "train_acc", "val_acc")}
         self._loss, self._acc = Smoother(), Smoother()
 
@@ -136,25 +138,26 @@ class CurveBuilder:
         """Add an event's points; whether it had any."""
         kind, curves = e.get("type"), self.curves
         if kind == "progress":
-            x = e["step"] / e["steps_per_epoch"]
+            own = e["step"] / e["steps_per_epoch"]  # the run's own epochs, for the smoothing
+            x = self.offset + own
             tau = SMOOTHING * max(e["total_steps"] / e["steps_per_epoch"], 1e-6)  # the run's epochs
             loss = e["train_loss"]
             # A diverged run's last loss may be inf or NaN: left out, so the curve up to it stays.
             if math.isfinite(loss):
                 curves["train_raw"].append(x, loss)
-                curves["train"].append(x, self._loss.add(x, loss, tau))
-            curves["train_acc"].append(x, self._acc.add(x, e["train_accuracy"], tau))
+                curves["train"].append(x, self._loss.add(own, loss, tau))
+            curves["train_acc"].append(x, self._acc.add(own, e["train_accuracy"], tau))
             return True
         if kind == "epoch" and e.get("val_loss") is not None and math.isfinite(e["val_loss"]):
-            curves["val"].append(e["epoch"], e["val_loss"])
-            curves["val_acc"].append(e["epoch"], e["val_accuracy"])
+            curves["val"].append(self.offset + e["epoch"], e["val_loss"])
+            curves["val_acc"].append(self.offset + e["epoch"], e["val_accuracy"])
             return True
         return False
 
 
-def curves_from_events(events: list[dict]) -> dict[str, CurveBuffer]:
-    """The curves of a run read back from its events."""
-    builder = CurveBuilder()
+def curves_from_events(events: list[dict], offset: float = 0.0) -> dict[str, CurveBuffer]:
+    """The curves of a run read back from its events (``offset``: see :class:`CurveBuilder`)."""
+    builder = CurveBuilder(offset)
     for e in events:
         builder.add(e)
     return builder.curves
@@ -399,6 +402,8 @@ class TrainingPlots(QWidget):
         self._drawn: dict[str, tuple[int, int]] = {}
         self._overlays: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
         self._overlay_runs: list[tuple[str, dict[str, CurveBuffer]]] = []
+        self.main_label = ""  # the run of the main curves, named in their legend entries
+        self._main_epochs = 1.0
         self.redraws = 0
         self._apply_palette()
 
@@ -541,15 +546,36 @@ class TrainingPlots(QWidget):
         self.x_max = max(float(epochs), 1e-3)
         self.loss_plot.setXRange(0, self.x_max, padding=0.01)
 
-    def show_curves(self, curves: dict[str, CurveBuffer], epochs: float | None = None) -> None:
+    def _fit_x_range(self) -> None:
+        """The epochs axis to the longest run shown (the main one's planned epochs, or any overlay's)."""
+        ends = [float(curves["train"].data()[0].max()) for _, curves in self._overlay_runs if curves["train"].n]
+        self.set_x_range(max([self._main_epochs, *ends]))
+
+    def show_curves(self, curves: dict[str, CurveBuffer], epochs: float | None = None,
+                    label: str | None = None) -> None:
+        """Show ``curves`` as the main ones, up to ``epochs`` (by default their last point's); ``label``:
+        the run they are of, for the legend (by default the one shown before)."""
         self.curves = curves
         if epochs is None:
             x, _ = curves["train"].data()
             epochs = max(1.0, float(x.max())) if len(x) else 1.0
-        self.set_x_range(epochs)
+        self._main_epochs = float(epochs)
+        self._fit_x_range()
+        if label is not None:
+            self.set_main_label(label)
         self._set_log(self.user_log if self.user_log is not None else self._exploded())
         self.loss_range = None
         self.redraw()
+
+    def set_main_label(self, label: str) -> None:
+        """Name the run of the main curves in their legend entries ("label (validation loss)")."""
+        self.main_label = label
+        for key, (plot_name, name, _, _) in self._STYLES.items():
+            item = self.items[key]
+            for sample, text in getattr(self, plot_name).legend.items:
+                if sample.item is item:
+                    text.setText(f"{label} ({name})" if label else name)
+        self._fit_legends()
 
     def redraw(self) -> None:
         if self.user_log is None and not self.log and self._exploded():
@@ -573,6 +599,7 @@ class TrainingPlots(QWidget):
         """Grow the loss axis only when the loss outgrows it (by doubling, or by whole decades on a
         log scale, so rarely); on a linear scale, shrink it when the loss falls below a quarter."""
         ys = [self.curves[k].data()[1] for k in ("train_raw", "val") if self.curves[k].n]
+        ys += [curves["train"].data()[1] for _, curves in self._overlay_runs if curves["train"].n]
         if not ys:
             if self.loss_range is None:  # nothing to show: 1 to 10 on a log scale, 0 to 1 on a linear one
                 self.loss_range = (0.0, 1.0)
@@ -646,3 +673,6 @@ class TrainingPlots(QWidget):
                 item.setClipToView(True)
                 self._overlays.append((plot, item))
         self._fit_legends()
+        self._fit_x_range()
+        self.loss_range = None
+        self._fit_loss_range()

@@ -10,16 +10,29 @@ the Train area runs the worker and feeds its events here (:meth:`RunLibrary.begi
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from playground.core.config import TrainConfig
-from playground.core.runs import RunError, RunRecord, run_label, usual_config, varying_settings
+from playground.core.runs import RunError, RunRecord
 from playground.core.spec import NetworkSpec
 from playground.ui.plots import CurveBuffer, CurveBuilder, curves_from_events
+
+
+def trained(run: RunRecord) -> tuple[float, int]:
+    """How much ``run`` trained, from its events: the epochs (a fraction for a run stopped within an
+    epoch) and the images (steps done times the batch size)."""
+    per_epoch, steps = 0, 0
+    for e in run.events:
+        if e.get("type") == "start":
+            per_epoch = e["steps_per_epoch"]
+        elif e.get("type") in ("progress", "epoch", "paused", "stopped"):
+            steps = max(steps, int(e["step"]))
+            per_epoch = e.get("steps_per_epoch", per_epoch)
+    epochs = steps / per_epoch if per_epoch else float(len(run.epochs))
+    return epochs, steps * run.config.batch_size
 
 
 class RunLibrary(QObject):
@@ -36,7 +49,8 @@ class RunLibrary(QObject):
         self.current: RunRecord | None = None  # the run this session started last
         self._builder = CurveBuilder()  # the current run's curves, built as its events come
         self._curves: dict[RunRecord, dict[str, CurveBuffer]] = {}
-        self._suffixes: dict[RunRecord, str] = {}  # " (continued)" after a run's automatic label
+        self._base: dict[RunRecord, str] = {}  # a run's automatic label before any "#n"
+        self.offsets: dict[RunRecord, float] = {}  # epochs a continued run's curves start from
 
     @property
     def training(self) -> RunRecord | None:
@@ -46,12 +60,17 @@ class RunLibrary(QObject):
     # -- a run of this session -----------------------------------------------------------------------
 
     def begin_run(self, spec: NetworkSpec, config: TrainConfig, path: Path | None, label: str = "",
-                  suffix: str = "") -> RunRecord:
+                  continues: RunRecord | None = None) -> RunRecord:
         """A new run, current from now on; its events come through :meth:`add_event`. ``label``: a name
-        for it (by default the design and the settings that tell it apart, then ``suffix``)."""
+        for it (by default the design and the settings that tell it apart). ``continues``: the run it
+        continues, whose label it takes with " (continued)", and whose epochs its curves go on from."""
         run = RunRecord.new(spec, config, path, label)
-        self._suffixes[run] = suffix
-        self._builder = CurveBuilder()
+        offset = 0.0
+        if continues is not None:
+            run.auto_label = f"{continues.label} (continued)"
+            offset = self.offsets.get(continues, 0.0) + trained(continues)[0]
+            self.offsets[run] = offset
+        self._builder = CurveBuilder(offset)
         self._curves[run] = self._builder.curves
         self.current = run
         self._add(run)
@@ -99,42 +118,23 @@ class RunLibrary(QObject):
         return problems
 
     def _add(self, *runs: RunRecord) -> None:
-        """Add runs, labelled beside the runs of their designs (whose labels may change too)."""
-        self.runs.extend(runs)
-        changed = set()
-        for design in dict.fromkeys(r.spec.name for r in runs):
-            changed |= self._relabel(design)
+        """Add runs, each labelled by itself, with "#n" after a duplicate of an earlier run of the same
+        design and settings (the labels of the runs already there never change)."""
+        for run in runs:
+            self._base[run] = run.auto_label
+            same = sum(1 for r in self.runs if r.spec.name == run.spec.name and self._base.get(r) == run.auto_label)
+            if same:
+                run.auto_label = f"{run.auto_label} #{same + 1}"
+            self.runs.append(run)
         for run in runs:
             self.run_added.emit(run)
-        for run in self.runs:
-            if run in changed and run not in runs:
-                self.run_updated.emit(run)
-
-    def _relabel(self, design: str) -> set[RunRecord]:
-        """Label the runs of ``design`` by the settings that tell them apart (a number after those
-        whose settings are all alike); the runs whose label changed."""
-        runs = [r for r in self.runs if r.spec.name == design]
-        usual, varying = usual_config(design), varying_settings(r.config for r in runs)
-        labels = [run_label(design, r.config, usual=usual, varying=varying) + self._suffixes.get(r, "")
-                  for r in runs]
-        counts = Counter(labels)
-        seen: Counter[str] = Counter()
-        changed = set()
-        for run, label in zip(runs, labels):
-            seen[label] += 1
-            if counts[label] > 1:
-                label = f"{label} #{seen[label]}"
-            if run.auto_label != label:
-                run.auto_label = label
-                changed.add(run)
-        return changed
 
     # -- what the views ask --------------------------------------------------------------------------
 
     def curves(self, run: RunRecord) -> dict[str, CurveBuffer]:
         """``run``'s curves: built as they come for a run of this session, else from its events."""
         if run not in self._curves:
-            self._curves[run] = curves_from_events(run.events)
+            self._curves[run] = curves_from_events(run.events, self.offsets.get(run, 0.0))
         return self._curves[run]
 
     def runs_with_best_weights(self) -> list[RunRecord]:

@@ -27,13 +27,14 @@ from playground.core.runs import RunError, RunRecord, setting_lines
 from playground.core.text import counted
 from playground.core.units import format_eta
 from playground.ui import theme
-from playground.ui.plots import TrainingPlots
-from playground.ui.run_library import RunLibrary
+from playground.ui.plots import TrainingPlots, curves_from_events
+from playground.ui.run_library import RunLibrary, trained
 from playground.ui.train_form import ConfigForm
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
 TEXT_INTERVAL = 1.0  # seconds between updates of the progress bar and text (each re-lays out the panel)
+RUN_LIST_ROWS = 5  # the run list shows at least this many rows
 
 
 # -- settings a preset recommends ----------------------------------------------------------------------------
@@ -61,6 +62,18 @@ def describe_changes(before: TrainConfig, after: TrainConfig) -> list[str]:
     """``"learning rate 0.001 → 0.01"`` for each setting that differs, in the form's order."""
     return [f"{SETTINGS[key].title.lower()} {_shown(getattr(before, key))} → {_shown(getattr(after, key))}"
             for key in SETTINGS if getattr(before, key) != getattr(after, key)]
+
+
+def continuing_text(run: RunRecord, form: TrainConfig) -> str:
+    """What "Continue selected run" does with ``run``: its own settings (those that differ from the
+    form's named), and only the epochs from the form."""
+    c = run.config
+    own = [f"{c.optimizer} {c.lr:g}", f"batch {c.batch_size}"]
+    shown_already = ("optimizer", "lr", "batch_size", "epochs", "device")
+    own += [f"{SETTINGS[key].title.lower()} {_shown(getattr(c, key))}" for key in SETTINGS
+            if key not in shown_already and getattr(c, key) != getattr(form, key)]
+    return (f"Continuing {run.label} with its own settings ({', '.join(own)}); only Epochs "
+            f"({form.epochs}) comes from the form.")
 
 
 def _shown(value: Any) -> str:
@@ -99,9 +112,9 @@ class OneLineLabel(QLabel):
 def _why_not_learning(run: RunRecord) -> str:
     """Likely reasons a run stayed at chance, with its own settings."""
     c = run.config
-    images = next((e["train_size"] for e in run.events if e["type"] == "start"), None)
-    epochs = counted(c.epochs, "epoch")
-    data = f"{epochs} on {counted(images, 'image')}" if images else epochs
+    epochs, images = trained(run)  # what was trained, if it stopped early too
+    done = counted(int(epochs), "epoch") if epochs == int(epochs) else f"{epochs:.2f} epochs"
+    data = f"{done} on {counted(images, 'image')}" if images else counted(c.epochs, "epoch")
     reasons = [f"the learning rate ({c.lr:g}) may be too high or too low for {c.optimizer}",
                f"{data} may be too little training"]
     if c.loss != "cross-entropy":
@@ -205,8 +218,9 @@ class TrainArea(QWidget):
         self.stop_button = QPushButton(icon(QStyle.StandardPixmap.SP_MediaStop), "Stop")
         self.stop_button.setToolTip("Stop now and keep the weights trained so far")
         self.continue_button = QPushButton("Continue selected run")
-        self.continue_button.setToolTip("Train the selected run for the epochs set above, from its last weights "
-                                         "and optimizer state")
+        self.continue_button.setToolTip("Train the selected run further, from its last weights and optimizer state, "
+                                         "with its own settings (optimizer, learning rate, batch size, …): only "
+                                         "Epochs comes from the form")
         self.start_button.clicked.connect(self._start_clicked)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
@@ -242,8 +256,14 @@ class TrainArea(QWidget):
         self.run_list = QTreeWidget()
         self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
         self.run_list.setRootIsDecorated(False)
-        # The label tells runs apart: shown whole, however long (the other columns can be resized).
-        self.run_list.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # The label takes the room left (its whole text in the tooltip); the other columns fit their
+        # contents, so that Started is never cut; at least five rows show.
+        header = self.run_list.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        rows = RUN_LIST_ROWS * (self.run_list.fontMetrics().height() + 8)
+        self.run_list.setMinimumHeight(header.sizeHint().height() + rows + 2 * self.run_list.frameWidth())
         self.run_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.run_list.setToolTip("Runs of this session and those saved on disk; select several to compare "
                                  "their curves; F2 or the right-click menu renames one, a double-click evaluates it")
@@ -491,9 +511,11 @@ class TrainArea(QWidget):
             self._show_banner(f"Cannot start: {exc}")
             return False
         self.banner_box.hide()
-        run = self.library.begin_run(spec, config, Path(job["run_dir"]), suffix=" (continued)" if initial else "")
+        if initial is not None:
+            self._show_banner(continuing_text(initial, self.form.config()), "warning")
+        run = self.library.begin_run(spec, config, Path(job["run_dir"]), continues=initial)
         self._run = run
-        self.plots.show_curves(self.library.curves(run), epochs=config.epochs)
+        self.plots.show_curves(self.library.curves(run), epochs=self._epochs_of(run), label=run.label)
         self.snapshot_label.setText(f"Training <b>{html.escape(spec.name)}</b> (a snapshot: editing the design "
                                     f"now does not change this run).")
         self.progress.setValue(0)
@@ -659,7 +681,7 @@ class TrainArea(QWidget):
         item = self._items.get(run)
         if item is not None:
             self._fill_run_item(item, run)
-            if item.isSelected():  # the legend names it
+            if item.isSelected() or run is self.library.current:  # the legend names it
                 self._selection_changed()
 
     def _fill_run_item(self, item: QTreeWidgetItem, run: RunRecord) -> None:
@@ -709,12 +731,24 @@ class TrainArea(QWidget):
         return [r for r in self.selected_runs() if r.can_continue]
 
     def _selection_changed(self) -> None:
+        """Plot exactly the selected runs (the first as the main curves, each named in the legend by
+        its label); while training, or with none selected, the current run with the selected ones."""
         selected = self.selected_runs()
         current = self.library.current
-        others = [r for r in selected if r is not current]
-        if current is None and selected:
-            self.plots.show_curves(self.library.curves(selected[0]))
+        if self.training:
+            others = [r for r in selected if r is not current]
+            self.plots.set_main_label(current.label)
+        else:
+            main = selected[0] if selected else current
             others = selected[1:]
+            if main is not None:
+                self.plots.show_curves(self.library.curves(main), epochs=self._epochs_of(main), label=main.label)
+            else:
+                self.plots.show_curves(curves_from_events([]), label="")
         self.plots.set_overlays([(r.label, self.library.curves(r)) for r in others])
         if not self.training:
             self._set_controls("idle")
+
+    def _epochs_of(self, run: RunRecord) -> float:
+        """The epochs axis for ``run``: to its planned end (after those of the run it continues)."""
+        return self.library.offsets.get(run, 0.0) + run.config.epochs

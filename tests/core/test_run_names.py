@@ -33,17 +33,17 @@ def test_a_preset_is_compared_with_its_own_settings():
     assert run_label("tutorial-cnn", usual) == "tutorial-cnn · sgd 0.01"
     assert run_label("tutorial-cnn", usual.updated(batch_size=128)) == "tutorial-cnn · sgd 0.01 · bs 128"
     # The same settings on a hand-built design are not its usual ones.
-    assert run_label("untitled", usual) == "untitled · sgd 0.01 · bs 64 · 1 ep"
+    assert run_label("untitled", usual) == "untitled · sgd 0.01 · mom 0.5 · bs 64 · 1 ep"
 
 
-def test_settings_that_differ_between_runs_are_named():
+def test_every_setting_that_differs_from_the_usual_is_named_whatever_the_other_runs():
     a, b = TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9), TrainConfig(optimizer="sgd", lr=0.01, momentum=0.5)
-    assert run_label("untitled", a, [b]) == "untitled · sgd 0.01 · mom 0.9"
-    assert run_label("untitled", b, [a]) == "untitled · sgd 0.01 · mom 0.5"
+    assert run_label("untitled", a) == "untitled · sgd 0.01"  # the default momentum
+    assert run_label("untitled", b) == "untitled · sgd 0.01 · mom 0.5"
     # Only settings that matter: momentum does not for Adam, and the device never names a run.
     adam = TrainConfig(device="cpu")
-    assert run_label("untitled", adam, [adam.updated(momentum=0.5, device="auto")]) == "untitled · adam 0.001"
-    assert run_label("untitled", adam, [adam.updated(limit=2000)]) == "untitled · adam 0.001 · all images"
+    assert run_label("untitled", adam.updated(momentum=0.5, device="auto")) == "untitled · adam 0.001"
+    assert run_label("untitled", adam.updated(limit=2000)) == "untitled · adam 0.001 · 2,000 images"
 
 
 def test_every_setting_that_matters_one_a_line():

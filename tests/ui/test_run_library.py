@@ -121,10 +121,12 @@ def test_runs_on_disk_appear_in_every_view(own_data_folder, qtbot):
     window._torch_loaded("CPU", 0.0, ["cpu"])
     assert sorted(run.path for name, run in fired if name == "run_added") == sorted([exportable, no_weights])
     (run,) = [r for r in window.library.runs if r.path == exportable]
-    assert run.label == "on-disk · adam 0.001 · 1 ep" and run.status == "completed" and not run.events_loaded
+    assert run.label == "on-disk · adam 0.001 · 1 ep · 600 images"
+    assert run.status == "completed" and not run.events_loaded
     texts = {window.train_area.run_list.topLevelItem(i).text(0)
              for i in range(window.train_area.run_list.topLevelItemCount())}
-    assert texts == {"on-disk · adam 0.001 · 1 ep", "no-weights · adam 0.001 · 1 ep"}  # design and settings
+    # design and settings
+    assert texts == {"on-disk · adam 0.001 · 1 ep · 600 images", "no-weights · adam 0.001 · 1 ep · 600 images"}
     assert window.exportable_runs() == [run]  # only the run with best weights
     assert window.draw_area.index_of("run", str(exportable)) > 0
     assert window.draw_area.index_of("run", str(no_weights)) < 0

@@ -76,19 +76,20 @@ def legend_names(plot):
 def test_runs_of_a_hand_built_design_are_named_by_their_settings(run_list):
     window, runs = run_list
     labels = sorted(runs.topLevelItem(i).text(0) for i in range(runs.topLevelItemCount()))
-    assert labels == ["untitled · sgd 1", "untitled · sgd 100"]  # no longer both "untitled"
-    tip = row(runs, "untitled · sgd 100").toolTip(0)
+    # No longer both "untitled": the settings that differ from the defaults.
+    assert labels == ["untitled · sgd 1 · 500 images", "untitled · sgd 100 · 500 images"]
+    tip = row(runs, "untitled · sgd 100 · 500 images").toolTip(0)
     for line in ("Optimizer: sgd", "Learning rate: 100", "Momentum: 0.9", "Batch size: 128", "Epochs: 3",
                  "Training images: 500", "Folder: "):
         assert line in tip
     assert "Beta1" not in tip  # only the settings that matter for SGD
-    assert row(runs, "untitled · sgd 100").toolTip(3) == tip  # the whole row
+    assert row(runs, "untitled · sgd 100 · 500 images").toolTip(3) == tip  # the whole row
 
 
 def test_f2_renames_a_run_in_the_list_the_legend_and_its_folder(run_list, qtbot, press):
     window, runs = run_list
     library = window.library
-    item = row(runs, "untitled · sgd 100")
+    item = row(runs, "untitled · sgd 100 · 500 images")
     click(qtbot, runs, item, column=2)  # F2 renames the name, whatever column was clicked
     run = window.train_area.selected_runs()[0]
     press(Qt.Key.Key_F2)
@@ -98,10 +99,10 @@ def test_f2_renames_a_run_in_the_list_the_legend_and_its_folder(run_list, qtbot,
     assert json.loads((run.path / SUMMARY_FILE).read_text())["name"] == "too high: exploded"
     assert load_run(run.path).label == "too high: exploded"  # after a restart too
     # Comparing: the legend names the run as the list does.
-    click(qtbot, runs, row(runs, "untitled · sgd 1"))
+    click(qtbot, runs, row(runs, "untitled · sgd 1 · 500 images"))
     click(qtbot, runs, item, modifier=Qt.KeyboardModifier.ControlModifier)
     selected = window.train_area.selected_runs()
-    assert {r.label for r in selected} == {"too high: exploded", "untitled · sgd 1"}
+    assert {r.label for r in selected} == {"too high: exploded", "untitled · sgd 1 · 500 images"}
     names = legend_names(window.train_area.plots.loss_plot)
     assert f"{selected[1].label} (loss)" in names  # the label alone, as in the list
     assert not any(r.started in " ".join(names) for r in library.runs)
@@ -112,8 +113,9 @@ def test_the_context_menu_renames_and_the_comparison_legend_follows(run_list, qt
     from PySide6.QtGui import QContextMenuEvent
 
     window, runs = run_list
-    click(qtbot, runs, row(runs, "untitled · sgd 1"))
-    click(qtbot, runs, row(runs, "untitled · sgd 100"), modifier=Qt.KeyboardModifier.ControlModifier)
+    click(qtbot, runs, row(runs, "untitled · sgd 1 · 500 images"))
+    click(qtbot, runs, row(runs, "untitled · sgd 100 · 500 images"),
+          modifier=Qt.KeyboardModifier.ControlModifier)
     assert len(window.train_area.selected_runs()) == 2
     overlay = window.train_area.selected_runs()[1]  # the first is shown as the main curves
     assert f"{overlay.label} (loss)" in legend_names(window.train_area.plots.loss_plot)
@@ -148,7 +150,7 @@ def test_the_context_menu_renames_and_the_comparison_legend_follows(run_list, qt
 
 def test_a_name_too_long_is_refused_and_the_label_stays(run_list, qtbot, press):
     window, runs = run_list
-    item = row(runs, "untitled · sgd 1")
+    item = row(runs, "untitled · sgd 1 · 500 images")
     label = item.text(0)
     click(qtbot, runs, item)
     press(Qt.Key.Key_F2)
