@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 from playground.cli.common import UsageError
@@ -33,7 +34,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from playground.core.text import printable
 
     try:
-        check = export_checked(args.source, args.format, args.out)
+        with warnings.catch_warnings():
+            # torch deprecates torch.jit (FutureWarning on trace, save and load): not the user's concern
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=FutureWarning)
+            check = export_checked(args.source, args.format, args.out)
     except ExportWriteError as exc:  # the input was fine; writing the result failed
         print(f"playground: error: {printable(exc)}", file=sys.stderr)
         return 1

@@ -212,6 +212,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,
                           **result.to_dict()}))
     else:
-        print(f"{run.spec.name}, {args.weights} weights, {printable(run.path)} ({run.status})")
+        print(f"{printable(run.label)}, {args.weights} weights, {printable(run.path)} ({run.status})")
         print(result.format(CLASS_NAMES[cfg.dataset]))
     return 0

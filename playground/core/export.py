@@ -356,7 +356,8 @@ _SCRIPT_COMMAND_LINE = '''\
 # -- the command line ------------------------------------------------------------------------------
 
 def main(argv=None):
-    """Classify image files; exit 2 if any could not be read, else 1 if any was blank, else 0."""
+    """Classify image files; exit 2 if the weights or any image could not be read, else 1 if any was
+    blank, else 0."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Classify images of a digit (PNG, JPEG, BMP, GIF, TIFF "
@@ -364,6 +365,9 @@ def main(argv=None):
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--json", action="store_true", help="print one JSON object per image")
     args = parser.parse_args(argv)
+    if not WEIGHTS.is_file():  # a script copied without its weights
+        print(f"{WEIGHTS.name} not found next to the script: copy it along", file=sys.stderr)
+        return 2
     net = load()
     unreadable = blank = 0
     for name in args.images:

@@ -227,15 +227,22 @@ class Trainer:
 
     ``data`` defaults to the config's data set; ``run_dir`` (optional) receives the run folder's
     files as the run goes; ``initial_state`` / ``optimizer_state`` continue an earlier run; ``task``
-    names the kind of training (a key of ``TASKS``).
+    names the kind of training (a key of ``TASKS``). Progress reports come every ``report_interval``
+    seconds, and with ``min_reports_per_epoch`` > 0 also after ``steps_per_epoch //
+    min_reports_per_epoch`` steps without one (so that a short run still draws a curve; reports
+    change no figure, only how the epoch is cut into windows).
     """
 
     def __init__(self, spec: NetworkSpec, config: TrainConfig, data: DataSplits | None = None,
                  run_dir: str | Path | None = None, initial_state: dict | None = None,
                  optimizer_state: dict | None = None, report_interval: float = 0.1,
-                 task: str = "classifier"):
+                 task: str = "classifier", min_reports_per_epoch: int = 0):
         if not isinstance(task, str) or task not in TASKS:
             raise ConfigError(f"unknown kind of training {short_repr(task)}; known: {', '.join(sorted(TASKS))}")
+        if type(min_reports_per_epoch) is not int or not 0 <= min_reports_per_epoch <= 10_000:
+            raise ConfigError(f"min_reports_per_epoch must be a whole number from 0 to 10000, not "
+                              f"{short_repr(min_reports_per_epoch)}")
+        self.min_reports_per_epoch = min_reports_per_epoch
         self.task = TASKS[task](spec, config)
         self.spec = spec
         self.config = config
@@ -346,6 +353,8 @@ class Trainer:
         task, clock, control = self.task, self._clock, self.control
         interval, check_every = self.report_interval, _loss_check_steps(self.device)
         done, last = run.step, task.steps_per_epoch - 1
+        # With a minimum number of reports, also one after this many steps without one (0: never).
+        every = max(1, task.steps_per_epoch // self.min_reports_per_epoch) if self.min_reports_per_epoch else 0
         step, add = task.step, log.add
         clock.start_epoch()
         task.start_epoch()
@@ -361,9 +370,11 @@ class Trainer:
                 run.step = done + b + 1
                 clock.samples += size
                 now = time.perf_counter()
-                # Reports follow the clock (about ten a second for the window); the figures and the
-                # divergence check follow the steps only.
-                report = now - clock.last_report >= interval or b == last
+                # Reports follow the clock (about ten a second for the window) and, if asked, a
+                # number of steps since the last one; the figures and the divergence check follow
+                # the steps only.
+                report = (now - clock.last_report >= interval or b == last
+                          or (every and b + 1 - log.reported >= every))
                 if report or log.unread >= check_every:
                     self._check_losses(run, log)
                 if report:

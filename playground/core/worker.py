@@ -7,8 +7,9 @@ trainer runs on the main thread at full speed.
 
 Protocol (JSON lines): the worker prints ``{"type": "ready"}`` once torch is imported, reads one job
 line from stdin (``design``, ``config``, ``run_dir``, optional ``initial_weights``,
-``optimizer_state``, ``report_interval`` and ``task``, the kind of training: a key of
-``core.tasks.TASKS``, ``"classifier"`` when absent), then prints each trainer event
+``optimizer_state``, ``report_interval``, ``min_reports_per_epoch`` (0 when absent: reports by
+the clock only) and ``task``, the kind of training: a key of ``core.tasks.TASKS``,
+``"classifier"`` when absent), then prints each trainer event
 (``core/events.py``) as it comes, and an ``error`` event if the job fails. While
 it trains it takes commands on stdin: ``pause``, ``resume``, ``stop`` (keep weights, evaluate) and
 ``abort`` (stop without the final evaluation). If stdin closes, it aborts.
@@ -153,7 +154,8 @@ def main() -> int:
         optimizer = load_optimizer(Path(job["optimizer_state"])) if job.get("optimizer_state") else None
         trainer = Trainer(spec, config, run_dir=job.get("run_dir"), initial_state=initial,
                           optimizer_state=optimizer, report_interval=job.get("report_interval", 0.1),
-                          task=job.get("task", "classifier"))
+                          task=job.get("task", "classifier"),
+                          min_reports_per_epoch=job.get("min_reports_per_epoch", 0))
         threading.Thread(target=_read_commands, args=(trainer,), daemon=True, name="commands").start()
         yield from trainer.run()
 

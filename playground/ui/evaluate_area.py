@@ -8,12 +8,20 @@ import html
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSplitter, QStyle, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core.text import counted
 from playground.ui import theme
 
 MAX_IMAGES = 200
+
+# The per-class table's columns: the header shown (short, so that the table fits a narrow window)
+# and what it stands for (the header's tooltip).
+COLUMNS = (("Class", "The class"), ("Prec.", "Precision: of the images predicted as this class, the share "
+                                                "that are"),
+           ("Recall", "Recall: of the images of this class, the share found"),
+           ("F1", "F1: the harmonic mean of precision and recall"),
+           ("Images", "Images: how many test images are of this class"))
 
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -34,6 +42,7 @@ class ConfusionMatrixView(QWidget):
     cell_clicked = Signal(int, int)
 
     LEFT, TOP = 52, 36  # room for the row names and "true ↓", the column names and "predicted →"
+    MINIMUM = 220  # the cells shrink with the widget, to 16 px at this size
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -41,7 +50,7 @@ class ConfusionMatrixView(QWidget):
         self.names: list[str] = []
         self.selected: tuple[int, int] | None = None  # the cell whose images are shown
         self.current: tuple[int, int] | None = None  # the keyboard's cell
-        self.setMinimumSize(320, 320)
+        self.setMinimumSize(self.MINIMUM, self.MINIMUM)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setToolTip("Rows: true class. Columns: predicted class. Click a cell, or move with the arrow keys "
@@ -176,16 +185,21 @@ class EvaluateArea(QWidget):
         self.title = QLabel("Train a network (Train area) or pick a run there to evaluate it here.")
         self.title.setWordWrap(True)
         self.accuracy = QLabel()
+        self.accuracy.setWordWrap(True)  # a narrow pane wraps it rather than widening the window
         font = self.accuracy.font()
         font.setPointSizeF(font.pointSizeF() * 1.8)
         font.setBold(True)
         self.accuracy.setFont(font)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Class", "Precision", "Recall", "F1", "Images"])
+        self.table = QTableWidget(0, len(COLUMNS))
+        for col, (text, meaning) in enumerate(COLUMNS):
+            header_item = QTableWidgetItem(text)
+            header_item.setToolTip(meaning)
+            self.table.setHorizontalHeaderItem(col, header_item)
         self.table.verticalHeader().setVisible(False)
         self.table.setTabKeyNavigation(False)  # read-only: Tab goes on to the confusion matrix
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self._fit_table_to_headers()
         self.table.setToolTip("Precision: of the images predicted as this class, the share that are.\n"
                               "Recall: of the images of this class, the share found.\nF1: their harmonic mean.")
         self.matrix = ConfusionMatrixView()
@@ -207,20 +221,33 @@ class EvaluateArea(QWidget):
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
-        middle_layout.addWidget(QLabel("<b>Confusion matrix</b> — click a cell (or arrow keys and Enter)"))
+        matrix_caption = QLabel("<b>Confusion matrix</b> — click a cell (or arrow keys and Enter)")
+        matrix_caption.setWordWrap(True)
+        middle_layout.addWidget(matrix_caption)
         middle_layout.addWidget(self.matrix, 1)
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
+        self.images_label.setWordWrap(True)
+        self.gallery.setMinimumWidth(self.gallery.gridSize().width() + 24)  # a column of images and a scroll bar
         right_layout.addWidget(self.images_label)
         right_layout.addWidget(self.gallery, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)
         for w in (left, middle, right):
             splitter.addWidget(w)
+        splitter.setChildrenCollapsible(False)
         splitter.setSizes([330, 460, 440])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
+
+    def _fit_table_to_headers(self) -> None:
+        """The table's minimum width: every column's header readable (the columns share the width
+        equally, so each gets as much as the widest header needs)."""
+        header = self.table.horizontalHeader()
+        needed = header.count() * max(header.sectionSizeHint(col) for col in range(header.count()))
+        scroll_bar = self.table.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.table)
+        self.table.setMinimumWidth(needed + scroll_bar + 2 * self.table.frameWidth() + 2)
 
     def show_run(self, run, images=None) -> None:
         """Show a run's evaluation; ``images`` are its test images (loaded by the caller if needed)."""

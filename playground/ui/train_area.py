@@ -496,7 +496,7 @@ class TrainArea(QWidget):
         resolve_device(config.device)
         run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))
         job.update(task="classifier", design=spec.to_dict(), config=config.to_dict(), run_dir=str(run_dir),
-                   report_interval=REPORT_INTERVAL)
+                   report_interval=REPORT_INTERVAL, min_reports_per_epoch=25)
         return spec, config, job
 
     def start(self, initial: RunRecord | None = None) -> bool:
