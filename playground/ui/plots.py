@@ -568,13 +568,17 @@ class TrainingPlots(QWidget):
         self.redraw()
 
     def set_main_label(self, label: str) -> None:
-        """Name the run of the main curves in their legend entries ("label (validation loss)")."""
+        """Name the run of the main curves once in each plot's legend, in its first entry ("label: training
+        loss (raw)"), so that the legend stays short and still says which run the solid curves are."""
         self.main_label = label
+        named: set[str] = set()
         for key, (plot_name, name, _, _) in self._STYLES.items():
             item = self.items[key]
             for sample, text in getattr(self, plot_name).legend.items:
                 if sample.item is item:
-                    text.setText(f"{label} ({name})" if label else name)
+                    first = plot_name not in named
+                    named.add(plot_name)
+                    text.setText(f"{label}: {name}" if label and first else name)
         self._fit_legends()
 
     def redraw(self) -> None:
