@@ -23,16 +23,17 @@ from playground.ui.plots import CurveBuffer, CurveBuilder, curves_from_events
 
 def trained(run: RunRecord) -> tuple[float, int]:
     """How much ``run`` trained, from its events: the epochs (a fraction for a run stopped within an
-    epoch) and the images (steps done times the batch size)."""
-    per_epoch, steps = 0, 0
+    epoch) and the training images it saw (steps done times the batch size, at most the whole set)."""
+    per_epoch, steps, size = 0, 0, 0
     for e in run.events:
         if e.get("type") == "start":
-            per_epoch = e["steps_per_epoch"]
+            per_epoch, size = e.get("steps_per_epoch", 0), e.get("train_size", 0)
         elif e.get("type") in ("progress", "epoch", "paused", "stopped"):
             steps = max(steps, int(e["step"]))
             per_epoch = e.get("steps_per_epoch", per_epoch)
     epochs = steps / per_epoch if per_epoch else float(len(run.epochs))
-    return epochs, steps * run.config.batch_size
+    seen = steps * run.config.batch_size
+    return epochs, min(seen, size) if size else seen
 
 
 class RunLibrary(QObject):

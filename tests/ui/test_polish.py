@@ -93,8 +93,9 @@ def test_the_train_area_banners_count_in_english(ready_window):
     assert area.banner.text().startswith("1 saved run folder could not be read")
     area.show_unreadable_runs(["a", "b"])
     assert area.banner.text().startswith("2 saved run folders could not be read")
-    run = RunRecord(None, ready_window.document.spec, TrainConfig(epochs=1), {"status": "completed"},
-                    [{"type": "start", "train_size": 1}])
+    run = RunRecord(None, ready_window.document.spec, TrainConfig(epochs=1, batch_size=1), {"status": "completed"},
+                    [{"type": "start", "train_size": 1, "steps_per_epoch": 1},
+                     {"type": "epoch", "epoch": 1, "step": 1}])
     assert "1 epoch on 1 image may be too little training" in _why_not_learning(run)
 
 
