@@ -31,6 +31,14 @@ def one_thread_training_workers(monkeypatch):
 
 
 @pytest.fixture
+def own_data_folder(monkeypatch, tmp_path):
+    """A data folder of this test's own, so that the window lists no other test's runs (use it before
+    the window is made)."""
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
 def ready_window(qtbot):
     """The main window with torch 'loaded' (devices: the CPU) and no dialogs on close."""
     from PySide6.QtWidgets import QMessageBox

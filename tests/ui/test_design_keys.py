@@ -21,12 +21,6 @@ TUTORIAL = [layer.type for layer in PRESETS["tutorial-cnn"].spec.layers]
 
 
 @pytest.fixture
-def own_data_folder(monkeypatch, tmp_path):
-    """Runs listed by the window are this test's only (set before the window is made)."""
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture
 def window(own_data_folder, active_window):
     return active_window
 

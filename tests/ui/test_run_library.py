@@ -4,7 +4,6 @@ MNIST images."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 
 from playground.core import PRESETS, NetworkSpec
@@ -14,13 +13,6 @@ from playground.core.runs import BEST_WEIGHTS, LAST_WEIGHTS, RunWriter, new_run_
 
 MLP = NetworkSpec((L("Flatten"), L("Linear", out_features=64), L("ReLU"), L("Linear", out_features=10)),
                   name="mlp-64")
-
-
-@pytest.fixture
-def own_data_folder(monkeypatch, tmp_path):
-    """A data folder of this test's own, so that no other test's runs are listed."""
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def record(library):

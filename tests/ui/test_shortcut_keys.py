@@ -20,13 +20,6 @@ K = Qt.Key
 
 
 @pytest.fixture
-def own_data_folder(monkeypatch, tmp_path):
-    """Runs listed by the window are this test's only (set before the window is made)."""
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def window(own_data_folder, active_window):
     return active_window
 

@@ -17,12 +17,6 @@ TINY = dict(epochs=1, limit=500, test_limit=500, batch_size=32, device="cpu", op
 
 
 @pytest.fixture
-def own_data_folder(monkeypatch, tmp_path):
-    """Runs listed by the window are this test's only (set before the window is made)."""
-    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture
 def window(own_data_folder, active_window):
     return active_window
 
