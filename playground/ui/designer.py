@@ -840,7 +840,7 @@ class DesignerWidget(QWidget):
 
     def _update_caption(self) -> None:
         spec = self.document.spec
-        self.network_caption.setText(f"Network: {spec.name} — input 1x28x28 (MNIST image), "
+        self.network_caption.setText(f"Network: {spec.name} — {self.document.input_text}, "
                                      f"{counted(len(spec.layers), 'layer')}")
 
     def show_colours(self) -> None:
