@@ -64,8 +64,12 @@ class DesignDocument(QObject):
         self._selected = -1
         self._batch_size = DEFAULT_BATCH_SIZE  # TrainConfig's, until the Train tab sets its own
         self.path: Path | None = None
-        self.undo_stack = undo_stack if undo_stack is not None else QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(self._clean_changed)
+        if undo_stack is None:
+            undo_stack = QUndoStack(self)
+            undo_stack.cleanChanged.connect(self._clean_changed)
+        # A shared stack's owner says when it is modified: a stack destroyed before this document
+        # (its owner's child) emits cleanChanged from its destructor, to a receiver half gone.
+        self.undo_stack = undo_stack
 
     def _clean_changed(self, clean: bool) -> None:
         self.modified_changed.emit(not clean)
