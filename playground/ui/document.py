@@ -90,6 +90,11 @@ class DesignDocument(QObject):
         return "input 1x28x28 (MNIST image)"
 
     @property
+    def ready_text(self) -> str:
+        """What a design without problems is, for the designer's totals line."""
+        return "ready to train"
+
+    @property
     def selected(self) -> int:
         return self._selected
 

@@ -78,6 +78,11 @@ class GanStackDocument(DesignDocument):
         return f"input: 1x28x28 image{digit} = {format_shape(spec.discriminator_input)}"
 
     @property
+    def ready_text(self) -> str:
+        # One stack ready is not the GAN ready to train: say what this stack does right.
+        return "ends at a 1x28x28 image" if self.which == "generator" else "ends at one score"
+
+    @property
     def title(self) -> str:
         return f"{self.gan.title} ({self.which})"
 
@@ -144,6 +149,11 @@ class GanDocument(QObject):
     @property
     def title(self) -> str:
         return self.path.name if self.path else self._spec.name
+
+    def set_batch_size(self, batch_size: int) -> None:
+        """The batch size GAN training would use, for both stacks' memory estimates."""
+        for stack in self.stacks.values():
+            stack.set_batch_size(batch_size)
 
     def preset_name(self) -> str | None:
         """The preset this design is, unchanged, or None."""

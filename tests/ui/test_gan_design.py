@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from playground.core import PRESETS, load_design
+from playground.core import PRESETS, DesignError, load_design
 from playground.core.gan_spec import DEFAULT_GAN_PRESET, GAN_PRESETS, GanSpec
 from playground.ui.gan_design import GanDesignPanel
 from playground.ui.gan_document import GanDocument
@@ -123,6 +123,8 @@ def test_removing_the_generators_unflatten_shows_the_problem_and_the_fix_repairs
     assert panel.tabs.tabText(0) == "Generator" and not designer.problems.problem_labels
     assert designer.problems.problem_box.isHidden()
     assert model.data(model.index(4, 2)) == "1x28x28"
+    assert "✔ ends at a 1x28x28 image" in designer.problems.totals.text()
+    assert "✔ ends at one score" in panel.designers["discriminator"].problems.totals.text()
     assert doc.undo_stack.count() == 2 and doc.undo_stack.undoText().startswith("Generator: ")
 
 
@@ -247,6 +249,13 @@ def test_undo_shows_the_stack_it_changes(panel, qtbot):
     assert doc.spec == GAN_PRESETS["gan-mlp"].spec
 
 
+def test_the_memory_estimate_follows_the_gan_batch_size(panel):
+    panel.document.set_batch_size(64)
+    for which in ("generator", "discriminator"):
+        assert panel.document.stacks[which].batch_size == 64
+        assert "training at batch size 64" in panel.designers[which].problems.memory.text()
+
+
 # -- in the window -----------------------------------------------------------------------------------
 
 
@@ -301,7 +310,7 @@ def test_save_then_open_round_trip(window, qtbot, monkeypatch, tmp_path):
     assert data["kind"] == "gan" and data["latent_size"] == 100 and data["conditional"] is True
     assert GanSpec.load(path) == saved and gan.path == path
     assert not gan.modified and not window.isWindowModified() and window.windowTitle().startswith("mine.json")
-    with pytest.raises(Exception):
+    with pytest.raises(DesignError, match="not a classifier"):
         load_design(path)  # the classifier loader refuses it: the design file is a GAN's
 
     gan.use_preset("gan-mlp")
