@@ -401,3 +401,21 @@ def test_unsaved_gan_changes_can_be_saved_when_asked(window, qtbot, monkeypatch,
     window.new_gan("dcgan")  # asks first; Save writes the GAN design, then the preset comes
     assert GanSpec.load(tmp_path / "kept.json").latent_size == 16
     assert window.gan_document.spec == GAN_PRESETS["dcgan"].spec
+
+
+def test_the_designer_keys_work_inside_a_gan_stack(window, qtbot):
+    gan = window.gan_design
+    designer = gan.designers["generator"]
+    assert types(window.gan_document.spec.generator)[:3] == ["Linear", "BatchNorm", "ReLU"]  # dcgan
+    click_row(qtbot, designer, 1)
+    qtbot.keyClick(designer.stack, K.Key_Down, Qt.KeyboardModifier.AltModifier)
+    assert types(window.gan_document.spec.generator)[:3] == ["Linear", "ReLU", "BatchNorm"]
+    qtbot.keyClick(designer.stack, K.Key_Insert)  # to the palette: type a name, Enter adds it
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is designer.palette)
+    qtbot.keyClicks(designer.palette, "drop")
+    qtbot.keyClick(designer.palette, K.Key_Return)
+    assert types(window.gan_document.spec.generator)[3] == "Dropout"
+    assert window.document.undo_stack.count() == 0  # the classifier design is untouched
+    focus(qtbot, designer.stack)
+    qtbot.keyClick(designer.stack, K.Key_Tab, CTRL)  # the next stack's tab
+    assert gan.current_stack() == "discriminator"
