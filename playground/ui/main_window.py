@@ -384,11 +384,13 @@ class MainWindow(QMainWindow):
     def new_design(self) -> None:
         if self.maybe_save():
             self.document.reset(NetworkSpec())
+            self._show_classifier_design()
 
     def new_from_preset(self, name: str) -> None:
         """Open a preset's design with its training settings in the Train area."""
         if self.maybe_save():
             self.document.reset(get_preset(name).spec)
+            self._show_classifier_design()
             changes = self.train_area.apply_preset(name)
             settings = f" Training settings: {', '.join(changes)}." if changes else ""
             self.statusBar().showMessage(f"{name}: {get_preset(name).summary}{settings}", 8000)
@@ -423,6 +425,7 @@ class MainWindow(QMainWindow):
             self._show_unexpected_error("Cannot open design", path, exc)
             return False
         self._add_recent(Path(path))
+        self._show_classifier_design()
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
 
@@ -494,6 +497,11 @@ class MainWindow(QMainWindow):
     def _layers_document(self) -> DesignDocument:
         """Whose selected layer Delete and Duplicate act on: the GAN stack shown, or the classifier."""
         return self.gan_design.current_stack_document() if self.gan_design_current() else self.document
+
+    def _show_classifier_design(self) -> None:
+        """A classifier design replaced from the GAN tab is shown, not changed out of sight."""
+        if self.gan_design_current():
+            self.tabs.setCurrentWidget(self.designer)
 
     def show_gan_design(self) -> None:
         """Show the tab that holds the GAN designer, if the window has one."""

@@ -344,6 +344,16 @@ def test_a_classifier_file_opened_on_the_gan_tab_goes_to_the_classifier(window, 
     gan = window.gan_document.spec
     assert window.open_file(path)
     assert window.document.spec == PRESETS["lenet5"].spec and window.gan_document.spec is gan
+    assert window.tabs.currentWidget() is window.designer  # the design that changed is shown
+
+
+def test_ctrl_n_on_the_gan_tab_shows_the_new_classifier_design(window, qtbot):
+    gan = window.gan_document.spec
+    stack = window.gan_design.designers["generator"].stack
+    focus(qtbot, stack)
+    qtbot.keyClick(stack, K.Key_N, CTRL)
+    assert window.document.spec.layers == () and window.tabs.currentWidget() is window.designer
+    assert window.gan_document.spec is gan
 
 
 @pytest.mark.parametrize("content, says", [
