@@ -708,7 +708,7 @@ class MainWindow(QMainWindow):
 
     def show_evaluation(self, run) -> None:
         """Show a run in the Evaluate area, loading its test images in the background if needed."""
-        if self._closing:  # the run stopped because the window is closing: load nothing
+        if self._closing or run.kind != "classifier":  # closing: load nothing; a GAN has no test evaluation
             return
         c = run.config
         key = (c.dataset, c.val_fraction, c.seed, c.limit, c.test_limit)
