@@ -14,7 +14,11 @@ and 255 white ink, as MNIST stores them.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from playground.core.atomic import atomic_write_bytes
 from playground.core.export import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from playground.core.gan_spec import GAN_KIND, IMAGE_SHAPE, GanSpec, build_gan, infer_gan_shapes
 from playground.core.layers import CATALOG
@@ -240,8 +245,8 @@ def _run_design(path: Path) -> GanSpec:
     except DesignError as exc:
         raise GeneratorError(f"{exc}; {GENERATE_HINT}") from None
     if isinstance(data, dict) and data.get("kind", "classifier") == "classifier":
-        raise GeneratorError(f"{shown}: a classifier's run (it classifies digits; it does not make them); "
-                             f"{GENERATE_HINT}")
+        raise GeneratorError(f"{shown}: a classifier's run or model folder (it classifies digits; it does not "
+                             f"make them); {GENERATE_HINT}")
     try:
         return GanSpec.from_dict(data, f"{shown}/{DESIGN_FILE}")
     except DesignError as exc:
@@ -320,3 +325,95 @@ def load_generator_file(path: str | Path) -> GeneratorModel:
         raise GeneratorError(str(exc)) from None
     return GeneratorModel(spec, state, str(path))
 
+
+
+# -- images as PNG files -----------------------------------------------------------------------------
+
+SAMPLE_NAME = "sample_{:04d}.png"
+
+
+class SamplesWriteError(OSError):
+    """Writing the images failed part-way; ``written`` of them are in the folder (0: nothing was left)."""
+
+    def __init__(self, message: str, written: int):
+        super().__init__(message)
+        self.written = written
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 image (28, 28) as a grayscale PNG file's bytes (Pillow: the same image, the same bytes)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, np.uint8), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def check_samples_folder(folder: str | Path, force: bool = False) -> Path:
+    """``folder`` if images can be written there: a new folder in an existing one, an empty folder, or
+    (``force``) any folder; ``GeneratorError`` saying why not. Nothing is written."""
+    folder = Path(folder)
+    shown = printable(folder)
+    if folder.exists() and not folder.is_dir():
+        raise GeneratorError(f"{shown} is a file, not a folder; give a new or empty folder for the images")
+    if folder.is_dir():
+        try:
+            held = sum(1 for _ in folder.iterdir())
+        except OSError as exc:
+            raise GeneratorError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+        if held and not force:
+            raise GeneratorError(f"{shown} is not empty ({held:,} entries); choose a new or empty folder, or add "
+                                 f"--force to write into it (files named sample_NNNN.png are replaced, others kept)")
+        return folder
+    if not folder.parent.is_dir():
+        raise GeneratorError(f"{printable(folder.parent)}: no such folder; create it first or choose another place")
+    return folder
+
+
+def save_images(images: np.ndarray, folder: str | Path, force: bool = False) -> list[Path]:
+    """Write ``images`` as ``sample_0000.png``, ... into ``folder`` (checked by
+    :func:`check_samples_folder`). A new folder is written under a hidden name beside it and renamed
+    when complete; into an existing folder each file is written atomically, and if writing fails
+    there the files written so far are removed unless the folder held files before (``force``).
+    ``SamplesWriteError`` says how many images were left written."""
+    folder = check_samples_folder(folder, force)
+    data = [png_bytes(image) for image in images]  # all encoded before anything is written
+    if folder.exists():
+        return _write_into(folder, data, keep=force and any(folder.iterdir()))
+    return _write_new_folder(folder, data)
+
+
+def _write_into(folder: Path, data: list[bytes], keep: bool) -> list[Path]:
+    written: list[Path] = []
+    try:
+        for i, png in enumerate(data):
+            atomic_write_bytes(folder / SAMPLE_NAME.format(i), png)
+            written.append(folder / SAMPLE_NAME.format(i))
+    except OSError as exc:
+        if not keep:
+            for path in written:
+                path.unlink(missing_ok=True)
+        left = f"{len(written):,} of {len(data):,} images were written" if keep else "nothing was left there"
+        raise SamplesWriteError(f"cannot write into {printable(folder)} ({exc.strerror or exc}); {left}",
+                                len(written) if keep else 0) from None
+    return written
+
+
+def _write_new_folder(folder: Path, data: list[bytes]) -> list[Path]:
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    except OSError as exc:
+        raise SamplesWriteError(f"cannot create {printable(folder)} ({exc.strerror or exc}); nothing was written",
+                                0) from None
+    try:
+        for i, png in enumerate(data):
+            (tmp / SAMPLE_NAME.format(i)).write_bytes(png)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's folder is private; the result is an ordinary folder
+        os.rename(tmp, folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SamplesWriteError(f"cannot write {printable(folder)} ({exc.strerror or exc}); nothing was written",
+                                0) from None
+    return [folder / SAMPLE_NAME.format(i) for i in range(len(data))]
