@@ -26,6 +26,7 @@ import contextlib
 import io
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ def onnx_description(gen: GeneratorModel) -> str:
 def export_generator_onnx(path: Path, gen: GeneratorModel) -> None:
     module, example, names = _exported_module(gen)
     batch = torch.export.Dim("batch")
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # Both inputs share the batch dimension; torch says it names it once: not the user's concern.
+        warnings.filterwarnings("ignore", message=r"# The axis name", category=UserWarning)
         program = torch.onnx.export(module, example, None, dynamo=True, input_names=names, output_names=["image"],
                                     dynamic_shapes=tuple({0: batch} for _ in names))
     proto = program.model_proto
