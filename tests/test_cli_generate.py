@@ -4,6 +4,7 @@ seed, and bad input refused in one line with exit code 2 and nothing written."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +178,17 @@ def test_a_failed_write_leaves_nothing_half_written(runs, tmp_path, capsys, monk
     code, _, err = run(capsys, runs["dcgan"], "--count", 5, "--out", forced, "--force")
     assert code == 1 and "2 of 5 images were written" in err
     assert sorted(p.name for p in forced.iterdir()) == ["keep.txt", "sample_0000.png", "sample_0001.png"]
+
+
+def test_a_folder_without_write_permission_is_refused_before_anything_is_made(runs, tmp_path, capsys, monkeypatch):
+    import playground.core.gan_sample as gan_sample
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # As root every folder is writable: refuse the way the OS answers a user for this folder.
+    real = gan_sample.os.access
+    monkeypatch.setattr(gan_sample.os, "access", lambda path, mode: Path(path) != locked and real(path, mode))
+    for out in (locked / "new", locked):
+        code, text, err = run(capsys, runs["dcgan"], "--count", 2, "--out", out)
+        assert code == 2 and f"{locked}: no permission to write in this folder" in err
+    assert list(locked.iterdir()) == []

@@ -364,9 +364,13 @@ def check_samples_folder(folder: str | Path, force: bool = False) -> Path:
         if held and not force:
             raise GeneratorError(f"{shown} is not empty ({held:,} entries); choose a new or empty folder, or add "
                                  f"--force to write into it (files named sample_NNNN.png are replaced, others kept)")
-        return folder
-    if not folder.parent.is_dir():
+        writable = folder
+    elif not folder.parent.is_dir():
         raise GeneratorError(f"{printable(folder.parent)}: no such folder; create it first or choose another place")
+    else:
+        writable = folder.parent
+    if not os.access(writable, os.W_OK | os.X_OK):
+        raise GeneratorError(f"{printable(writable)}: no permission to write in this folder; choose another place")
     return folder
 
 
