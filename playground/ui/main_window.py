@@ -680,8 +680,12 @@ class MainWindow(QMainWindow):
     # -- export -----------------------------------------------------------------------------------------------
 
     def exportable_runs(self) -> list:
-        """Finished runs with weights on disk, newest first."""
-        return self.library.runs_with_best_weights()
+        """Finished runs with weights on disk, newest first: a classifier's best weights; a GAN's
+        generator, from its best weights or else its last."""
+        from playground.ui.export_dialog import is_gan_run
+
+        return [r for r in reversed(self.library.runs)
+                if r.finished and (r.has_best_weights or (is_gan_run(r) and r.has_last_weights))]
 
     def _update_export_action(self, *args) -> None:
         self.export_action.setEnabled(bool(self.exportable_runs()))
