@@ -156,6 +156,8 @@ def wobble(level: float, size: float, n: int = 30, phase: float = 0.0) -> list[f
 
 def test_a_healthy_epoch_has_no_warning():
     assert gan_warnings(wobble(1.1, 0.15), wobble(1.3, 0.3, phase=1), wobble(0.65, 0.05), wobble(0.35, 0.05)) == []
+    # Steady losses are fine while the discriminator still tells real from generated.
+    assert gan_warnings(wobble(1.1, 0.01), wobble(1.0, 0.01), wobble(0.7, 0.02), wobble(0.3, 0.02)) == []
 
 
 def test_a_discriminator_that_wins_is_named():

@@ -145,7 +145,7 @@ def test_weights_that_do_not_fit_the_design_name_the_first_mismatch(tmp_path):
     state = gan_state("dcgan")
     state["generator.0.weight"] = torch.zeros(10, 64)
     with pytest.raises(GeneratorError, match=r"'generator.0.weight' has shape \(10, 64\) but the design needs "
-                                             r"\(6272, 64\)"):
+                                             r"\(3136, 64\)"):
         load_generator(make_gan_run(tmp_path / "shape", state=state))
     state = gan_state("dcgan")
     state["generator.4.weight"][0, 0, 0, 0] = math.inf
