@@ -31,7 +31,12 @@ from playground.core.tasks import TrainingTask
 
 SAMPLE_SECONDS = 0.3  # the live sample grid's refresh: a few times a second
 QUALITY_COUNT = 1000  # generated images the quality meter scores each epoch
-EMA_DECAY = 0.999  # the generator average's horizon: about the last thousand steps
+# The generator average: over the whole run so far, weighted towards its later steps (step t's
+# weight grows as t ** (EMA_WARMUP - 1)), until at about 15,000 steps the horizon EMA_DECAY (the last
+# ten thousand steps) takes over. On the presets this beat an average over the last ~10% of the steps
+# (dcgan: 75% confident digits against 73-74% after 5 epochs), as a GAN's generator oscillates.
+EMA_DECAY = 0.9999
+EMA_WARMUP = 1.5
 # The discriminator's target for real images: one-sided label smoothing (Salimans et al. 2016) keeps
 # it from growing overconfident, so the generator keeps getting useful gradients (the presets' figures
 # in bench/gan_quality.py were measured with it).
@@ -162,7 +167,7 @@ class GanTask(TrainingTask):
     @torch.no_grad()
     def _update_average(self) -> None:
         self.updates += 1
-        decay = min(EMA_DECAY, (1 + self.updates) / (10 + self.updates))  # short memory at the start
+        decay = min(EMA_DECAY, 1 - EMA_WARMUP / (EMA_WARMUP + 1 + self.updates))
         for average, current in zip(self.G_average.parameters(), self.G.parameters()):
             average.lerp_(current, 1 - decay)
         for average, current in zip(self.G_average.buffers(), self.G.buffers()):

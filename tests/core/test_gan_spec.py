@@ -176,7 +176,7 @@ def _preset_dict() -> dict:
      "the generator has 1,001 layers; a stack has at most 1,000"),
     (lambda d: d["generator"][0]["params"].update(out_features=10**9),
      "generator: layer 1 \\(Linear\\), field 'out_features': must be at most 65536"),
-    (lambda d: d["discriminator"].append({"type": "Conv3d"}), "discriminator: layer 7: unknown layer type"),
+    (lambda d: d["discriminator"].append({"type": "Conv3d"}), "discriminator: layer 8: unknown layer type"),
 ])
 def test_malformed_gan_designs_give_clear_errors(change, fragment):
     data = _preset_dict()

@@ -9,6 +9,7 @@ import torch
 from playground.core.config import TrainConfig
 from playground.core.data import load_dataset
 from playground.core.gan_spec import GAN_PRESETS, build_gan, infer_gan_shapes
+from playground.core.gan_task import GanTask
 from playground.core.train import Trainer
 
 
@@ -62,3 +63,17 @@ def test_a_gan_that_cannot_learn_is_named(small):
     events = run("gan-mlp", small, epochs=1, batch_size=32, lr=1e-12)
     warnings = events[-1]["quality"]["warnings"]
     assert any(w.startswith("Neither network is learning") for w in warnings), warnings
+
+
+def test_the_generator_average_weighs_the_whole_run_towards_its_end():
+    # A one-weight "generator" whose weight is the step number: the average of steps 1..T with
+    # weights growing as t ** 0.5 is about 0.6 T (an average of the last 10% would be about 0.95 T).
+    task = GanTask(GAN_PRESETS["gan-mlp"].spec, preset_config("gan-mlp"))
+    task.G, task.G_average, task.updates = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False), 0
+    steps = 2000
+    with torch.no_grad():
+        task.G_average.weight.fill_(0.0)
+        for t in range(1, steps + 1):
+            task.G.weight.fill_(float(t))
+            task._update_average()
+    assert task.G_average.weight.item() == pytest.approx(0.6 * steps, rel=0.02)

@@ -181,8 +181,8 @@ def test_conditional_adds_the_digit_to_both_inputs(panel, qtbot):
                                  "(+ digit as 10 channels) → real/fake score")
     caption = panel.designers["discriminator"].network_caption.text()
     assert "input: 1x28x28 image + the digit as 10 channels = 11x28x28" in caption
-    # gan-mlp made conditional is the cgan preset's design apart from its name and summary
-    assert doc.spec.generator == GAN_PRESETS["cgan"].spec.generator
+    # made conditional, gan-mlp keeps its layers: only the inputs grow
+    assert doc.spec.generator == GAN_PRESETS["gan-mlp"].spec.generator
     focus(qtbot, panel.conditional_box)
     qtbot.keyClick(panel.conditional_box, K.Key_Space)
     assert not doc.spec.conditional and doc.shapes.generator.rows[0].in_shape == (64,)
@@ -194,7 +194,7 @@ def test_conditional_on_dcgan_gives_its_first_convolution_eleven_channels(qtbot)
     panel.show()
     qtbot.mouseClick(panel.conditional_box, LEFT)
     first = panel.document.shapes.discriminator.rows[0]
-    assert first.in_shape == (11, 28, 28) and first.parameters == 64 * 11 * 4 * 4 + 64
+    assert first.in_shape == (11, 28, 28) and first.parameters == 32 * 11 * 4 * 4 + 32
     assert panel.document.shapes.valid
 
 
