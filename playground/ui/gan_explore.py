@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -116,9 +117,26 @@ class GanExploreView(QWidget):
             self.digit_buttons.append(button)
             row.addWidget(button)
         row.addStretch(1)
+        self._style_digit_row()
         self.digit_buttons[0].setChecked(True)
         self.digit_group.idClicked.connect(self.choose_digit)
         self.digit_row.hide()
+
+    def _style_digit_row(self) -> None:
+        """The chosen digit in the palette's highlight colours: a checked tool button looks like the
+        others in some styles. Colours from this view's palette, set again when it changes."""
+        p, role = self.palette(), QPalette.ColorRole
+        sheet = (f"QToolButton {{ padding: 2px 7px; border: 1px solid {p.color(role.Mid).name()}; border-radius: 3px;"
+                 f" background: {p.color(role.Button).name()}; color: {p.color(role.ButtonText).name()}; }}"
+                 f" QToolButton:checked {{ background: {p.color(role.Highlight).name()};"
+                 f" color: {p.color(role.HighlightedText).name()}; border-color: {p.color(role.Highlight).name()}; }}")
+        if sheet != self.digit_row.styleSheet():
+            self.digit_row.setStyleSheet(sheet)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "digit_row"):
+            self._style_digit_row()
 
     def _lay_out(self) -> None:
         top = QHBoxLayout()

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import html
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QScrollArea, QFrame, QSplitter, QStyle, QVBoxLayout, QWidget)
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
@@ -33,13 +32,6 @@ TEXT_INTERVAL = 1.0  # seconds between updates of the progress text
 
 # The settings a GAN run uses, in the form's order; the optimizer is Adam, the schedule constant.
 GAN_SETTINGS = ("epochs", "batch_size", "lr", "beta1", "beta2", "seed", "limit", "device")
-# Adam's betas, for as long as TrainConfig has no settings of its own for them.
-BETAS = {
-    "beta1": ("Beta 1", 0.5, "Adam's decay of the gradients' running mean. 0.5 (the DCGAN paper's) rather than "
-                             "0.9 keeps the two networks from overshooting each other."),
-    "beta2": ("Beta 2", 0.999, "Adam's decay of the squared gradients' running mean."),
-}
-
 
 def gan_recommended(name: str) -> dict[str, Any]:
     """The settings the GAN preset ``name`` recommends (the default preset's for a design of another
@@ -69,17 +61,12 @@ class GanSettingsForm(QWidget):
         self.editors: dict[str, QWidget] = {}
         self.problem_labels: list[QLabel] = []
         for name in GAN_SETTINGS:
-            if name in SETTINGS:
-                spec = SETTINGS[name]
-                editor, title, help_text = editor_for_setting(spec), spec.title, spec.help
-            else:
-                title, default, help_text = BETAS[name]
-                editor = NumberEdit("float", 0.0, 1.0, max_inclusive=False, step=0.05, label=title, help=help_text)
-                editor.setValue(default)
+            spec = SETTINGS[name]
+            editor = editor_for_setting(spec)
             editor.setObjectName(f"gan_{name}")
             editor.valueChanged.connect(self.changed)
-            label = QLabel(title)
-            label.setToolTip(help_text)
+            label = QLabel(spec.title)
+            label.setToolTip(spec.help)
             form.addRow(label, editor)
             self.editors[name] = editor
             if isinstance(editor, NumberEdit):
@@ -117,9 +104,7 @@ class GanSettingsForm(QWidget):
 
     def config(self) -> TrainConfig:
         """The settings as a TrainConfig (Adam, constant rate); ``ConfigError`` says what is wrong."""
-        known = {f.name for f in fields(TrainConfig)}
-        values = {k: v for k, v in self.values().items() if k in known}
-        return TrainConfig().updated(optimizer="adam", schedule="constant", **values)
+        return TrainConfig().updated(optimizer="adam", schedule="constant", **self.values())
 
 
 class GanTrainView(QWidget):
@@ -212,7 +197,9 @@ class GanTrainView(QWidget):
         self.grid = SampleGrid(8, 8, placeholder="Samples from a fixed noise batch show here while it trains.")
         self.warning_banner = Banner()
         self.curves = GanCurves(("loss", "scores"))
+        self.curves.setMinimumHeight(170)
         self.quality_curves = GanCurves(("confident", "frechet"))
+        self.quality_curves.setMinimumHeight(140)
         self.histogram = ClassHistogram()
         self.histogram.setToolTip("How many of 1,000 generated samples the digit classifier labels as each "
                                   "digit; a dashed red box is a missing digit (under 3%)")
@@ -255,22 +242,17 @@ class GanTrainView(QWidget):
         return left
 
     def _quality_panel(self) -> QWidget:
-        box = QGroupBox("Quality meter (each epoch, 1,000 samples judged by the digit classifier)")
-        layout = QGridLayout(box)
-        layout.addWidget(self.histogram, 0, 0)
-        text = QVBoxLayout()
-        text.addWidget(self.quality_figures)
-        text.addWidget(self.quality_message)
-        text.addStretch(1)
-        layout.addLayout(text, 0, 1)
-        layout.addWidget(self.quality_curves, 1, 0, 1, 2)
-        layout.setColumnStretch(0, 3)
-        layout.setColumnStretch(1, 2)
-        layout.setRowStretch(1, 1)
+        box = QGroupBox("Quality meter")
+        box.setToolTip("At each epoch's end the app's digit classifier judges 1,000 generated samples")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.histogram)
+        layout.addWidget(self.quality_figures)
+        layout.addWidget(self.quality_message)
+        layout.addWidget(self.quality_curves, 1)
         return box
 
     def _live_panel(self) -> QWidget:
-        samples = QGroupBox("Samples (the same noise all along)")
+        samples = QGroupBox("Samples")
         QVBoxLayout(samples).addWidget(self.grid)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(samples)
@@ -281,11 +263,20 @@ class GanTrainView(QWidget):
         right.addWidget(self.curves)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 2)
+        for splitter in (top, right):
+            splitter.setChildrenCollapsible(False)
+        # On a small window the live views scroll rather than squeeze the plots and bars unreadable.
+        # The banner stays outside: a wrapping label inside would make the scroll area size its
+        # contents by their preferred height, far out of view.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(right)
         panel = QWidget()
         layout = QVBoxLayout(panel)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.warning_banner)
-        layout.addWidget(right, 1)
+        layout.addWidget(scroll, 1)
         return panel
 
     def _lay_out(self) -> None:
@@ -471,6 +462,8 @@ class GanTrainView(QWidget):
         self.progress.setRange(0, max(1, int(e["total_steps"])))
         self.curves.plots["loss"].setXRange(0, e["epochs"], padding=0)
         self.curves.plots["scores"].setXRange(0, e["epochs"], padding=0)
+        for plot in self.quality_curves.plots.values():  # one point an epoch, from the first
+            plot.setXRange(1, max(2, e["epochs"]), padding=0.05)
         self.progress_label.setText(f"Training on {e['device']}: {e['train_size']:,} images, "
                                     f"{e['parameters']:,} parameters")
 
@@ -479,8 +472,8 @@ class GanTrainView(QWidget):
         now = time.monotonic()
         if now - self._last_text >= TEXT_INTERVAL:
             self._last_text = now
-            self.progress_label.setText(f"{e['samples_per_second']:,.0f} images/s · ETA {format_eta(e['eta_seconds'])}"
-                                        f" · D right {e['train_accuracy']:.0%} of the time")
+            self.progress_label.setText(f"ETA {format_eta(e['eta_seconds'])} · {e['samples_per_second']:,.0f} "
+                                        f"images/s · D right {e['train_accuracy']:.0%}")
 
     def _show_step(self, e: dict) -> None:
         self.progress.setValue(min(int(e["step"]), self.progress.maximum()))

@@ -13,11 +13,11 @@ import binascii
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.ui import theme
-from playground.ui.plots import CurveBuffer
+from playground.ui.plots import AXIS_WIDTH, CurveBuffer, OutsideLegend
 
 IMAGE_SIDE = 28
 MAX_SAMPLES = 1024  # a samples event never holds more (the trainer sends 64)
@@ -103,11 +103,16 @@ class SampleGrid(QWidget):
         width = self.width() - self._label_width()
         return max(4, min(width // self.columns, self.height() // self.rows))
 
+    def _left(self) -> int:
+        """Where the grid (its labels included) starts: centred in the widget's width."""
+        return max(0, (self.width() - self._label_width() - self.columns * self._cell()) // 2)
+
     def cell_rect(self, index: int) -> QRect:
         """Where image ``index`` is drawn."""
         cell = self._cell()
         row, col = divmod(index, self.columns)
-        return QRect(self._label_width() + col * cell + GAP // 2, row * cell + GAP // 2, cell - GAP, cell - GAP)
+        left = self._left() + self._label_width()
+        return QRect(left + col * cell + GAP // 2, row * cell + GAP // 2, cell - GAP, cell - GAP)
 
     def index_at(self, pos: QPointF) -> int | None:
         for i in range(len(self._images)):
@@ -146,7 +151,7 @@ class SampleGrid(QWidget):
         painter.setPen(theme.text(self))
         cell = self._cell()
         for row, label in enumerate(self.labels):
-            painter.drawText(QRect(0, row * cell, self._label_width() - 4, cell),
+            painter.drawText(QRect(self._left(), row * cell, self._label_width() - 4, cell),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
 
     MARK_ROLES = {"start": ("accent", "A"), "end": ("success", "B")}
@@ -209,6 +214,10 @@ class ClassHistogram(QWidget):
         area, slot = self._areas()
         fill, text, error = theme.color("accent", self), theme.text(self), theme.color("error", self)
         line = self.fontMetrics().height()
+        small = QFont(self.font())  # counts of up to 1,000 fit over a narrow bar in a smaller font
+        wide = QFontMetrics(small).horizontalAdvance("1000")
+        if wide > slot and small.pointSizeF() > 0:
+            small.setPointSizeF(max(6.0, small.pointSizeF() * slot / wide))
         for digit, rect in enumerate(self.bar_rects()):
             if digit in self.missing:
                 painter.setPen(QPen(error, 1.5, Qt.PenStyle.DashLine))
@@ -218,8 +227,11 @@ class ClassHistogram(QWidget):
             else:
                 painter.fillRect(rect, fill)
             painter.setPen(error if digit in self.missing else text)
+            painter.setFont(small)
             count_box = QRectF(area.left() + digit * slot, rect.top() - line - 1, slot, line)
-            painter.drawText(count_box, Qt.AlignmentFlag.AlignCenter, str(self.counts[digit]))
+            painter.drawText(count_box, Qt.AlignmentFlag.AlignCenter | Qt.AlignmentFlag.AlignBottom,
+                             str(self.counts[digit]))
+            painter.setFont(self.font())
             painter.setPen(text)
             painter.drawText(QRectF(area.left() + digit * slot, area.bottom() + 2, slot, line),
                              Qt.AlignmentFlag.AlignCenter, str(digit))
@@ -255,9 +267,15 @@ class GanCurves(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         self.plots: dict[str, pg.PlotItem] = {}
-        for row, name in enumerate(plots):
-            plot = self.view.addPlot(row=row, col=0)
-            plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        grid = self.view.ci.layout
+        for col, name in enumerate(plots):  # side by side: each plot keeps the whole height
+            # The legend in its own row above its plot (as the Train area's), never over a curve.
+            legend = OutsideLegend()
+            self.view.addItem(legend, row=0, col=col)
+            plot = self.view.addPlot(row=1, col=col)
+            plot.legend = legend
+            grid.setAlignment(legend, Qt.AlignmentFlag.AlignLeft)
+            plot.getAxis("left").setWidth(AXIS_WIDTH)
             plot.setLabel("left", PLOTS[name][0])
             plot.setLabel("bottom", PLOTS[name][1])
             plot.setMenuEnabled(False)
@@ -267,10 +285,13 @@ class GanCurves(QWidget):
         self.items: dict[str, pg.PlotDataItem] = {}
         for key in self.buffers:
             plot_name, name, symbol = CURVES[key]
-            item = self.plots[plot_name].plot([], [], name=name, symbol=symbol, symbolSize=6)
+            item = self.plots[plot_name].plot([], [], symbol=symbol, symbolSize=6)
+            self.plots[plot_name].legend.addItem(item, name)
             item.setClipToView(True)
             item.setDownsampling(auto=True, method="peak")
             self.items[key] = item
+        grid.setRowStretchFactor(0, 0)
+        grid.setRowStretchFactor(1, 1)
         self.half_line = None
         if "scores" in self.plots:  # D cannot tell real from generated at 0.5
             self.half_line = pg.InfiniteLine(0.5, angle=0, movable=False, label="0.5",
