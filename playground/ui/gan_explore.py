@@ -204,12 +204,24 @@ class GanExploreView(QWidget):
         from superqt.utils import create_worker
 
         self.status.setText(f"Loading the generator of {source.name}…")
-        worker = create_worker(_sampling().load_generator, source, _start_thread=False,
-                               _connect={"returned": self.set_model, "errored": self._load_failed})
-        self._keep(worker)
+        self._tickets["load"] = ticket = self._tickets.get("load", 0) + 1
+
+        def loaded(model) -> None:
+            if self._tickets["load"] == ticket:  # not one chosen before the latest
+                self.set_model(model)
+
+        def failed(exc: Exception) -> None:
+            if self._tickets["load"] == ticket:
+                self._load_failed(exc)
+
+        self._keep(create_worker(_sampling().load_generator, source, _start_thread=False,
+                                 _connect={"returned": loaded, "errored": failed}))
 
     def _load_failed(self, exc: Exception) -> None:
         self.status.setText(f"Cannot load this generator: {exc}")
+
+    def _generation_failed(self, exc: Exception) -> None:
+        self.status.setText(f"Cannot generate: {exc}")
 
     def set_model(self, model) -> None:
         """Show samples of ``model`` (a ``GeneratorModel``)."""
@@ -239,7 +251,11 @@ class GanExploreView(QWidget):
         ticket = self._tickets[what]
         if not self._slow:
             began = time.perf_counter()
-            result = job()
+            try:
+                result = job()
+            except (RuntimeError, ValueError) as exc:  # the generator refused (its message says why)
+                self._generation_failed(exc)
+                return
             self._slow = time.perf_counter() - began > FRAME_SECONDS
             done(result)
             return
@@ -250,7 +266,7 @@ class GanExploreView(QWidget):
                 done(result)
 
         self._keep(create_worker(job, _start_thread=False,
-                                 _connect={"returned": returned, "errored": self._load_failed}))
+                                 _connect={"returned": returned, "errored": self._generation_failed}))
 
     def _digits(self, count: int) -> list[int] | None:
         return [self.digit] * count if self.model is not None and self.model.conditional else None

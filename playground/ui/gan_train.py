@@ -49,6 +49,14 @@ def design_problems(spec: GanSpec) -> list[str]:
     return [f"The {which}: {problem.message}" for which, problem in infer_gan_shapes(spec).all_problems()]
 
 
+def _share(value: float | None) -> str:
+    return f"{value:.0%}" if isinstance(value, (int, float)) else "–"
+
+
+def _number(value: float | None) -> str:
+    return f"{value:.2f}" if isinstance(value, (int, float)) else "–"
+
+
 class GanSettingsForm(QWidget):
     """An editor for each setting a GAN run uses, each with its help as tooltip."""
 
@@ -433,7 +441,7 @@ class GanTrainView(QWidget):
     def shutdown(self, timeout: float = 2.0) -> bool:
         """Stop any run and wait for it (for closing the window)."""
         self.redraw_timer.stop()
-        if self.runner is None:
+        if not self.training:
             return True
         process = self.runner.process
         process.stop(evaluate=False)
@@ -477,7 +485,8 @@ class GanTrainView(QWidget):
 
     def _show_step(self, e: dict) -> None:
         self.progress.setValue(min(int(e["step"]), self.progress.maximum()))
-        self.progress.setFormat(f"epoch {e['epoch']} · step {e['step']:,}/{self.progress.maximum():,}")
+        eta = f" · ETA {format_eta(e['eta_seconds'])}" if e.get("eta_seconds") is not None else ""
+        self.progress.setFormat(f"epoch {e['epoch']} · step {e['step']:,}/{self.progress.maximum():,}{eta}")
 
     def _add_scores(self, e: dict) -> None:
         x = e["step"] / self._steps_per_epoch
@@ -517,8 +526,8 @@ class GanTrainView(QWidget):
         self._dirty = self.quality_curves.add("confident", epoch, e.get("confident_share")) or self._dirty
         self._dirty = self.quality_curves.add("frechet", epoch, e.get("frechet")) or self._dirty
         self.histogram.set_counts(e.get("histogram") or [0] * 10, e.get("missing") or [])
-        figures = [f"Epoch {epoch}: {e['confident_share']:.0%} of {e['count']:,} samples confident (≥ 0.9)",
-                   f"Fréchet distance {e['frechet']:.2f} (lower is better)"]
+        figures = [f"Epoch {epoch}: {_share(e.get('confident_share'))} of {e.get('count', 0):,} samples "
+                   f"confident (≥ 0.9)", f"Fréchet distance {_number(e.get('frechet'))} (lower is better)"]
         if e.get("digit_accuracy") is not None:
             figures.append(f"The asked digit seen in {e['digit_accuracy']:.1%}")
         self.quality_figures.setText("\n".join(figures))
@@ -550,8 +559,8 @@ class GanTrainView(QWidget):
 
     def _on_finished(self, e: dict) -> None:
         quality = e.get("quality")
-        words = (f"; {quality['confident_share']:.0%} of the samples confident, Fréchet distance "
-                 f"{quality['frechet']:.2f}" if quality else "")
+        words = (f"; {_share(quality.get('confident_share'))} of the samples confident, Fréchet distance "
+                 f"{_number(quality.get('frechet'))}" if isinstance(quality, dict) else "")
         if e["status"] == "failed":
             self.banner.show_message(f"Training failed: {e['message']}", "error")
             self.progress_label.setText("Failed.")

@@ -290,3 +290,45 @@ def test_step_buttons_work_only_while_paused_and_step_the_process(qtbot):
     qtbot.waitUntil(lambda: not view.training)
     assert view.start_button.isEnabled() and not view.step_d_button.isEnabled()
     assert view.banner.text.startswith("Stopped after 0.5 s")
+
+
+def test_keys_d_and_g_step_the_paused_run(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    fake = FakeProcess()
+    view, _ = make_view(qtbot, process_factory=lambda: fake)
+    qtbot.waitExposed(view)
+    view.activateWindow()
+    view.windowHandle().requestActivate()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is view)
+    qtbot.keyClick(view.start_button, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: len(view.curves.buffers["d_loss"].data()[0]) == 1)
+    qtbot.keyClick(view.start_button, Qt.Key.Key_D)  # running: the key does nothing
+    qtbot.keyClick(view.pause_button, Qt.Key.Key_F6)
+    qtbot.waitUntil(lambda: view.step_d_button.isEnabled())
+    assert fake.calls == ["pause"]
+    qtbot.keyClick(view.pause_button, Qt.Key.Key_D)
+    qtbot.waitUntil(lambda: view.step_label.text().startswith("Discriminator step"))
+    qtbot.keyClick(view.pause_button, Qt.Key.Key_G)
+    qtbot.waitUntil(lambda: view.step_label.text().startswith("Generator step"))
+    assert fake.calls == ["pause", ("step", "discriminator"), ("step", "generator")]
+    qtbot.keyClick(view.stop_button, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: not view.training)
+    assert fake.calls[-1] == "stop"
+
+
+def test_closing_the_window_stops_the_gan_run_first(ready_window, qtbot):
+    fake = FakeProcess()
+    window = ready_window
+    area = window.gan_area
+    area.train_view.process_factory = lambda: fake
+    qtbot.mouseClick(window.tabs.tabBar(), Qt.MouseButton.LeftButton,
+                     pos=window.tabs.tabBar().tabRect(window.tabs.indexOf(area)).center())
+    qtbot.mouseClick(area.tabs.tabBar(), Qt.MouseButton.LeftButton,
+                     pos=area.tabs.tabBar().tabRect(area.tabs.indexOf(area.train_view)).center())
+    assert area.train_view.isVisible()
+    qtbot.mouseClick(area.train_view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(area.train_view.curves.buffers["d_loss"].data()[0]) == 1)
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible())
+    assert fake.calls == ["stop"] and not area.training
