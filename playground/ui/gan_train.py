@@ -137,6 +137,7 @@ class GanTrainView(QWidget):
         self.form = GanSettingsForm()
         self.form.changed.connect(self._settings_changed)
         self.form.set_values(gan_recommended(document.spec.name))
+        self._named = document.spec.name  # the design whose recommended settings the form took
         self._make_buttons()
         self._make_progress()
         self._make_live_views()
@@ -333,6 +334,10 @@ class GanTrainView(QWidget):
 
     def _design_changed(self, *args) -> None:
         spec = self.document.spec
+        if not self.training and spec.name != self._named:  # a GAN preset opened: its settings too
+            self._named = spec.name
+            if spec.name in GAN_PRESETS:
+                self.use_recommended()
         if not self.training:
             problems = design_problems(spec)
             name = html.escape(spec.name)
@@ -348,9 +353,12 @@ class GanTrainView(QWidget):
 
     def use_recommended(self) -> None:
         name = self.document.spec.name
-        self.form.set_values(gan_recommended(name))
+        settings = gan_recommended(name)
+        self.form.set_values(settings)
         which = name if name in GAN_PRESETS else DEFAULT_GAN_PRESET
-        self.banner.show_message(f"Settings set to those recommended for {which}.", "success")
+        self.banner.show_message(f"Settings set to those recommended for {which}: Adam, learning rate "
+                                 f"{settings['lr']:g}, betas {settings['beta1']:g} / {settings['beta2']:g}, "
+                                 f"batch size {settings['batch_size']}, {settings['epochs']} epochs.", "success")
 
     # -- start, pause, step, stop ---------------------------------------------------------------------
 

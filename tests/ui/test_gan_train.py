@@ -122,6 +122,19 @@ def test_the_form_starts_with_the_presets_settings_and_gives_a_config(qtbot):
     assert (config.optimizer, config.epochs, config.limit, config.batch_size) == ("adam", 1, 256, 128)
 
 
+def test_opening_another_gan_preset_takes_its_settings_and_the_button_says_what_it_set(qtbot):
+    view, document = make_view(qtbot, GAN_PRESETS["dcgan"].spec)
+    view.form.editors["seed"].setValue(7)
+    document.set_spec(GAN_PRESETS["cgan"].spec)
+    values = view.form.values()
+    assert (values["batch_size"], values["epochs"]) == (64, GAN_PRESETS["cgan"].train["epochs"])
+    assert values["seed"] == 7  # the seed is the user's, not the recipe's
+    assert view.banner.text.startswith("Settings set to those recommended for cgan: Adam, learning rate 0.0002")
+    view.form.editors["batch_size"].setValue(32)
+    qtbot.mouseClick(view.recommended_button, Qt.MouseButton.LeftButton)
+    assert view.form.values()["batch_size"] == 64
+
+
 # -- events fill the live views ----------------------------------------------------------------------
 
 
