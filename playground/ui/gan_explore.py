@@ -75,6 +75,7 @@ class GanExploreView(QWidget):
         self.run_box = QComboBox()
         self.run_box.setToolTip("A finished GAN run whose generator to explore")
         self.run_box.setMinimumContentsLength(30)
+        self.run_box.setPlaceholderText("Choose a finished GAN run")
         self.run_box.activated.connect(self._run_chosen)
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, MAX_SEED)
@@ -180,8 +181,7 @@ class GanExploreView(QWidget):
         self.run_box.clear()
         for path, label in self._gan_runs():
             self.run_box.addItem(label, str(path))
-        index = self.run_box.findData(current)
-        self.run_box.setCurrentIndex(index if index >= 0 else (0 if self.model is None else -1))
+        self.run_box.setCurrentIndex(self.run_box.findData(current))  # -1 (the placeholder) if it went
         self.run_box.blockSignals(blocked)
         if not self.run_box.count():
             self.status.setText("No finished GAN run yet: train one in the Train view.")

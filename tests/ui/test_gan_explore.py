@@ -110,13 +110,7 @@ def test_digit_keys_and_buttons_choose_the_digit_of_a_conditional_grid(qtbot, vi
 
 
 def test_a_gan_run_folder_opens_in_the_explorer(qtbot, view, tmp_path):
-    from playground.core.weights import save_weights
-
-    model, state = random_generator("dcgan", seed=3)
-    folder = tmp_path / "run"
-    folder.mkdir()
-    (folder / "design.json").write_text(json.dumps(GAN_PRESETS["dcgan"].spec.to_dict()))
-    save_weights(folder / "weights_last.safetensors", state)
+    folder, model = gan_run_folder(tmp_path, "run", "dcgan", 3)
     view.show_run(folder, "dcgan test run")
     qtbot.waitUntil(lambda: view.model is not None, timeout=20_000)
     assert view.run_box.currentText() == "dcgan test run"
@@ -129,3 +123,45 @@ def test_a_folder_that_is_not_a_gan_run_says_so(qtbot, view, tmp_path):
     qtbot.waitUntil(lambda: view.status.text().startswith("Cannot load this generator"), timeout=20_000)
     assert "design.json" in view.status.text()
     assert view.model is None
+
+
+class ListedRun:
+    """What the explorer reads of a library's RunRecord."""
+
+    def __init__(self, path, label, kind):
+        self.path, self.label, self.kind = path, label, kind
+        self.finished, self.has_last_weights = True, True
+
+
+def gan_run_folder(tmp_path, name, preset, seed):
+    from playground.core.weights import save_weights
+
+    model, state = random_generator(preset, seed)
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "design.json").write_text(json.dumps(GAN_PRESETS[preset].spec.to_dict()))
+    save_weights(folder / "weights_best.safetensors", state)
+    return folder, model
+
+
+def test_the_chooser_lists_the_librarys_gan_runs_only_and_loads_the_one_chosen(qtbot, view, tmp_path):
+    library = view.library
+    first, first_model = gan_run_folder(tmp_path, "first", "gan-mlp", 1)
+    second, second_model = gan_run_folder(tmp_path, "second", "cgan", 2)
+    for run in (ListedRun(first, "gan-mlp run", "gan"), ListedRun(tmp_path, "a classifier", "classifier"),
+                ListedRun(second, "cgan run", "gan")):
+        library.runs.append(run)
+        library.run_added.emit(run)
+    box = view.run_box
+    assert [box.itemText(i) for i in range(box.count())] == ["cgan run", "gan-mlp run"]  # newest first
+    assert box.currentIndex() == -1 and view.model is None  # nothing loaded until one is chosen
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: view.model is not None and view.model.conditional, timeout=20_000)
+    expected = second_model.images(second_model.latents(0, 64), [0] * 64)
+    qtbot.waitUntil(lambda: np.array_equal(view.grid.images, expected), timeout=20_000)
+    qtbot.keyClick(box, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: view.model is not None and not view.model.conditional, timeout=20_000)
+    assert view.digit_row.isHidden()
+    expected = first_model.images(first_model.latents(0, 64))
+    qtbot.waitUntil(lambda: np.array_equal(view.grid.images, expected), timeout=20_000)
