@@ -23,7 +23,8 @@ from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.gan_spec import DEFAULT_GAN_PRESET, GAN_PRESETS, GanSpec, infer_gan_shapes
 from playground.core.units import format_eta
 from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
-from playground.ui.gan_widgets import Banner, ClassHistogram, GanCurves, SampleGrid, decode_samples, row_labels
+from playground.ui.gan_widgets import (Banner, ClassHistogram, GanCurves, SampleGrid, decode_samples, digit_columns,
+                                      row_labels)
 from playground.ui.train_area import OneLineLabel, TrainingRunner
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
@@ -527,7 +528,9 @@ class GanTrainView(QWidget):
         except ValueError as exc:
             self.warning_banner.show_message(f"Samples could not be shown: {exc}", "warning")
             return
-        self.grid.set_images(images, row_labels(e.get("digits"), self.grid.columns))
+        digits = e.get("digits")
+        columns = digit_columns(digits)
+        self.grid.set_images(images, row_labels(digits, columns), columns)
 
     def _on_quality(self, e: dict) -> None:
         epoch = e["epoch"]

@@ -46,13 +46,27 @@ def decode_samples(event: dict) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8).reshape(count, IMAGE_SIDE, IMAGE_SIDE).copy()
 
 
+def digit_columns(digits: list[int] | None, default: int = 8) -> int:
+    """Columns of a grid of samples asked for these digits so that each row holds one digit: the
+    length of the runs of equal digits when all runs have it (10 of each: 10 columns), else
+    ``default``."""
+    if not digits:
+        return default
+    run = next((i for i, d in enumerate(digits) if d != digits[0]), len(digits))
+    rows = [digits[i:i + run] for i in range(0, len(digits), run)]
+    if 2 <= run <= 16 and all(len(r) == run and len(set(r)) == 1 for r in rows):
+        return run
+    return default
+
+
 def row_labels(digits: list[int] | None, columns: int) -> list[str] | None:
     """A label for each row of a grid whose images were asked to be one digit: that digit, or "" for
-    a row of mixed digits; None without digits (an unconditional GAN)."""
+    a row of mixed digits; None without digits (an unconditional GAN) or when no row has one."""
     if not digits:
         return None
     rows = [digits[i:i + columns] for i in range(0, len(digits), columns)]
-    return [str(row[0]) if len(set(row)) == 1 else "" for row in rows]
+    labels = [str(row[0]) if len(set(row)) == 1 else "" for row in rows]
+    return labels if any(labels) else None
 
 
 class SampleGrid(QWidget):
@@ -80,7 +94,10 @@ class SampleGrid(QWidget):
         """The images shown, uint8 (N, 28, 28)."""
         return self._images
 
-    def set_images(self, images: np.ndarray, labels: list[str] | None = None) -> None:
+    def set_images(self, images: np.ndarray, labels: list[str] | None = None, columns: int | None = None) -> None:
+        if columns is not None and columns != self.columns:
+            self.columns = columns
+            self.updateGeometry()
         self._images = np.ascontiguousarray(images, dtype=np.uint8)
         self._qimages = [QImage(image.tobytes(), IMAGE_SIDE, IMAGE_SIDE, IMAGE_SIDE, QImage.Format.Format_Grayscale8)
                          for image in self._images]

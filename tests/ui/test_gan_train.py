@@ -189,6 +189,13 @@ def test_a_conditional_runs_grid_is_labelled_by_digit_and_shows_its_digit_accura
     digits = [row for row in range(8) for _ in range(8)]
     view.on_event(samples_event(sample_images(), digits))
     assert view.grid.labels == [str(d) for d in range(8)]
+    # Ten of each digit: ten columns, a row per digit.
+    digits = [d for d in range(10) for _ in range(10)]
+    view.on_event(samples_event(sample_images(100), digits))
+    assert view.grid.columns == 10 and view.grid.labels == [str(d) for d in range(10)]
+    # Digits that do not come in rows: no row labels rather than wrong ones.
+    view.on_event(samples_event(sample_images(64), [i % 10 for i in range(64)]))
+    assert view.grid.columns == 8 and view.grid.labels is None
     view.on_event(quality_event([100] * 10, [], "", digit_accuracy=0.931))
     assert "The asked digit seen in 93.1%" in view.quality_figures.text()
 
