@@ -74,7 +74,7 @@ def test_malformed_design_file_exits_2(tmp_path):
 def test_presets_lists_all():
     result = run("presets", "--json")
     names = [p["name"] for p in json.loads(result.stdout)]
-    assert names == ["mlp-300", "tutorial-cnn", "lenet5", "fast-cnn", "lstm-rows"]
+    assert names == ["mlp-300", "tutorial-cnn", "lenet5", "fast-cnn", "lstm-rows", "gan-mlp", "dcgan", "cgan"]
 
 
 def test_train_json_and_evaluate(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from playground.core.gan_spec import GAN_PRESETS, GanSpec, load_any_design
 from playground.core.presets import PRESETS, get_preset
 from playground.core.spec import DesignError, NetworkSpec, load_design
 from playground.core.text import printable
@@ -13,20 +14,25 @@ class UsageError(Exception):
     """Bad command-line input; printed as ``playground: error: ...`` with exit code 2."""
 
 
-def add_design_source(parser: argparse.ArgumentParser) -> None:
+def add_design_source(parser: argparse.ArgumentParser, gan: bool = False) -> None:
+    """The design argument: a file or ``--preset``; with ``gan``, GAN designs and presets too."""
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("design", nargs="?", metavar="DESIGN.json", help="a design file")
-    src.add_argument("--preset", choices=list(PRESETS), metavar="NAME",
-                     help=f"a built-in design: {', '.join(PRESETS)}")
+    src.add_argument("design", nargs="?", metavar="DESIGN.json",
+                     help="a design file" + (" (a classifier or a GAN)" if gan else ""))
+    names = [*PRESETS, *GAN_PRESETS] if gan else list(PRESETS)
+    src.add_argument("--preset", choices=names, metavar="NAME", help=f"a built-in design: {', '.join(names)}")
+    parser.set_defaults(gan_allowed=gan)
 
 
-def resolve_design(args: argparse.Namespace) -> NetworkSpec:
-    """The design of ``--preset`` or of the file given; a bad file is a ``UsageError`` (exit 2)
-    whose message has no control characters from the file or its name."""
+def resolve_design(args: argparse.Namespace) -> NetworkSpec | GanSpec:
+    """The design of ``--preset`` or of the file given (a GanSpec only where the command takes GAN
+    designs); a bad file is a ``UsageError`` (exit 2) whose message has no control characters from
+    the file or its name."""
+    gan = getattr(args, "gan_allowed", False)
     if args.preset:
-        return get_preset(args.preset).spec
+        return GAN_PRESETS[args.preset].spec if gan and args.preset in GAN_PRESETS else get_preset(args.preset).spec
     try:
-        return load_design(args.design)
+        return load_any_design(args.design) if gan else load_design(args.design)
     except DesignError as exc:
         raise UsageError(printable(exc)) from None
 

@@ -14,11 +14,12 @@ from playground.cli.common import UsageError
 def add_commands(sub) -> None:
     from playground.core.export_formats import EXPORT_FORMATS
 
-    p = sub.add_parser("export", help="export a trained model and check the export",
+    p = sub.add_parser("export", help="export a trained model (or a GAN's generator) and check the export",
                        description="Export a run's (best) model, or a model file, as the app's model file, "
                                    "TorchScript, ONNX or a standalone PyTorch script; then run 300 test "
-                                   "images through the exported file and compare with the model. Exit 1 if "
-                                   "the check fails.")
+                                   "images through the exported file and compare with the model. A GAN run "
+                                   "(or a generator model file) exports its generator, checked on 64 fixed "
+                                   "latent vectors. Exit 1 if the check fails.")
     p.add_argument("source", type=Path, metavar="RUN_DIR_OR_MODEL")
     p.add_argument("--format", required=True, choices=list(EXPORT_FORMATS),
                    help="; ".join(f"{f.name}: {f.label}, {f.help}" for f in EXPORT_FORMATS.values()))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from playground import APP_NAME, __version__
 import playground.cli.design
 import playground.cli.export
+import playground.cli.generate
 import playground.cli.predict
 import playground.cli.train
 from playground.cli.common import UsageError, first_line, printable_lines
@@ -28,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for commands in (playground.cli.design, playground.cli.train, playground.cli.predict, playground.cli.export):
+    for commands in (playground.cli.design, playground.cli.train, playground.cli.predict, playground.cli.export,
+                     playground.cli.generate):
         commands.add_commands(sub)
 
     p = sub.add_parser("gui", help="open the window (the same as no subcommand)")

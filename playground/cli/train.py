@@ -17,15 +17,18 @@ from playground.core.text import counted
 
 def add_commands(sub) -> None:
     p = sub.add_parser(
-        "train", help="train a design on MNIST and save the run",
+        "train", help="train a design (a classifier or a GAN) on MNIST and save the run",
         description="Train a design (its preset's settings, then your options on top). Writes a run "
                     "folder with the design, config, metrics, weights and test evaluation. Ctrl+C stops "
-                    "the run and keeps its weights.",
+                    "the run and keeps its weights. A GAN design (--preset gan-mlp, dcgan or cgan, or a "
+                    "file of kind \"gan\") trains its generator and discriminator and reports the "
+                    "quality of the generated digits each epoch instead of a test accuracy; with --json "
+                    "its live sample images are left out (`playground generate` makes images).",
         epilog="Exit code: 0 if the run completed or was stopped; 1 if it failed (the loss diverged, the "
                "device ran out of memory, or a file could not be written to the run folder: the message "
                "says which weights are kept); 2 for bad arguments or input, or an --out folder that "
                "cannot be used.")
-    add_design_source(p)
+    add_design_source(p, gan=True)
     add_setting_flags(p.add_argument_group("training settings (defaults: the preset's, else these)"))
     p.add_argument("--out", type=Path, metavar="DIR", help="the run folder: a new or empty folder, which "
                    "this training owns while it runs (default: a new folder under the user data folder)")
@@ -42,6 +45,18 @@ def add_commands(sub) -> None:
 
 
 _METAVARS = {"int": "N", "float": "X", "text": "NAME"}
+LIVE_ONLY_EVENTS = frozenset({"samples"})  # a GAN's live images: not printed (`playground generate` makes them)
+
+
+def quality_line(q: dict[str, Any]) -> str:
+    """A GAN's quality figures in one line."""
+    rarest = min(range(10), key=lambda d: q["histogram"][d])
+    line = (f"quality: {q['confident_share']:.1%} of {q['count']:,} generated digits classified with "
+            f"confidence >= 0.9, rarest digit {rarest} ({q['histogram'][rarest] / max(1, q['count']):.1%}), "
+            f"Frechet distance {q['frechet']:.2f}")
+    if q.get("digit_accuracy") is not None:
+        line += f", the digit asked for {q['digit_accuracy']:.1%}"
+    return line + "".join(f"\n  {text}" for text in [q["message"], *q["warnings"]] if text)
 
 
 def add_setting_flags(group) -> None:
@@ -74,9 +89,12 @@ def _flag_help(spec: SettingSpec) -> str:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from playground.core.gan_spec import GAN_PRESETS
     from playground.core.presets import get_preset
 
-    base: dict[str, Any] = dict(get_preset(args.preset).train) if args.preset else {}
+    base: dict[str, Any] = {}
+    if args.preset:
+        base = dict(GAN_PRESETS[args.preset].train if args.preset in GAN_PRESETS else get_preset(args.preset).train)
     for name in SETTINGS:
         value = getattr(args, name)
         if value is not None:
@@ -116,6 +134,8 @@ class ProgressPrinter:
                 self.stream.write("\r\x1b[K")
             print(f"epoch {e['epoch']}/{self.epochs}  train loss {e['train_loss']:.4f}  "
                   f"train acc {e['train_accuracy']:.2%}{val}  ({e['seconds']:.1f} s)", file=self.stream)
+        elif kind == "quality":
+            print(f"  {quality_line(e)}", file=self.stream)
         elif kind in ("paused", "resumed", "stopped"):
             if self.tty:
                 self.stream.write("\r\x1b[K")
@@ -131,15 +151,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from playground.core.text import printable
     from playground.core.train import Trainer
 
+    from playground.core.gan_spec import GanSpec
+
     spec = resolve_design(args)
     config = config_from_args(args)
+    gan = isinstance(spec, GanSpec)
     if args.out is not None:
         try:
             check_new_run_dir(args.out)
         except RunFolderError as exc:
             raise UsageError(str(exc)) from None
     try:
-        trainer = Trainer(spec, config)
+        trainer = Trainer(spec, config, task="gan" if gan else "classifier")
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
         trainer.data = load_config_dataset(config)
     except (DesignError, ConfigError, DataError) as exc:
@@ -148,7 +171,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
     except OSError as exc:
         raise UsageError(f"cannot create the run folder: {exc}") from None
-    if not args.json:
+    if not args.json and not gan:
         print(f"memory: {memory_line(infer_shapes(spec), config.batch_size)}", file=sys.stderr)
     if hasattr(signal, "SIGXFSZ"):
         # Past a file size limit, report the failed write (EFBIG) instead of being killed.
@@ -166,7 +189,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         for event in trainer.run():
             if args.json:
-                print(json.dumps(event), flush=True)
+                if event["type"] not in LIVE_ONLY_EVENTS:
+                    print(json.dumps(event), flush=True)
             else:
                 show(event)
             if event["type"] == "finished":
@@ -187,6 +211,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if acc is not None:
             print(f"test accuracy {acc:.2%}  ({final['train_seconds']:.1f} s of training, "
                   f"{final['samples_per_second']:,.0f} images/s)")
+        if final.get("quality"):
+            print(f"{quality_line(final['quality'])}  ({final['train_seconds']:.1f} s of training)")
         print(f"run folder: {printable(final['run_dir'])}")
     return {"completed": 0, "stopped": 0}.get(final["status"], 1)
 

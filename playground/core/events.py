@@ -12,7 +12,11 @@ A new field goes in the type here and in the trainer; a new kind of training emi
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Literal, TypedDict, get_args, get_type_hints
+
+import numpy as np
 
 
 class StartEvent(TypedDict):
@@ -105,6 +109,69 @@ class FinishedEvent(TypedDict):
     best_val_accuracy: float | None
     device: str
     run_dir: str | None
+    quality: dict | None  # a GAN's last quality figures (a QualityEvent without its type), else None
+
+
+class GanProgressEvent(TypedDict):
+    """A GAN run's own figures, right after each ``progress`` (whose ``train_loss`` and
+    ``train_accuracy`` are the discriminator's loss and share of right calls): the means over the
+    steps since the previous report. ``d_real`` is D(x), the mean probability the discriminator
+    gives real images, ``d_fake`` is D(G(z)), the one it gives generated images."""
+
+    type: Literal["gan_progress"]
+    epoch: int
+    step: int
+    d_loss: float
+    g_loss: float
+    d_real: float
+    d_fake: float
+
+
+class GanStepEvent(TypedDict):
+    """After one step taken by hand in step mode (``which``: "discriminator" or "generator"), the
+    figures of that step; a ``samples`` event follows."""
+
+    type: Literal["gan_step"]
+    which: Literal["discriminator", "generator"]
+    epoch: int
+    step: int
+    d_loss: float
+    g_loss: float
+    d_real: float
+    d_fake: float
+
+
+class SamplesEvent(TypedDict):
+    """Images of a GAN's fixed noise batch as they are now: ``count`` 28x28 images, ``pixels`` the
+    base64 of their uint8 bytes, row-major, 0 black background and 255 white ink (as MNIST; read
+    them with :func:`decode_samples`); ``digits`` the digit each was asked for (a conditional GAN)."""
+
+    type: Literal["samples"]
+    epoch: int
+    step: int
+    count: int
+    pixels: str
+    digits: list[int] | None
+
+
+class QualityEvent(TypedDict):
+    """At each epoch's end of a GAN run: ``count`` generated images scored by the app's default
+    digit classifier. ``confident_share``: the share it labels with a probability of at least 0.9;
+    ``histogram``: how many it labels as each digit; ``missing``: the digits under 3% of them;
+    ``frechet``: the Frechet distance between its penultimate features of generated and real test
+    images (lower is closer); ``digit_accuracy``: a conditional GAN's share of images seen as the
+    digit asked for; ``message`` and ``warnings``: what went wrong, in words ("" and [] when nothing)."""
+
+    type: Literal["quality"]
+    epoch: int
+    count: int
+    confident_share: float
+    histogram: list[int]
+    missing: list[int]
+    frechet: float
+    digit_accuracy: float | None
+    message: str
+    warnings: list[str]
 
 
 class ErrorEvent(TypedDict):
@@ -117,12 +184,39 @@ class ErrorEvent(TypedDict):
 
 
 Event = (StartEvent | ProgressEvent | EpochEvent | PausedEvent | ResumedEvent | StoppedEvent | FinishedEvent
-         | ErrorEvent)
+         | ErrorEvent | GanProgressEvent | GanStepEvent | SamplesEvent | QualityEvent)
 
 # Each kind of event's type and fields, by its ``type``.
 EVENT_TYPES: dict[str, type] = {
     get_args(get_type_hints(cls)["type"])[0]: cls
     for cls in (StartEvent, ProgressEvent, EpochEvent, PausedEvent, ResumedEvent, StoppedEvent, FinishedEvent,
-                ErrorEvent)
+                ErrorEvent, GanProgressEvent, GanStepEvent, SamplesEvent, QualityEvent)
 }
 EVENT_FIELDS: dict[str, frozenset[str]] = {kind: frozenset(get_type_hints(cls)) for kind, cls in EVENT_TYPES.items()}
+
+SAMPLE_SIDE = 28
+MAX_SAMPLES = 1024  # images in one samples event
+
+
+def encode_samples(images: np.ndarray) -> str:
+    """``images``: uint8 (count, 28, 28), white ink on black; the ``pixels`` text of a samples event."""
+    images = np.ascontiguousarray(images, dtype=np.uint8)
+    return base64.b64encode(images.tobytes()).decode("ascii")
+
+
+def decode_samples(event: dict) -> np.ndarray:
+    """A samples event's images, uint8 (count, 28, 28); ``ValueError`` if the event is malformed."""
+    count = event.get("count")
+    if type(count) is not int or not 0 <= count <= MAX_SAMPLES:
+        raise ValueError(f"a samples event holds 0 to {MAX_SAMPLES} images, not {count!r}")
+    pixels = event.get("pixels")
+    size = count * SAMPLE_SIDE * SAMPLE_SIDE
+    if not isinstance(pixels, str) or len(pixels) > 4 * (size + 2) // 3 + 4:
+        raise ValueError("a samples event's pixels are not the base64 text of its images")
+    try:
+        data = base64.b64decode(pixels, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a samples event's pixels are not valid base64") from None
+    if len(data) != size:
+        raise ValueError(f"a samples event of {count} images has {len(data)} bytes, not {size}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(count, SAMPLE_SIDE, SAMPLE_SIDE).copy()

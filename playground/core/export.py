@@ -44,6 +44,7 @@ from playground.core import preprocess
 from playground.core.atomic import atomic_write_bytes, atomic_write_text
 from playground.core.export_formats import FORMATS
 from playground.core.files import open_regular
+from playground.core.gan_spec import GAN_KIND
 from playground.core.layers import CATALOG, format_shape
 from playground.core.shapes import infer_shapes
 from playground.core.spec import DesignError, NetworkSpec
@@ -99,6 +100,9 @@ def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tens
     if meta.get("format_version") != MODEL_FORMAT_VERSION:
         raise ExportError(f"{path}: model file version {meta.get('format_version')!r}; this app reads "
                           f"{MODEL_FORMAT_VERSION}")
+    if meta.get("kind") == GAN_KIND:
+        raise ExportError(f"{path}: a GAN generator's model file: it makes images of digits, it does not classify "
+                          f"them; `playground generate {path.name} --count N --out FOLDER` samples from it")
     if "design" not in meta:
         raise ExportError(f"{path}: a model file without a design in its metadata (damaged, or not written by "
                           f"this app); export the model again from its run folder")
@@ -325,12 +329,13 @@ def preprocessing_parts() -> tuple[str, str]:
     return "\n".join(ast.get_source_segment(source, node) for node in imports), text
 
 
-def _network_code(spec: NetworkSpec) -> tuple[list[str], str]:
+def _network_code(spec: NetworkSpec, check_output: bool = True) -> tuple[list[str], str]:
     """The layers' lines of ``Net`` and the source of the app's own classes they use (written by the
-    catalog: :meth:`~playground.core.layers.LayerType.torch_call`)."""
+    catalog: :meth:`~playground.core.layers.LayerType.torch_call`). ``check_output=False`` for a stack
+    with end rules of its own (a GAN's generator)."""
     from playground.core.modules import class_source
 
-    report = infer_shapes(spec)
+    report = infer_shapes(spec, check_output=check_output)
     if not report.valid:
         raise ExportError("the design cannot be written as code: " + "; ".join(p.message for p in report.problems))
     lines, own = [], set()
@@ -551,15 +556,20 @@ class ExportCheck:
                 f"largest output difference {self.max_abs_difference:.2e}")
 
 
-def _run_script(path: Path, x: torch.Tensor, source: str) -> np.ndarray:
-    """Run the exported script: only if the file holds exactly ``source``, which passed the proof in
-    :func:`script_source`, and by compiling that proven text, never text read back from the file."""
+def load_script_module(path: Path, source: str) -> types.ModuleType:
+    """The exported script as a module: only if the file holds exactly ``source``, which passed its
+    proof (:func:`script_source`), and by compiling that proven text, never text read back from the file."""
     expected = source.encode("utf-8")
     if path.stat().st_size != len(expected) or path.read_bytes() != expected:
         raise ExportError(f"{path}: the file is not the script just generated (was it changed?); it was not run")
     module = types.ModuleType(f"exported_{path.stem}")
     module.__file__ = str(path)
     exec(compile(source, str(path), "exec"), module.__dict__)  # noqa: S102 - proven above
+    return module
+
+
+def _run_script(path: Path, x: torch.Tensor, source: str) -> np.ndarray:
+    module = load_script_module(path, source)
     with torch.no_grad():
         return module.load()(x).numpy()
 

@@ -247,6 +247,16 @@ def _discriminator_end(stack: NetworkSpec, report: ShapeReport) -> Problem | Non
                          f"generated) but its output is {format_shape(shape)}", _labelled(stack, fix))
 
 
+def load_any_design(path: str | Path) -> NetworkSpec | GanSpec:
+    """A design file of either kind: a GanSpec when it says ``"kind": "gan"``, else a NetworkSpec
+    (whose loader refuses any other kind); anything wrong with it is a :class:`DesignError`."""
+    source = str(path)
+    data = json_data(read_design_text(path), printable(source))
+    if isinstance(data, dict) and data.get("kind") == GAN_KIND:
+        return GanSpec.from_dict(data, source)
+    return NetworkSpec.from_dict(data, printable(source))
+
+
 def apply_gan_fix(spec: GanSpec, which: str, fix: Fix) -> GanSpec:
     """The spec with a fix of one stack's problem applied to that stack."""
     return spec.with_stack(which, apply_fix(spec.stack(which), fix))
@@ -283,8 +293,8 @@ class GanPreset:
 
 
 def _settings(batch_size: int, epochs: int) -> dict[str, Any]:
-    return {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "batch_size": batch_size, "epochs": epochs,
-            "schedule": "constant"}
+    return {"optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": batch_size,
+            "epochs": epochs, "schedule": "constant"}
 
 
 def _mlp_generator() -> tuple[LayerSpec, ...]:

@@ -2,7 +2,9 @@
 
 A run folder holds::
 
-    design.json              the design trained (a NetworkSpec)
+    design.json              the design trained (a NetworkSpec; a GanSpec for a GAN run, whose weights
+                             files hold "generator.*" and "discriminator.*" and which has no
+                             evaluation.json: its quality figures are in its events)
     config.json              the TrainConfig
     run.json                 status and summary (updated at each epoch and at the end)
     metrics.jsonl            every event the trainer yielded, one JSON object per line
@@ -42,7 +44,8 @@ from playground.core.atomic import atomic_write_text
 from playground.core.config import SETTINGS, ConfigError, TrainConfig, format_number
 from playground.core.files import NotRegularFileError, open_fd, open_regular, read_regular
 from playground.core.metrics import Evaluation
-from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec, load_design
+from playground.core.gan_spec import GAN_PRESETS, GanSpec, load_any_design
+from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec
 from playground.core.text import counted, is_unsafe, safe_file_stem, short_repr
 from playground.core.weights import save_weights
 
@@ -443,7 +446,7 @@ def usual_config(design: str) -> TrainConfig:
     """The settings a design is usually trained with: its preset's, or the defaults."""
     from playground.core.presets import PRESETS
 
-    preset = PRESETS.get(design)
+    preset = PRESETS.get(design) or GAN_PRESETS.get(design)
     try:
         return TrainConfig.from_dict(preset.train) if preset else TrainConfig()
     except ConfigError:
@@ -668,11 +671,18 @@ class RunRecord:
             path = self.file(LAST_WEIGHTS)
         return path
 
+    @property
+    def kind(self) -> str:
+        """"classifier" or "gan" (a generator and a discriminator: views of classifiers skip it)."""
+        return "gan" if isinstance(self.spec, GanSpec) else "classifier"
+
     def load_model(self, which: str = "best"):
         """The trained model, in eval mode on the CPU; its weights file's header is checked against the
         design before any weight is read."""
         from playground.core.build import build_model
 
+        if self.kind == "gan":
+            raise RunError(f"{self.path}: a GAN run; its generator is read with playground.core.gan_sample")
         try:
             needed = weights.expected_weights(self.spec)
         except DesignError as exc:  # over the memory budget
@@ -816,7 +826,7 @@ def load_run(path: str | Path, with_events: bool = True) -> RunRecord:
     if not os.path.lexists(path / DESIGN_FILE):
         raise RunError(f"{path}: not a run folder (no design.json)")
     try:
-        spec = load_design(path / DESIGN_FILE)  # a regular file of at most MAX_DESIGN_BYTES
+        spec = load_any_design(path / DESIGN_FILE)  # a regular file of at most MAX_DESIGN_BYTES
     except DesignError as exc:
         raise RunError(f"{path}: its design.json cannot be read ({exc})") from None
     try:

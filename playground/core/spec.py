@@ -180,8 +180,10 @@ def _parse(data: Any, source: str) -> NetworkSpec:
         raise DesignError(f"{source}: missing 'format_version' (is this a design file?)")
     if data.get("kind", "classifier") != "classifier":
         kind = short_repr(data["kind"])
+        advice = ("; make images with a GAN's generator with `playground generate` or in the GAN tab"
+                  if data["kind"] == "gan" else "")
         raise DesignError(f"{source}: a design of kind {kind} (a GAN has a generator and a discriminator), not "
-                          f"a classifier; this part of the app opens classifier designs only")
+                          f"a classifier; this part of the app opens classifier designs only{advice}")
     version = data["format_version"]
     if type(version) is not int or version != FORMAT_VERSION:
         raise DesignError(

@@ -2,7 +2,7 @@
 
 The trainer owns the loop, pause/resume/stop, the clock, the events, the run folder and how a run
 ends; a task owns the networks, the data on the device, one step and the evaluations. A new kind is a
-:class:`TrainingTask` subclass registered in ``TASKS``.
+:class:`TrainingTask` subclass registered in ``train.TASKS``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class TrainingTask:
     resume and stop, the clock, the events, the run folder, the divergence and out-of-memory ends).
 
     A second kind (a generator/discriminator pair, say) subclasses this, fills in the methods and is
-    registered in ``TASKS`` under a name, which ``Trainer(task=...)`` and the worker's job
+    registered in ``train.TASKS`` under a name, which ``Trainer(task=...)`` and the worker's job
     (``"task"``) choose it by. Its :meth:`step` reports one loss, how many of the batch it got right
     and the batch size, whatever those mean for it; :meth:`weights` is one flat dict (prefix each
     network's names when there are several), saved as the run's weights files.
@@ -44,6 +44,11 @@ class TrainingTask:
     def __init__(self, spec: NetworkSpec, config: TrainConfig):
         """Raise ``DesignError`` / ``ConfigError`` here if this design and config cannot train."""
         self.spec, self.config = spec, config
+
+    @staticmethod
+    def spec_from_dict(data: dict):
+        """The design of a job (the worker's ``"design"``) as this kind's spec."""
+        return NetworkSpec.from_dict(data)
 
     def set_up(self, data: DataSplits, device: str, initial_state: dict | None,
                optimizer_state: dict | None) -> None:
@@ -79,6 +84,26 @@ class TrainingTask:
 
     def release_memory(self) -> None:
         """After running out of memory: let go of what the failed step held."""
+
+    # -- what a kind may add to the events (a classifier adds nothing) ---------------------------
+
+    def report_events(self, epoch: int, step: int, end: bool) -> list[dict]:
+        """Events to send after each progress report (``end``: the epoch's last step), e.g. figures
+        of its own over the steps since the previous report."""
+        return []
+
+    def epoch_events(self, epoch: int, step: int) -> list[dict]:
+        """Events to send after each epoch's ``epoch`` event."""
+        return []
+
+    def manual_step(self, which: str, epoch: int, step: int) -> list[dict]:
+        """One step asked for by hand while the run is paused (step mode), and the events it makes;
+        a kind without step mode makes none."""
+        return []
+
+    def final_quality(self) -> dict | None:
+        """The ``quality`` figures for the ``finished`` event, for a kind that has them."""
+        return None
 
 
 class ClassifierTask(TrainingTask):
@@ -166,6 +191,3 @@ class ClassifierTask(TrainingTask):
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()
 
-
-# The kinds of training, by the name a job gives (``Trainer(task=...)``, the worker's ``"task"``).
-TASKS: dict[str, type[TrainingTask]] = {"classifier": ClassifierTask}

@@ -18,6 +18,7 @@ Pause, resume and stop (:class:`TrainingControl`, thread-safe) take effect betwe
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 import traceback
@@ -34,8 +35,16 @@ from playground.core.events import (EpochEvent, ErrorEvent, Event, FinishedEvent
 from playground.core.metrics import Evaluation
 from playground.core.runs import RunWriteError, RunWriter
 from playground.core.spec import NetworkSpec
-from playground.core.tasks import TASKS
+from playground.core.gan_task import GanTask
+from playground.core.tasks import ClassifierTask, TrainingTask
 from playground.core.text import short_repr
+
+# The kinds of training, by the name a job gives (``Trainer(task=...)``, the worker's ``"task"``).
+TASKS: dict[str, type[TrainingTask]] = {"classifier": ClassifierTask, "gan": GanTask}
+
+# Events the run folder does not log: a GAN's live sample images (tens of kB each, several a
+# second); its weights are kept, and make the same images again.
+UNLOGGED_EVENTS = frozenset({"samples"})
 
 # A loss this large has diverged: cross-entropy starts near ln(10) = 2.3 and MSE on one-hot targets
 # near 0.1, so only runaway weights get here (they often overflow to inf or NaN soon after).
@@ -49,6 +58,7 @@ class TrainingControl:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._steps: queue.SimpleQueue[str] = queue.SimpleQueue()
 
     def pause(self) -> None:
         self._running.clear()
@@ -68,9 +78,21 @@ class TrainingControl:
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
-    def wait_while_paused(self) -> None:
+    def request_step(self, which: str) -> None:
+        """Step mode: one step by hand (a GAN's "discriminator" or "generator"), taken only while
+        paused; asked for while running, it is dropped."""
+        if self.paused:
+            self._steps.put(which)
+
+    def wait_while_paused(self) -> Iterator[str]:
+        """While paused: the steps asked for by hand, as they come; returns on resume or stop."""
         while not self._running.wait(0.05):
-            pass
+            try:
+                which = self._steps.get_nowait()
+            except queue.Empty:
+                continue
+            if self.paused:
+                yield which
 
 
 # On an accelerator, reading the steps' losses makes the host wait for the device, so they are read
@@ -307,7 +329,7 @@ class Trainer:
                 writer.close()
 
     def _emit(self, event: Event) -> Event:
-        if self._writer:
+        if self._writer and event["type"] not in UNLOGGED_EVENTS:
             self._writer.log(event)
         return event
 
@@ -380,6 +402,8 @@ class Trainer:
                 if report:
                     clock.lap(now)
                     yield self._emit(self._progress_event(run, log, now))
+                    for event in task.report_events(run.epoch, run.step, b == last):
+                        yield self._emit(event)
         except _RunEnded as end:
             clock.end_epoch()
             yield from self._report_divergence(run, log, end.bad_step)
@@ -393,7 +417,9 @@ class Trainer:
         if not control.stop_requested:
             self._clock.pause()
             yield self._emit(PausedEvent(type="paused", epoch=run.epoch, step=run.step))
-            control.wait_while_paused()
+            for which in control.wait_while_paused():
+                for event in self.task.manual_step(which, run.epoch, run.step):
+                    yield self._emit(event)
             self._clock.resume()
             yield self._emit(ResumedEvent(type="resumed", epoch=run.epoch, step=run.step))
         if control.stop_requested:
@@ -466,6 +492,8 @@ class Trainer:
             type="epoch", epoch=run.epoch, step=run.step, train_loss=train_loss, train_accuracy=train_accuracy,
             val_loss=val[0] if val else None, val_accuracy=val[1] if val else None, lr=task.lr,
             seconds=clock.epoch_seconds(), elapsed_seconds=clock.loop_seconds, best=is_best))
+        for event in task.epoch_events(run.epoch, run.step):
+            yield self._emit(event)
 
     def _keep_latest(self) -> dict[str, torch.Tensor]:
         state = self.task.weights()
@@ -498,7 +526,7 @@ class Trainer:
             samples_per_second=clock.samples_per_second(), test_accuracy=test.accuracy if test else None,
             test_loss=test.loss if test else None, best_epoch=run.best_epoch or None,
             best_val_accuracy=run.best_val if run.best_val >= 0 else None, device=self.device,
-            run_dir=str(self.run_dir) if self.run_dir else None)
+            run_dir=str(self.run_dir) if self.run_dir else None, quality=self.task.final_quality())
         if writer:
             writer.write_summary(**{k: v for k, v in summary.items() if k != "type"},
                                  finished=time.strftime("%Y-%m-%dT%H:%M:%S"))

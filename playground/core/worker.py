@@ -12,7 +12,8 @@ the clock only) and ``task``, the kind of training: a key of ``core.tasks.TASKS`
 ``"classifier"`` when absent), then prints each trainer event
 (``core/events.py``) as it comes, and an ``error`` event if the job fails. While
 it trains it takes commands on stdin: ``pause``, ``resume``, ``stop`` (keep weights, evaluate) and
-``abort`` (stop without the final evaluation). If stdin closes, it aborts.
+``abort`` (stop without the final evaluation), and while paused ``step discriminator`` / ``step
+generator`` (a GAN's step mode). If stdin closes, it aborts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from playground.core.events import ErrorEvent, Event
 
 
 WORKER_NICENESS = 4
+STEP_KINDS = ("discriminator", "generator")  # the steps a paused GAN run takes by hand
 
 
 class TrainingProcess:
@@ -76,6 +78,11 @@ class TrainingProcess:
     def stop(self, evaluate: bool = True) -> None:
         self.paused = False
         self._send("stop" if evaluate else "abort")
+
+    def step(self, which: str) -> None:
+        """Step mode: one step by hand while paused (a GAN's "discriminator" or "generator")."""
+        if which in STEP_KINDS:
+            self._send(f"step {which}")
 
     def kill(self) -> None:
         if self.alive:
@@ -123,14 +130,15 @@ def _read_commands(trainer) -> None:
             trainer.stop()
         elif command == "abort":
             trainer.stop(evaluate=False)
+        elif command.startswith("step ") and command[5:] in STEP_KINDS:
+            trainer.control.request_step(command[5:])
     trainer.stop(evaluate=False)  # the front end went away
 
 
 def main() -> int:
-    from playground.core.config import TrainConfig
+    from playground.core.config import ConfigError, TrainConfig
     from playground.core.runs import load_optimizer, load_weights
-    from playground.core.spec import NetworkSpec
-    from playground.core.train import Trainer, guarded
+    from playground.core.train import TASKS, Trainer, guarded
     from playground.core.weights import expected_weights
 
     if hasattr(signal, "SIGXFSZ"):
@@ -147,14 +155,19 @@ def main() -> int:
 
     def setup() -> Iterator[Event]:
         job = json.loads(line)
-        spec = NetworkSpec.from_dict(job["design"])
+        task = job.get("task", "classifier")
+        if not isinstance(task, str) or task not in TASKS:
+            raise ConfigError(f"unknown kind of training {task!r}; known: {', '.join(sorted(TASKS))}")
+        spec = TASKS[task].spec_from_dict(job["design"])
         config = TrainConfig.from_dict(job["config"])
+        if task != "classifier" and (job.get("initial_weights") or job.get("optimizer_state")):
+            raise ConfigError("continuing a GAN run is not supported yet; start a new run")
         initial = (load_weights(job["initial_weights"], expected_weights(spec)) if job.get("initial_weights")
                    else None)
         optimizer = load_optimizer(Path(job["optimizer_state"])) if job.get("optimizer_state") else None
         trainer = Trainer(spec, config, run_dir=job.get("run_dir"), initial_state=initial,
                           optimizer_state=optimizer, report_interval=job.get("report_interval", 0.1),
-                          task=job.get("task", "classifier"),
+                          task=task,
                           min_reports_per_epoch=job.get("min_reports_per_epoch", 0))
         threading.Thread(target=_read_commands, args=(trainer,), daemon=True, name="commands").start()
         yield from trainer.run()

@@ -605,7 +605,7 @@ class ProblemsPanel(QWidget):
         report = self.document.report
         out = format_shape(report.output_shape)
         label = "Total" if report.output_shape is not None else "Total up to the first problem"
-        ready = f"  <span style='color:{theme.css('success', self)}'>✔ ready to train</span>"
+        ready = f"  <span style='color:{theme.css('success', self)}'>✔ {self.document.ready_text}</span>"
         self.totals.setText(f"<b>{label}:</b> {counted(report.total_parameters, 'parameter')} · "
                             f"{counted(report.total_macs, 'multiply-add')} per image · output {out}"
                             + (ready if report.valid else ""))
@@ -840,7 +840,7 @@ class DesignerWidget(QWidget):
 
     def _update_caption(self) -> None:
         spec = self.document.spec
-        self.network_caption.setText(f"Network: {spec.name} — input 1x28x28 (MNIST image), "
+        self.network_caption.setText(f"Network: {spec.name} — {self.document.input_text}, "
                                      f"{counted(len(spec.layers), 'layer')}")
 
     def show_colours(self) -> None:

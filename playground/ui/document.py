@@ -54,15 +54,22 @@ class DesignDocument(QObject):
     batch_size_changed = Signal(int)  # the batch size the designer's memory estimate is for
 
 
-    def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None):
+    def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None,
+                 undo_stack: QUndoStack | None = None):
+        """``undo_stack``: a stack shared with other documents (a GAN's two layer stacks have one
+        history); by default the document has its own."""
         super().__init__(parent)
         self._spec = spec or NetworkSpec()
-        self._report = infer_shapes(self._spec)
+        self._report = self._infer(self._spec)
         self._selected = -1
         self._batch_size = DEFAULT_BATCH_SIZE  # TrainConfig's, until the Train tab sets its own
         self.path: Path | None = None
-        self.undo_stack = QUndoStack(self)
-        self.undo_stack.cleanChanged.connect(self._clean_changed)
+        if undo_stack is None:
+            undo_stack = QUndoStack(self)
+            undo_stack.cleanChanged.connect(self._clean_changed)
+        # A shared stack's owner says when it is modified: a stack destroyed before this document
+        # (its owner's child) emits cleanChanged from its destructor, to a receiver half gone.
+        self.undo_stack = undo_stack
 
     def _clean_changed(self, clean: bool) -> None:
         self.modified_changed.emit(not clean)
@@ -76,6 +83,16 @@ class DesignDocument(QObject):
     @property
     def report(self) -> ShapeReport:
         return self._report
+
+    @property
+    def input_text(self) -> str:
+        """What the network takes, in words, for the designer's caption."""
+        return "input 1x28x28 (MNIST image)"
+
+    @property
+    def ready_text(self) -> str:
+        """What a design without problems is, for the designer's totals line."""
+        return "ready to train"
 
     @property
     def selected(self) -> int:
@@ -111,12 +128,16 @@ class DesignDocument(QObject):
         if select is None:
             select = min(old, len(spec.layers) - 1)
         self._spec = spec
-        self._report = infer_shapes(spec)
+        self._report = self._infer(spec)
         self._selected = select if 0 <= select < len(spec.layers) else -1
         # Views see the new spec and selection together, then hear of a changed selection.
         self.spec_changed.emit()
         if self._selected != old:
             self.selection_changed.emit(self._selected)
+
+    def _infer(self, spec: NetworkSpec) -> ShapeReport:
+        """The shape report of ``spec`` (a GAN's stack adds the GAN's rules on how it ends)."""
+        return infer_shapes(spec)
 
     def _push(self, after: NetworkSpec, text: str, select: int | None = None, merge_key=None) -> None:
         if after == self._spec:

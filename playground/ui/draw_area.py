@@ -458,7 +458,7 @@ class DrawArea(QWidget):
 
     def _add_runs(self) -> None:
         training = self.library.training
-        if training is not None and training.path is not None:
+        if training is not None and training.path is not None and training.kind == "classifier":
             self.model_box.addItem(f"Training now: {training.label} (follows each epoch)",
                                    ("follow", str(training.path)))
             self.model_box.setItemData(self.model_box.count() - 1, str(training.path), Qt.ItemDataRole.ToolTipRole)

@@ -8,8 +8,28 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
-from playground.core.export_formats import EXPORT_FORMATS
+from playground.core.export_formats import EXPORT_FORMATS, GENERATOR_HELP
 from playground.ui import theme
+
+CLASSIFIER_CHECK = ("After writing the file, 300 test images go through it and are compared with the model: the "
+                    "labels must agree and the outputs differ by less than 1e-4.")
+GENERATOR_CHECK = ("After writing the file, 64 fixed latent vectors go through it and its images are compared "
+                   "with the generator's: the outputs must differ by less than 1e-4.")
+
+
+def is_gan_run(run) -> bool:
+    """Whether a run trained a GAN (its export is the generator)."""
+    from playground.core.gan_spec import GanSpec
+
+    return getattr(run, "kind", None) == "gan" or isinstance(run.spec, GanSpec)
+
+
+def run_item_text(run) -> str:
+    """A run as the Model list shows it: a GAN run is its generator."""
+    if is_gan_run(run):
+        return f"{run.label} (generator) {run.started}"
+    acc = run.test_accuracy
+    return f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else "")
 
 
 class ExportDialog(QDialog):
@@ -22,9 +42,8 @@ class ExportDialog(QDialog):
         self.check = None
         self.worker = None
         self.run_box = QComboBox()
-        for run in runs:  # RunRecords with best weights, from the window's run library
-            acc = run.test_accuracy
-            self.run_box.addItem(f"{run.label} {run.started}" + (f" — {acc:.2%}" if acc is not None else ""))
+        for run in runs:  # RunRecords with weights, from the window's run library
+            self.run_box.addItem(run_item_text(run))
         self.format_box = QComboBox()
         for fmt in EXPORT_FORMATS.values():
             self.format_box.addItem(fmt.label, fmt.name)
@@ -41,8 +60,8 @@ class ExportDialog(QDialog):
         path_widget = QWidget()
         path_widget.setLayout(path_row)
         path_row.setContentsMargins(0, 0, 0, 0)
-        self.result = QLabel("After writing the file, 300 test images go through it and are compared with the "
-                             "model: the labels must agree and the outputs differ by less than 1e-4.")
+        self.result = QLabel(CLASSIFIER_CHECK)
+        self._exported = False  # until the first export, the result says what the check will do
         self.result.setTextFormat(Qt.TextFormat.PlainText)  # paths and error messages
         self.result.setWordWrap(True)
         self.result.setMinimumWidth(520)
@@ -91,8 +110,11 @@ class ExportDialog(QDialog):
         from playground.core.export import file_stem
 
         fmt = EXPORT_FORMATS[self.fmt]
-        self.format_help.setText(fmt.help)
         run = self.runs[self.run_box.currentIndex()] if self.runs else None
+        gan = run is not None and is_gan_run(run)
+        self.format_help.setText(GENERATOR_HELP[fmt.name] if gan else fmt.help)
+        if not self._exported:
+            self.result.setText(GENERATOR_CHECK if gan else CLASSIFIER_CHECK)
         folder = Path(self.path_edit.text()).parent if self.path_edit.text() else Path.home()
         stem = file_stem(run.spec.name) if run else "model"  # the name may come from a stranger's run
         self.path_edit.setText(str(folder / f"{stem}{fmt.extension}"))
@@ -112,6 +134,7 @@ class ExportDialog(QDialog):
             return
         run = self.runs[self.run_box.currentIndex()]
         self.export_button.setEnabled(False)
+        self._exported = True
         self._show_result("Exporting and checking…")
         # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
         self.worker = create_worker(export_checked, run.path, self.fmt, Path(self.path_edit.text()),

@@ -11,28 +11,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
-from playground.core.gan_spec import DEFAULT_GAN_PRESET, GAN_PRESETS
 from playground.core.runs import RunError
 from playground.ui.gan_explore import GanExploreView
 from playground.ui.gan_train import GanTrainView
-
-
-class PresetGanDocument(QObject):
-    """A GAN preset's design, as a stand-in for the GAN designer's document (``spec`` and
-    ``spec_changed``): what the tab trains where no GAN designer is given."""
-
-    spec_changed = Signal()
-
-    def __init__(self, name: str = DEFAULT_GAN_PRESET, parent=None):
-        super().__init__(parent)
-        self.spec = GAN_PRESETS[name].spec
-
-    def set_spec(self, spec) -> None:
-        self.spec = spec
-        self.spec_changed.emit()
 
 
 class GanArea(QWidget):
@@ -77,6 +60,9 @@ class GanArea(QWidget):
             with contextlib.suppress(RunError, OSError):
                 self.library.load_from_disk()
         self.explore_view.show_run(path)
+
+    def show_design(self) -> None:
+        self.tabs.setCurrentWidget(self.design_panel)
 
     def explore(self, path: Path) -> None:
         self.explore_view.show_run(path)

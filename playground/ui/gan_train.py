@@ -36,13 +36,9 @@ GAN_SETTINGS = ("epochs", "batch_size", "lr", "beta1", "beta2", "seed", "limit",
 
 def gan_recommended(name: str) -> dict[str, Any]:
     """The settings the GAN preset ``name`` recommends (the default preset's for a design of another
-    name), with Adam's betas as ``beta1`` and ``beta2``."""
+    name)."""
     preset = GAN_PRESETS.get(name) or GAN_PRESETS[DEFAULT_GAN_PRESET]
-    train = dict(preset.train)
-    betas = train.pop("betas", None)
-    if betas is not None:
-        train["beta1"], train["beta2"] = betas
-    return train
+    return dict(preset.train)
 
 
 def design_problems(spec: GanSpec) -> list[str]:

@@ -20,11 +20,15 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageB
 
 from playground import APP_NAME, __version__
 from playground.core import DEFAULT_PRESET, PRESETS, DesignError, NetworkSpec, get_preset
+from playground.core.gan_spec import GAN_KIND, GAN_PRESETS
+from playground.core.spec import json_data, read_design_text
 from playground.ui.designer import DesignerWidget
 from playground.ui.draw_area import DrawArea
 from playground.ui.document import DesignDocument
 from playground.ui.evaluate_area import EvaluateArea
-from playground.ui.gan_area import GanArea, PresetGanDocument
+from playground.ui.gan_area import GanArea
+from playground.ui.gan_design import GanDesignPanel
+from playground.ui.gan_document import GanDocument
 from playground.ui import theme
 from playground.ui.run_library import RunLibrary
 from playground.ui.train_area import TrainArea
@@ -104,6 +108,8 @@ class MainWindow(QMainWindow):
         self.settings = QSettings()
         self.document = DesignDocument(spec or get_preset(DEFAULT_PRESET).spec, self)
         self.document.undo_stack.setClean()
+        self.gan_document = GanDocument(parent=self)
+        self._asking_about = self.document  # the design the unsaved-changes question is about
         self.torch_ready = False
         self.device_text = ""
         self._image_loader = None  # a worker loading test images for the Evaluate area
@@ -111,6 +117,7 @@ class MainWindow(QMainWindow):
         self._closing = False  # the window is closing (waiting for a training to stop)
 
         self.designer = DesignerWidget(self.document)
+        self.gan_design = GanDesignPanel(self.gan_document)  # shown in the GAN area's tab
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.designer, "Design")
@@ -129,11 +136,7 @@ class MainWindow(QMainWindow):
             self.train_area.apply_preset(DEFAULT_PRESET)
         self.draw_area = DrawArea(self.library)
         self.tabs.addTab(self.draw_area, "Draw")
-        # Until the GAN designer is merged: the default GAN preset, described on the Design page.
-        gan_document = PresetGanDocument(parent=self)
-        gan_page = QLabel(f"{gan_document.spec.name}: {gan_document.spec.description}")
-        gan_page.setWordWrap(True)
-        self.gan_area = GanArea(gan_document, gan_page, self.library)
+        self.gan_area = GanArea(self.gan_document, self.gan_design, self.library)
         self.tabs.addTab(self.gan_area, "GAN")
         self.setCentralWidget(self.tabs)
 
@@ -149,6 +152,7 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.indexChanged.connect(self._update_edit_actions)
         self.tabs.currentChanged.connect(self._update_edit_actions)
         self.draw_area.pad.drawing_changed.connect(self._update_edit_actions)
+        self._connect_gan_design()
         self._update_title()
         self._update_edit_actions()
         self._restore_layout()
@@ -220,6 +224,7 @@ class MainWindow(QMainWindow):
             presets.addAction(action)
             self.preset_actions[preset.name] = action
         presets.setToolTipsVisible(True)
+        self._make_gan_menu(file_menu)
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -253,6 +258,17 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
 
+    def _make_gan_menu(self, file_menu: QMenu) -> None:
+        """File > New GAN: a GAN design from one of the GAN presets."""
+        gans = file_menu.addMenu("New &GAN")
+        gans.setToolTipsVisible(True)
+        self.gan_preset_actions = {}
+        for preset in GAN_PRESETS.values():
+            action = self._action(f"{preset.name} — {preset.tagline}",
+                                  lambda _=False, n=preset.name: self.new_gan(n), tip=preset.summary)
+            gans.addAction(action)
+            self.gan_preset_actions[preset.name] = action
+
     def _make_scheme_menu(self, view: QMenu) -> None:
         """View > Dark mode: follow the system's colours, or always light, or always dark."""
         self.scheme_menu = view.addMenu("Dark &Mode")
@@ -279,17 +295,18 @@ class MainWindow(QMainWindow):
     # -- state shown --------------------------------------------------------------------------------------
 
     def _update_title(self, *args) -> None:
-        self.setWindowTitle(f"{self.document.title}[*] — {APP_NAME}")
-        self.setWindowModified(self.document.modified)
+        document = self.current_document()
+        self.setWindowTitle(f"{document.title}[*] — {APP_NAME}")
+        self.setWindowModified(document.modified)
 
     def _update_edit_actions(self, *args) -> None:
-        has = self.document.selected >= 0
+        has = self._layers_document().selected >= 0
         for action in (self.delete_action, self.duplicate_action):
             if action.isEnabled() != has:
                 action.setEnabled(has)
         # Undo belongs to the area in view: never a hidden design edit behind the Draw area's focus.
-        shown, stack, pad = self.tabs.currentWidget(), self.document.undo_stack, self.draw_area.pad
-        if shown is self.designer:
+        shown, stack, pad = self.tabs.currentWidget(), self.current_document().undo_stack, self.draw_area.pad
+        if shown is self.designer or self.gan_design_current():
             undo, redo = (stack.canUndo(), stack.undoText()), (stack.canRedo(), stack.redoText())
         elif shown is self.draw_area:
             undo, redo = (bool(pad.done), pad.undo_text), (bool(pad.undone), pad.redo_text)
@@ -304,8 +321,9 @@ class MainWindow(QMainWindow):
 
     def _undo_redo(self, which: str) -> None:
         shown = self.tabs.currentWidget()
-        if shown is self.designer:
-            self.document.undo_stack.undo() if which == "undo" else self.document.undo_stack.redo()
+        if shown is self.designer or self.gan_design_current():
+            stack = self.current_document().undo_stack
+            stack.undo() if which == "undo" else stack.redo()
         elif shown is self.draw_area:
             self.draw_area.pad.undo_stroke() if which == "undo" else self.draw_area.pad.redo_stroke()
 
@@ -350,28 +368,33 @@ class MainWindow(QMainWindow):
         buttons = (QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                    | QMessageBox.StandardButton.Cancel)
         box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                          f"Save the changes to “{self.document.title}” first?", buttons, self)
+                          f"Save the changes to “{self._asking_about.title}” first?", buttons, self)
         box.setTextFormat(Qt.TextFormat.PlainText)  # the title is a file or design name
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         return QMessageBox.StandardButton(box.exec())
 
-    def maybe_save(self) -> bool:
-        """True when it is fine to drop the current design (saved, discarded or unchanged)."""
-        if not self.document.modified:
+    def maybe_save(self, document: DesignDocument | GanDocument | None = None) -> bool:
+        """True when it is fine to drop a design (by default the classifier's): saved, discarded or
+        unchanged."""
+        document = self.document if document is None else document
+        if not document.modified:
             return True
+        self._asking_about = document
         answer = self.ask_save_changes()
         if answer == QMessageBox.StandardButton.Save:
-            return self.save()
+            return self.save_document(document)
         return answer == QMessageBox.StandardButton.Discard
 
     def new_design(self) -> None:
         if self.maybe_save():
             self.document.reset(NetworkSpec())
+            self._show_classifier_design()
 
     def new_from_preset(self, name: str) -> None:
         """Open a preset's design with its training settings in the Train area."""
         if self.maybe_save():
             self.document.reset(get_preset(name).spec)
+            self._show_classifier_design()
             changes = self.train_area.apply_preset(name)
             settings = f" Training settings: {', '.join(changes)}." if changes else ""
             self.statusBar().showMessage(f"{name}: {get_preset(name).summary}{settings}", 8000)
@@ -382,15 +405,19 @@ class MainWindow(QMainWindow):
         self.train_area.start()
 
     def open_design_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        start = str(self.document.path.parent) if self.document.path else str(Path.home())
+        """Choose a design file, then (once it is known whether a classifier or a GAN design is to be
+        replaced) ask about that one's unsaved changes."""
+        document = self.current_document()
+        start = str(document.path.parent) if document.path else str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self, "Open design", start, DESIGN_FILTER)
         if path:
-            self.open_file(path, ask=False)
+            self.open_file(path)
 
     def open_file(self, path: str | Path, ask: bool = True) -> bool:
-        """Open a design; a bad file shows the core's message and keeps the current design."""
+        """Open a design (a GAN design goes to the GAN designer); a bad file shows the core's message
+        and keeps the current design."""
+        if _design_kind(path) == GAN_KIND:
+            return self.open_gan_design(path, ask)
         if ask and not self.maybe_save():
             return False
         try:
@@ -402,26 +429,35 @@ class MainWindow(QMainWindow):
             self._show_unexpected_error("Cannot open design", path, exc)
             return False
         self._add_recent(Path(path))
+        self._show_classifier_design()
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
 
     def save(self) -> bool:
-        if self.document.path is None:
-            return self.save_as()
-        return self.save_to(self.document.path)
+        """Save the design in view: the GAN's on the GAN tab, else the classifier's."""
+        return self.save_document(self.current_document())
 
     def save_as(self) -> bool:
-        start = str(self.document.path or Path.home() / f"{self.document.spec.name}.json")
+        return self.save_document_as(self.current_document())
+
+    def save_document(self, document: DesignDocument | GanDocument) -> bool:
+        if document.path is None:
+            return self.save_document_as(document)
+        return self.save_to(document.path, document)
+
+    def save_document_as(self, document: DesignDocument | GanDocument) -> bool:
+        start = str(document.path or Path.home() / f"{document.spec.name}.json")
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, DESIGN_FILTER)
         if not path:
             return False
         if not path.lower().endswith(".json"):
             path += ".json"
-        return self.save_to(path)
+        return self.save_to(path, document)
 
-    def save_to(self, path: str | Path) -> bool:
+    def save_to(self, path: str | Path, document: DesignDocument | GanDocument | None = None) -> bool:
+        document = self.current_document() if document is None else document
         try:
-            self.document.save(path)
+            document.save(path)
         except OSError as exc:
             self.show_error("Cannot save design",
                             f"{path}: {exc.strerror or exc}.\nThe design is still open and any earlier file "
@@ -432,10 +468,78 @@ class MainWindow(QMainWindow):
         return True
 
     def delete_selected(self) -> None:
-        self.document.remove_layer(self.document.selected)
+        document = self._layers_document()
+        document.remove_layer(document.selected)
 
     def duplicate_selected(self) -> None:
-        self.document.duplicate_layer(self.document.selected)
+        document = self._layers_document()
+        document.duplicate_layer(document.selected)
+
+    # -- the GAN design -----------------------------------------------------------------------------------
+
+    def _connect_gan_design(self) -> None:
+        """The GAN design's file and edits show in the title and the Edit menu while it is in view."""
+        gan = self.gan_document
+        for signal in (gan.modified_changed, gan.path_changed, gan.spec_changed):
+            signal.connect(self._update_title)
+        gan.undo_stack.indexChanged.connect(self._update_edit_actions)
+        for stack in gan.stacks.values():
+            stack.selection_changed.connect(self._update_edit_actions)
+        self.gan_design.tabs.currentChanged.connect(self._update_edit_actions)
+        self.tabs.currentChanged.connect(self._update_title)
+
+    def gan_design_current(self) -> bool:
+        """Whether the GAN design is in view: the current tab is the GAN designer or holds it (the
+        GAN area), so that Save, Undo and Redo act on it."""
+        shown = self.tabs.currentWidget()
+        return shown is not None and (shown is self.gan_design or shown.isAncestorOf(self.gan_design))
+
+    def current_document(self) -> DesignDocument | GanDocument:
+        """The design that Save, Save As, Undo and Redo act on: the GAN's while it is in view."""
+        return self.gan_document if self.gan_design_current() else self.document
+
+    def _layers_document(self) -> DesignDocument:
+        """Whose selected layer Delete and Duplicate act on: the GAN stack shown, or the classifier."""
+        return self.gan_design.current_stack_document() if self.gan_design_current() else self.document
+
+    def _show_classifier_design(self) -> None:
+        """A classifier design replaced from the GAN tab is shown, not changed out of sight."""
+        if self.gan_design_current():
+            self.tabs.setCurrentWidget(self.designer)
+
+    def show_gan_design(self) -> None:
+        """Show the tab that holds the GAN designer (and in the GAN tab its Design page)."""
+        self.gan_area.show_design()
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
+            if tab is self.gan_design or tab.isAncestorOf(self.gan_design):
+                self.tabs.setCurrentIndex(i)
+                return
+
+    def new_gan(self, name: str) -> None:
+        """File > New GAN: a GAN design from a preset, in view."""
+        if self.maybe_save(self.gan_document):
+            self.gan_document.reset(GAN_PRESETS[name].spec)
+            self.show_gan_design()
+            self.statusBar().showMessage(f"{name}: {GAN_PRESETS[name].summary}", 8000)
+
+    def open_gan_design(self, path: str | Path, ask: bool = True) -> bool:
+        """Open a GAN design file into the GAN designer; a bad file shows the core's message and the
+        current GAN design stays, with its undo history."""
+        if ask and not self.maybe_save(self.gan_document):
+            return False
+        try:
+            self.gan_document.open(path)
+        except DesignError as exc:
+            self.show_error("Cannot open GAN design", str(exc))
+            return False
+        except Exception as exc:  # noqa: BLE001 - a bad file must never take the window down
+            self._show_unexpected_error("Cannot open GAN design", path, exc)
+            return False
+        self._add_recent(Path(path))
+        self.show_gan_design()
+        self.statusBar().showMessage(f"Opened GAN design {path}", 4000)
+        return True
 
     # -- recent files and layout -------------------------------------------------------------------------
 
@@ -503,7 +607,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         runners = self._training_runners()
         training = bool(runners)
-        if not self._closing and ((training and not self.ask_stop_training()) or not self.maybe_save()):
+        if not self._closing and ((training and not self.ask_stop_training()) or not self.maybe_save()
+                                  or not self.maybe_save(self.gan_document)):
             event.ignore()
             return
         if training:
@@ -587,8 +692,12 @@ class MainWindow(QMainWindow):
     # -- export -----------------------------------------------------------------------------------------------
 
     def exportable_runs(self) -> list:
-        """Finished runs with weights on disk, newest first."""
-        return self.library.runs_with_best_weights()
+        """Finished runs with weights on disk, newest first: a classifier's best weights; a GAN's
+        generator, from its best weights or else its last."""
+        from playground.ui.export_dialog import is_gan_run
+
+        return [r for r in reversed(self.library.runs)
+                if r.finished and (r.has_best_weights or (is_gan_run(r) and r.has_last_weights))]
 
     def _update_export_action(self, *args) -> None:
         self.export_action.setEnabled(bool(self.exportable_runs()))
@@ -615,7 +724,7 @@ class MainWindow(QMainWindow):
 
     def show_evaluation(self, run) -> None:
         """Show a run in the Evaluate area, loading its test images in the background if needed."""
-        if self._closing:  # the run stopped because the window is closing: load nothing
+        if self._closing or run.kind != "classifier":  # closing: load nothing; a GAN has no test evaluation
             return
         c = run.config
         key = (c.dataset, c.val_fraction, c.seed, c.limit, c.test_limit)
@@ -666,3 +775,14 @@ class MainWindow(QMainWindow):
                           f"<h3>{APP_NAME} {__version__}</h3><p>Design, train and test neural networks "
                           f"on handwritten digits.</p><p>MNIST by Y. LeCun, C. Cortes and C. J. C. Burges, "
                           f"CC BY-SA 3.0.</p>")
+
+
+def _design_kind(path: str | Path) -> str | None:
+    """The ``kind`` a design file says it is, or None when it says none or cannot be read (the
+    classifier's loader then says what is wrong with it). Reading is bounded as loading is."""
+    try:
+        data = json_data(read_design_text(path), str(path))
+    except DesignError:
+        return None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None

@@ -138,6 +138,8 @@ class RunLibrary(QObject):
             self._curves[run] = curves_from_events(run.events, self.offsets.get(run, 0.0))
         return self._curves[run]
 
-    def runs_with_best_weights(self) -> list[RunRecord]:
-        """Ended runs with best weights on disk (to draw with or export), newest first."""
-        return [r for r in reversed(self.runs) if r.finished and r.has_best_weights]
+    def runs_with_best_weights(self, kind: str | None = "classifier") -> list[RunRecord]:
+        """Ended runs of ``kind`` ("classifier", "gan"; None: both) with best weights on disk (to draw
+        with or export), newest first."""
+        return [r for r in reversed(self.runs)
+                if r.finished and r.has_best_weights and (kind is None or r.kind == kind)]

@@ -670,6 +670,8 @@ class TrainArea(QWidget):
         return "<p style='white-space:pre'>" + "<br>".join(lines) + "</p>"
 
     def _add_run_item(self, run: RunRecord) -> None:
+        if run.kind != "classifier":  # a GAN's runs are in the GAN tab
+            return
         item = QTreeWidgetItem()
         item.setData(0, Qt.ItemDataRole.UserRole, self.library.runs.index(run))
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)

@@ -48,6 +48,10 @@ def fits(value, hint) -> bool:
         return False
     if hint is float:
         return isinstance(value, (int, float))
+    if origin in (list, dict):
+        inner = get_args(hint)[-1:] if origin is dict else get_args(hint)
+        items = value.values() if isinstance(value, dict) else value
+        return isinstance(value, origin) and all(fits(item, h) for item in items for h in inner)
     return isinstance(value, hint)
 
 
@@ -111,3 +115,30 @@ def test_events_through_the_worker_pipe_are_documented(tmp_path):
 def test_the_fields_the_run_folder_reader_checks_are_documented():
     for kind, keys in runs._EVENT_NUMBERS.items():
         assert set(keys) <= EVENT_FIELDS[kind], kind
+
+
+def test_every_event_of_a_gan_run_with_step_mode_is_documented(small, tmp_path):
+    from playground.core.gan_spec import GAN_PRESETS
+
+    cfg = config(lr=2e-4, beta1=0.5, epochs=1, batch_size=64)
+    trainer = Trainer(GAN_PRESETS["cgan"].spec, cfg, data=small, run_dir=tmp_path / "run", report_interval=0.0,
+                      task="gan")
+    events = []
+    for event in trainer.run():
+        events.append(event)
+        if event["type"] == "progress" and event["step"] == 2:
+            trainer.pause()
+        elif event["type"] == "paused":
+            trainer.control.request_step("discriminator")
+            trainer.control.request_step("generator")
+        elif event["type"] == "gan_step" and event["which"] == "generator":
+            trainer.resume()
+    kinds = {e["type"] for e in events}
+    assert {"start", "progress", "gan_progress", "samples", "paused", "gan_step", "resumed", "epoch", "quality",
+            "finished"} == kinds
+    for event in events:
+        assert_documented(event)
+    last_quality = [e for e in events if e["type"] == "quality"][-1]
+    assert events[-1]["quality"] == {k: v for k, v in last_quality.items() if k != "type"}
+    # The run folder logs every event but the live sample images.
+    assert runs.read_events(tmp_path / "run") == [e for e in events if e["type"] != "samples"]

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from playground.core import PRESETS, DesignError, NetworkSpec
+from playground.core.config import TrainConfig
 from playground.core import make_layer as L
 from playground.core.gan_spec import (DEFAULT_GAN_PRESET, GAN_PRESETS, GanSpec, apply_gan_fix, build_gan,
                                       infer_gan_shapes)
@@ -44,7 +45,7 @@ def test_every_preset_is_valid_and_maps_latents_to_images_and_images_to_one_scor
     assert fake.shape == (n, 1, 28, 28)
     assert fake.min() >= -1 and fake.max() <= 1  # Tanh: the range real images are scaled to
     assert discriminator(real).shape == (n, 1)
-    assert preset.train["lr"] == 2e-4 and tuple(preset.train["betas"]) == (0.5, 0.999)
+    assert preset.train["optimizer"] == "adam" and TrainConfig.from_dict(preset.train).optimizer == "adam"
     assert preset.train["batch_size"] in (64, 128) and preset.train["epochs"] >= 1
 
 

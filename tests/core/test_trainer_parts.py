@@ -17,7 +17,8 @@ from playground.core.data import load_dataset
 from playground.core.events import EVENT_FIELDS
 from playground.core.objective import to_input
 from playground.core.runs import load_optimizer, load_run, load_weights
-from playground.core.tasks import TASKS, ClassifierTask, TrainingTask
+from playground.core.tasks import ClassifierTask, TrainingTask
+from playground.core.train import TASKS
 from playground.core.train import Trainer
 from playground.core.worker import TrainingProcess
 
@@ -184,16 +185,21 @@ def test_divergence_and_out_of_memory_end_any_kind_of_training(small, reconstruc
 def test_the_classifier_is_the_default_kind_and_unknown_kinds_are_refused(small):
     assert TASKS["classifier"] is ClassifierTask
     assert isinstance(Trainer(MLP, config(), data=small).task, ClassifierTask)
-    with pytest.raises(ConfigError, match="unknown kind of training 'gan'; known: classifier"):
+    with pytest.raises(ConfigError, match="unknown kind of training 'vae'; known: classifier, gan"):
+        Trainer(MLP, config(), data=small, task="vae")
+    with pytest.raises(ConfigError, match="a GAN run needs a GAN design"):
         Trainer(MLP, config(), data=small, task="gan")
 
 
 def test_the_worker_passes_the_kind_of_training_through(tmp_path):
     job = {"design": PRESETS["mlp-300"].spec.to_dict(), "config": config(epochs=1, limit=200, test_limit=200).to_dict(),
-           "run_dir": str(tmp_path / "run"), "task": "gan"}
+           "run_dir": str(tmp_path / "run"), "task": "vae"}
     events = list(TrainingProcess().run(job))
     assert events == [{"type": "error", "error": "ConfigError",
-                       "message": "unknown kind of training 'gan'; known: classifier"}]
+                       "message": "unknown kind of training 'vae'; known: classifier, gan"}]
+    job["task"] = "gan"  # a classifier's design is not a GAN's
+    events = list(TrainingProcess().run(job))
+    assert events[-1]["type"] == "error" and "not a GAN design" in events[-1]["message"]
     job["task"] = "classifier"
     events = list(TrainingProcess().run(job))
     assert events[-1]["type"] == "finished" and events[-1]["status"] == "completed"

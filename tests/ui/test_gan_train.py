@@ -114,7 +114,7 @@ def test_the_form_starts_with_the_presets_settings_and_gives_a_config(qtbot):
     train = GAN_PRESETS["dcgan"].train
     values = view.form.values()
     assert values["lr"] == train["lr"] and values["batch_size"] == train["batch_size"]
-    assert (values["beta1"], values["beta2"]) == train["betas"]
+    assert (values["beta1"], values["beta2"]) == (train["beta1"], train["beta2"]) == (0.5, 0.999)
     assert values["epochs"] == train["epochs"]
     view.form.editors["epochs"].setValue(1)
     view.form.editors["limit"].setValue(256)
