@@ -58,7 +58,9 @@ class GanExploreView(QWidget):
         self._latents = None  # the grid's latent vectors
         self._extra: dict[Path, str] = {}  # runs added by hand: folder -> label
         self._slow = False  # a batch took over a frame: generate off the GUI thread
-        self._tickets: dict[str, int] = {"grid": 0, "strip": 0}
+        self._tickets: dict[str, int] = {}  # the latest request of each kind (load, grid, strip)
+        self._answers: dict[str, tuple[Callable, Callable]] = {}
+        self._source: Path | None = None  # the generator shown, or on its way
         self._workers: list[Any] = []
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click on the view lets it take the digit keys
         self._make_widgets()
@@ -201,23 +203,14 @@ class GanExploreView(QWidget):
 
     def load(self, source: Path) -> None:
         """Load the generator of a run folder or model file in a worker thread."""
-        from superqt.utils import create_worker
-
+        if source == self._source:  # loaded, or on its way
+            return
+        self._source = source
         self.status.setText(f"Loading the generator of {source.name}…")
-        self._tickets["load"] = ticket = self._tickets.get("load", 0) + 1
-
-        def loaded(model) -> None:
-            if self._tickets["load"] == ticket:  # not one chosen before the latest
-                self.set_model(model)
-
-        def failed(exc: Exception) -> None:
-            if self._tickets["load"] == ticket:
-                self._load_failed(exc)
-
-        self._keep(create_worker(_sampling().load_generator, source, _start_thread=False,
-                                 _connect={"returned": loaded, "errored": failed}))
+        self._in_worker("load", lambda: _sampling().load_generator(source), self.set_model, self._load_failed)
 
     def _load_failed(self, exc: Exception) -> None:
+        self._source = None  # choosing it again tries again
         self.status.setText(f"Cannot load this generator: {exc}")
 
     def _generation_failed(self, exc: Exception) -> None:
@@ -244,29 +237,46 @@ class GanExploreView(QWidget):
         worker.finished.connect(lambda: self._workers.remove(worker) if worker in self._workers else None)
         worker.start()
 
+    def _in_worker(self, what: str, job: Callable[[], Any], done: Callable[[Any], None],
+                   failed: Callable[[Exception], None]) -> None:
+        """Run ``job`` in a worker thread; only the latest request of ``what`` is answered (``done``
+        with its result, ``failed`` with what it raised), through a method of this view, so that
+        nothing is answered once the view is gone."""
+        from superqt.utils import create_worker
+
+        self._tickets[what] = ticket = self._tickets.get(what, 0) + 1
+        self._answers[what] = (done, failed)
+
+        def run() -> tuple[str, int, Any, Exception | None]:
+            try:
+                return what, ticket, job(), None
+            except (RuntimeError, OSError, ValueError) as exc:  # a refused file or request says why
+                return what, ticket, None, exc
+
+        self._keep(create_worker(run, _start_thread=False, _connect={"returned": self._answered}))
+
+    def _answered(self, answer: tuple[str, int, Any, Exception | None]) -> None:
+        what, ticket, result, exc = answer
+        if self._tickets.get(what) != ticket:
+            return  # a later request of the same kind is on its way
+        done, failed = self._answers.pop(what)
+        failed(exc) if exc is not None else done(result)
+
     def _generate(self, what: str, job: Callable[[], np.ndarray], done: Callable[[np.ndarray], None]) -> None:
         """Run ``job`` on the GUI thread while that takes a frame or less, else in a worker; ``done``
         gets the result of the latest request of ``what`` only."""
-        self._tickets[what] += 1
-        ticket = self._tickets[what]
-        if not self._slow:
-            began = time.perf_counter()
-            try:
-                result = job()
-            except (RuntimeError, ValueError) as exc:  # the generator refused (its message says why)
-                self._generation_failed(exc)
-                return
-            self._slow = time.perf_counter() - began > FRAME_SECONDS
-            done(result)
+        self._tickets[what] = self._tickets.get(what, 0) + 1  # answers still on their way are stale
+        if self._slow:
+            self._in_worker(what, job, done, self._generation_failed)
             return
-        from superqt.utils import create_worker
-
-        def returned(result, ticket=ticket) -> None:
-            if self._tickets[what] == ticket:
-                done(result)
-
-        self._keep(create_worker(job, _start_thread=False,
-                                 _connect={"returned": returned, "errored": self._generation_failed}))
+        began = time.perf_counter()
+        try:
+            result = job()
+        except (RuntimeError, ValueError) as exc:  # the generator refused (its message says why)
+            self._generation_failed(exc)
+            return
+        self._slow = time.perf_counter() - began > FRAME_SECONDS
+        done(result)
 
     def _digits(self, count: int) -> list[int] | None:
         return [self.digit] * count if self.model is not None and self.model.conditional else None

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPro
                                QScrollArea, QFrame, QSplitter, QStyle, QVBoxLayout, QWidget)
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
+from playground.core.events import decode_samples
 from playground.core.gan_spec import DEFAULT_GAN_PRESET, GAN_PRESETS, GanSpec, infer_gan_shapes
 from playground.core.units import format_eta
 from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
-from playground.ui.gan_widgets import (Banner, ClassHistogram, GanCurves, SampleGrid, decode_samples, digit_columns,
-                                      row_labels)
+from playground.ui.gan_widgets import Banner, ClassHistogram, GanCurves, SampleGrid, digit_columns, row_labels
 from playground.ui.train_area import OneLineLabel, TrainingRunner
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer

@@ -7,9 +7,6 @@ them (captions, frames, axes) follows the palette and ``theme``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
@@ -20,30 +17,7 @@ from playground.ui import theme
 from playground.ui.plots import AXIS_WIDTH, CurveBuffer, OutsideLegend
 
 IMAGE_SIDE = 28
-MAX_SAMPLES = 1024  # a samples event never holds more (the trainer sends 64)
 GAP = 2  # pixels between cells
-
-
-def decode_samples(event: dict) -> np.ndarray:
-    """The images of a ``samples`` event as uint8 (count, 28, 28); ``ValueError`` if it does not
-    hold what it says (the size is checked before anything is allocated)."""
-    try:
-        from playground.core.events import decode_samples as core_decode
-    except ImportError:  # until the GAN events land in the core
-        core_decode = None
-    if core_decode is not None:
-        return core_decode(event)
-    count, pixels = event.get("count"), event.get("pixels")
-    if type(count) is not int or not 0 <= count <= MAX_SAMPLES or not isinstance(pixels, str):
-        raise ValueError(f"a samples event needs 0 to {MAX_SAMPLES} images; got count {count!r}")
-    size = count * IMAGE_SIDE * IMAGE_SIDE
-    if len(pixels) != 4 * ((size + 2) // 3):
-        raise ValueError(f"a samples event of {count} images must hold {size:,} bytes")
-    try:
-        raw = base64.b64decode(pixels, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"the samples' pixels are not base64: {exc}") from None
-    return np.frombuffer(raw, dtype=np.uint8).reshape(count, IMAGE_SIDE, IMAGE_SIDE).copy()
 
 
 def digit_columns(digits: list[int] | None, default: int = 8) -> int:

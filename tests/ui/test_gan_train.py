@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 
 from playground.core.gan_spec import GAN_PRESETS, GanSpec
-from playground.ui.gan_widgets import decode_samples
+from playground.core.events import decode_samples
 
 pytestmark = pytest.mark.usefixtures("own_data_folder")
 
@@ -352,3 +352,54 @@ def test_closing_the_window_stops_the_gan_run_first(ready_window, qtbot):
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible())
     assert fake.calls == ["stop"] and not area.training
+
+
+# -- a real run through the tab ------------------------------------------------------------------------
+
+
+def type_into(qtbot, edit, text):
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+def test_a_short_real_gan_run_through_the_tab_ends_with_samples_and_opens_in_the_explorer(qtbot):
+    """gan-mlp on 256 real MNIST images for one epoch, in a worker process, as a user starts it."""
+    from PySide6.QtWidgets import QLabel
+
+    from playground.core.runs import BEST_WEIGHTS
+    from playground.ui.gan_area import GanArea
+    from playground.ui.run_library import RunLibrary
+
+    library = RunLibrary()
+    area = GanArea(StandInDocument(GAN_PRESETS["gan-mlp"].spec), QLabel("design"), library)
+    qtbot.addWidget(area)
+    area.resize(1280, 800)
+    area.show()
+    area.set_torch_ready(["cpu"])
+    view = area.train_view
+    qtbot.mouseClick(area.tabs.tabBar(), Qt.MouseButton.LeftButton,
+                     pos=area.tabs.tabBar().tabRect(area.tabs.indexOf(view)).center())
+    type_into(qtbot, view.form.editors["epochs"], "1")
+    type_into(qtbot, view.form.editors["limit"], "256")
+    assert (view.form.config().epochs, view.form.config().limit) == (1, 256)
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    assert view.training
+    qtbot.waitUntil(lambda: not view.training, timeout=180_000)
+
+    assert view.banner.kind == "success", view.banner.text
+    assert view.banner.text.startswith("Completed after ")
+    assert len(view.grid.images) == 64 and view.grid.images.std() > 0  # the fixed noise's samples
+    assert sum(view.histogram.counts) == 1000  # the quality meter judged 1,000 samples
+    assert len(plotted(view.quality_curves, "confident")[1]) == 1
+    x, d_real = plotted(view.curves, "d_real")
+    assert len(x) >= 1 and all(0 <= v <= 1 for v in d_real)
+    assert (view.run_dir / BEST_WEIGHTS).exists()
+    # The run is in the library as a GAN run, and the explorer shows its generator.
+    assert [r.path for r in library.runs if getattr(r, "kind", "") == "gan"] == [view.run_dir]
+    explore = area.explore_view
+    qtbot.waitUntil(lambda: explore.model is not None and len(explore.grid.images) == 64, timeout=20_000)
+    assert explore.run_box.currentData() == str(view.run_dir)
+    qtbot.mouseClick(view.explore_button, Qt.MouseButton.LeftButton)
+    assert area.tabs.currentWidget() is explore
