@@ -128,6 +128,8 @@ class GanTrainView(QWidget):
         self.torch_ready = False
         self.worker_paused = False  # the worker said it paused: step mode is open
         self._steps_per_epoch = 1
+        self.samples_shown = 0  # samples events shown so far (each replaces the grid)
+        self.hand_steps = 0  # steps taken by hand since the last pause
         self._scores: dict[str, float] = {}  # the latest D(x), D(G(z)) and losses
         self._dirty = False
         self._last_text = 0.0
@@ -514,8 +516,9 @@ class GanTrainView(QWidget):
             old = before.get(key)
             return f"{old:.3f} → {new:.3f}" if old is not None else f"{new:.3f}"
 
+        self.hand_steps += 1
         who = "Discriminator" if e["which"] == "discriminator" else "Generator"
-        self.step_label.setText(f"{who} step (step {e['step']:,}): D(x) {change('d_real')}, D(G(z)) "
+        self.step_label.setText(f"{who} step by hand #{self.hand_steps}: D(x) {change('d_real')}, D(G(z)) "
                                 f"{change('d_fake')}; D loss {change('d_loss')}, G loss {change('g_loss')}.")
 
     def _on_samples(self, e: dict) -> None:
@@ -524,6 +527,7 @@ class GanTrainView(QWidget):
         except ValueError as exc:
             self.warning_banner.show_message(f"Samples could not be shown: {exc}", "warning")
             return
+        self.samples_shown += 1
         digits = e.get("digits")
         columns = digit_columns(digits)
         self.grid.set_images(images, row_labels(digits, columns), columns)
@@ -553,6 +557,7 @@ class GanTrainView(QWidget):
     def _on_paused(self, e: dict) -> None:
         self._show_step(e)
         self.worker_paused = True
+        self.hand_steps = 0
         self.progress_label.setText(f"Paused at epoch {e['epoch']}, step {e['step']:,}: step mode is open.")
         self._set_controls(self._state())
 

@@ -79,7 +79,7 @@ def make_view(qtbot, spec=None, process_factory=None):
 
     document = StandInDocument(spec or GAN_PRESETS["gan-mlp"].spec)
     view = GanTrainView(document, RunLibrary(), process_factory=process_factory)
-    qtbot.addWidget(view)
+    qtbot.addWidget(view, before_close_func=lambda v: v.shutdown())  # no worker left behind a failure
     view.resize(1280, 800)
     view.show()
     view.set_torch_ready(["cpu"])
@@ -291,14 +291,14 @@ def test_step_buttons_work_only_while_paused_and_step_the_process(qtbot):
     qtbot.waitUntil(lambda: view.step_d_button.isEnabled())
     assert view.step_g_button.isEnabled() and view.pause_button.text() == "Resume"
     click(view.step_d_button)
-    qtbot.waitUntil(lambda: view.step_label.text().startswith("Discriminator step"))
+    qtbot.waitUntil(lambda: view.step_label.text().startswith("Discriminator step by hand #1"))
     assert fake.calls[-1] == ("step", "discriminator")
     assert "D(x) 0.550 → 0.700" in view.step_label.text()
     assert "D(G(z)) 0.450 → 0.300" in view.step_label.text()
     qtbot.waitUntil(lambda: np.array_equal(view.grid.images, sample_images(offset=2)))  # the samples after it
 
     click(view.step_g_button)
-    qtbot.waitUntil(lambda: view.step_label.text().startswith("Generator step"))
+    qtbot.waitUntil(lambda: view.step_label.text().startswith("Generator step by hand #2"))
     assert fake.calls[-1] == ("step", "generator")
     assert "D(x) 0.700 → 0.600" in view.step_label.text()
     qtbot.waitUntil(lambda: np.array_equal(view.grid.images, sample_images(offset=3)))
@@ -374,7 +374,7 @@ def test_a_short_real_gan_run_through_the_tab_ends_with_samples_and_opens_in_the
 
     library = RunLibrary()
     area = GanArea(StandInDocument(GAN_PRESETS["gan-mlp"].spec), QLabel("design"), library)
-    qtbot.addWidget(area)
+    qtbot.addWidget(area, before_close_func=lambda a: a.shutdown())
     area.resize(1280, 800)
     area.show()
     area.set_torch_ready(["cpu"])
@@ -403,3 +403,35 @@ def test_a_short_real_gan_run_through_the_tab_ends_with_samples_and_opens_in_the
     assert explore.run_box.currentData() == str(view.run_dir)
     qtbot.mouseClick(view.explore_button, Qt.MouseButton.LeftButton)
     assert area.tabs.currentWidget() is explore
+
+
+def test_step_mode_on_a_real_paused_run_moves_d_then_g(qtbot):
+    """Paused mid-run, discriminator steps change D's scores but not the generator's samples; a
+    generator step changes the samples."""
+    view, _ = make_view(qtbot)
+    type_into(qtbot, view.form.editors["epochs"], "200")
+    type_into(qtbot, view.form.editors["limit"], "256")
+    qtbot.mouseClick(view.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(view.curves.buffers["d_loss"].data()[0]) >= 1, timeout=120_000)
+    qtbot.mouseClick(view.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.step_d_button.isEnabled(), timeout=60_000)
+
+    def step(button, words):
+        shown = view.samples_shown
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: view.step_label.text().startswith(words), timeout=60_000)
+        qtbot.waitUntil(lambda: view.samples_shown == shown + 1, timeout=60_000)  # the samples after it
+        return view.grid.images.copy()
+
+    first = step(view.step_d_button, "Discriminator step by hand #1")
+    assert " → " in view.step_label.text()
+    d_fake_after_one = view.curves.buffers["d_fake"].data()[1][-1]
+    second = step(view.step_d_button, "Discriminator step by hand #2")
+    assert np.array_equal(first, second)  # D learned; the generator, and so its samples, did not change
+    assert view.curves.buffers["d_fake"].data()[1][-1] != d_fake_after_one  # D's scores did
+    third = step(view.step_g_button, "Generator step by hand #3")
+    assert not np.array_equal(second, third)
+
+    qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.training, timeout=120_000)
+    assert view.banner.text.startswith("Stopped after"), view.banner.text
