@@ -192,7 +192,7 @@ class GanTrainView(QWidget):
         self.explore_button.setToolTip("Open this run in the Explore view: samples by seed, paths between them")
         self.explore_button.clicked.connect(self._explore_clicked)
         self.explore_button.hide()
-        self.banner.row.addWidget(self.explore_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.banner.row.addWidget(self.explore_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
@@ -577,8 +577,11 @@ class GanTrainView(QWidget):
             self.banner.show_message(f"Training failed: {e['message']}", "error")
             self.progress_label.setText("Failed.")
         else:
+            # Samples that are not digits yet, or a collapse, make a warning rather than a success.
+            concern = quality.get("message", "") if isinstance(quality, dict) else ""
             self.banner.show_message(f"{e['status'].capitalize()} after {e['train_seconds']:.1f} s of "
-                                     f"training{words}.", "success")
+                                     f"training{words}." + (f" {concern}" if concern else ""),
+                                     "warning" if concern else "success")
             self.progress_label.setText(e["message"])
         self.explore_button.setVisible(self.run_dir is not None and e["status"] != "failed")
 

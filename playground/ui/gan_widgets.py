@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPen
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from playground.ui import theme
 from playground.ui.plots import AXIS_WIDTH, CurveBuffer, OutsideLegend
@@ -352,9 +352,9 @@ class Banner(QFrame):
         self.label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote names a stranger chose
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.row = QHBoxLayout(self)
+        self.row = QVBoxLayout(self)  # a button added below the text (the left column is narrow)
         self.row.setContentsMargins(6, 6, 6, 6)
-        self.row.addWidget(self.label, 1)
+        self.row.addWidget(self.label)
         self.hide()
 
     @property

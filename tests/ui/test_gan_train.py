@@ -182,6 +182,18 @@ def test_events_fill_the_grid_the_curves_and_the_quality_meter(qtbot):
     assert view.quality_message.text() == "Every digit is there."
     assert view.warning_banner.text == ""  # no warnings this epoch: the banner goes
 
+    finished = {"type": "finished", "status": "completed", "message": "Training finished.", "epochs": 2,
+                "epochs_completed": 2, "steps": 20, "train_seconds": 12.5, "samples_per_second": 100.0,
+                "test_accuracy": None, "test_loss": None, "best_epoch": 2, "best_val_accuracy": None,
+                "device": "cpu", "run_dir": None,
+                "quality": {"confident_share": 0.8, "frechet": 12.0, "message": "", "histogram": [100] * 10}}
+    view.on_event(finished)
+    assert view.banner.text == ("Completed after 12.5 s of training; 80% of the samples confident, Fréchet "
+                                "distance 12.00.") and view.banner.kind == "success"
+    finished["quality"]["message"] = message
+    view.on_event(finished)
+    assert view.banner.text.endswith("Fréchet distance 12.00. " + message) and view.banner.kind == "warning"
+
 
 def test_a_conditional_runs_grid_is_labelled_by_digit_and_shows_its_digit_accuracy(qtbot):
     view, _ = make_view(qtbot, GAN_PRESETS["cgan"].spec)
@@ -310,6 +322,7 @@ def test_step_buttons_work_only_while_paused_and_step_the_process(qtbot):
     qtbot.waitUntil(lambda: not view.training)
     assert view.start_button.isEnabled() and not view.step_d_button.isEnabled()
     assert view.banner.text.startswith("Stopped after 0.5 s")
+    assert view.banner.kind == "success"  # no quality figures, so nothing to warn about
 
 
 def test_keys_d_and_g_step_the_paused_run(qtbot):
@@ -388,8 +401,9 @@ def test_a_short_real_gan_run_through_the_tab_ends_with_samples_and_opens_in_the
     assert view.training
     qtbot.waitUntil(lambda: not view.training, timeout=180_000)
 
-    assert view.banner.kind == "success", view.banner.text
-    assert view.banner.text.startswith("Completed after ")
+    assert view.banner.text.startswith("Completed after "), view.banner.text
+    # Three steps make no digits yet: the end is a warning that quotes the quality meter's words.
+    assert view.banner.kind == "warning" and view.quality_message.text() in view.banner.text
     assert len(view.grid.images) == 64 and view.grid.images.std() > 0  # the fixed noise's samples
     assert sum(view.histogram.counts) == 1000  # the quality meter judged 1,000 samples
     assert len(plotted(view.quality_curves, "confident")[1]) == 1
