@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QScrollArea, QFrame, QSplitter, QStyle, QVBoxLayout, QWidget)
@@ -188,6 +188,7 @@ class GanTrainView(QWidget):
         self.snapshot_label = QLabel()
         self.snapshot_label.setWordWrap(True)
         self.banner = Banner()
+        self.banner.owner = self
         self.explore_button = QPushButton("Explore the generator")
         self.explore_button.setToolTip("Open this run in the Explore view: samples by seed, paths between them")
         self.explore_button.clicked.connect(self._explore_clicked)
@@ -204,6 +205,7 @@ class GanTrainView(QWidget):
     def _make_live_views(self) -> None:
         self.grid = SampleGrid(8, 8, placeholder="Samples from a fixed noise batch show here while it trains.")
         self.warning_banner = Banner()
+        self.warning_banner.owner = self
         self.curves = GanCurves(("loss", "scores"))
         self.curves.setMinimumHeight(170)
         self.quality_curves = GanCurves(("confident", "frechet"))
@@ -296,6 +298,12 @@ class GanTrainView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.splitter)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "warning_banner"):
+            self.banner.restyle(self)
+            self.warning_banner.restyle(self)
 
     # -- state ---------------------------------------------------------------------------------------
 

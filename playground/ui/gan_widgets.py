@@ -348,6 +348,7 @@ class Banner(QFrame):
         super().__init__(parent)
         self.setObjectName("banner")
         self.kind = "error"
+        self.owner: QWidget | None = None  # whose palette chooses the colours (default: the parent's)
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.PlainText)  # messages quote names a stranger chose
         self.label.setWordWrap(True)
@@ -372,15 +373,15 @@ class Banner(QFrame):
         self.label.setText("")
         self.hide()
 
+    def restyle(self, owner: QWidget) -> None:
+        """Colours for ``owner``'s palette (the view holding the banner calls this when its palette
+        changes; the frame's own change event may come while its parents still have the old one)."""
+        self.owner = owner
+        self._style()
+
     def _style(self) -> None:
-        # Colours chosen by the parent's palette: this frame's own follows its style sheet.
-        owner = self.parentWidget() or self
+        owner = self.owner or self.parentWidget() or self
         sheet = (f"QFrame#banner {{ background: {theme.css(self.kind + '_background', owner)}; border-radius: 4px; }}"
                  f" QFrame#banner QLabel {{ color: {theme.css(self.kind, owner)}; }}")
         if sheet != self.styleSheet():  # a style sheet changes the palette: set it only when it differs
             self.setStyleSheet(sheet)
-
-    def changeEvent(self, event) -> None:
-        super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
-            self._style()

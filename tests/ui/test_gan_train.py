@@ -449,3 +449,25 @@ def test_step_mode_on_a_real_paused_run_moves_d_then_g(qtbot):
     qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not view.training, timeout=120_000)
     assert view.banner.text.startswith("Stopped after"), view.banner.text
+
+
+def test_banners_shown_before_a_switch_to_dark_follow_it(qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from playground.ui import theme
+
+    app = QApplication.instance()
+    before = app.palette()
+    try:
+        view, _ = make_view(qtbot)
+        view.on_event(quality_event([100] * 10, [], "", warnings=["The generator's loss keeps climbing."]))
+        view.use_recommended()
+        light = (view.banner.styleSheet(), view.warning_banner.styleSheet())
+        assert theme.color("warning_background", view).name() in light[1]
+        app.setPalette(theme.dark_palette())
+        qtbot.waitUntil(lambda: theme.is_dark(view))
+        assert theme.color("warning_background", view).name() in view.warning_banner.styleSheet()
+        assert theme.color("success_background", view).name() in view.banner.styleSheet()
+        assert (view.banner.styleSheet(), view.warning_banner.styleSheet()) != light
+    finally:
+        app.setPalette(before)
