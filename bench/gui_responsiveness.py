@@ -13,7 +13,13 @@ steadier from run to run than samples/s, so a change to the window shows there f
 
 Targets: longest stall <= 50 ms, curves refreshed >= 10 times a second, samples/s >= 0.95x headless.
 
+With ``--gan PRESET`` (gan-mlp, dcgan, cgan) it trains that GAN in the window's GAN tab instead, with
+the preset's settings, while the 10 ms timer measures the stalls, and counts how often the live
+sample grid is redrawn; then the same run headless (``playground train --preset PRESET``) for its
+speed. Target: longest stall <= 50 ms.
+
 usage: python bench/gui_responsiveness.py [--limit N] [--epochs N] [--repeats N]  (about a minute a repeat)
+       python bench/gui_responsiveness.py --gan dcgan [--limit N] [--epochs N] [--repeats N]
 """
 
 from __future__ import annotations
@@ -198,6 +204,116 @@ def in_window(args, probe: bool = True) -> dict:
     }
 
 
+def gan_in_window(args) -> dict:
+    """One GAN training in the window's GAN tab with the 10 ms probe: stalls, sample grid redraws."""
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+    from playground.ui.app import create_app
+    from playground.ui.main_window import MainWindow
+
+    app = create_app([])
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    window.new_gan(args.gan)
+    area = window.gan_area
+    view = area.train_view
+    area.tabs.setCurrentWidget(view)
+    window.tabs.setCurrentWidget(area)
+    view.form.set_values({"limit": args.limit, "epochs": args.epochs, "device": "cpu"})
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    ticker = QTimer()
+    ticker.setInterval(10)
+    last = [None]
+    grid_redraws = [0]
+    events: list[dict] = []
+
+    def tick():
+        now = clock.nsecsElapsed()
+        if last[0] is not None:
+            gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    set_images = view.grid.set_images
+
+    def counted_set_images(*a, **k):
+        grid_redraws[0] += 1
+        return set_images(*a, **k)
+
+    view.grid.set_images = counted_set_images
+    ticker.timeout.connect(tick)
+
+    def begin():
+        clock.start()
+        last[0] = clock.nsecsElapsed()
+        ticker.start()
+        view.start()
+        view.runner.event_received.connect(events.append)
+        view.runner.finished.connect(lambda: (ticker.stop(), QTimer.singleShot(300, app.quit)))
+
+    def when_ready():
+        if window.torch_ready and view.torch_ready:
+            QTimer.singleShot(500, begin)
+        else:
+            QTimer.singleShot(50, when_ready)
+
+    QTimer.singleShot(0, when_ready)
+    app.exec()
+    window.close()
+    final = events[-1] if events and events[-1]["type"] == "finished" else {}
+    progress = [e for e in events if e["type"] == "progress"]
+    span = progress[-1]["elapsed_seconds"] - progress[0]["elapsed_seconds"] if len(progress) > 1 else 1.0
+    gaps.sort()
+    return {
+        "longest_stall_ms": round(max(gaps) - 10, 1) if gaps else None,
+        "p99_tick_gap_ms": round(gaps[int(0.99 * (len(gaps) - 1))], 1) if gaps else None,
+        "ticks": len(gaps),
+        "sample_grid_refreshes_per_s": round(grid_redraws[0] / max(span, 1e-9), 1),
+        "samples_per_second": final.get("samples_per_second"),
+        "train_seconds": final.get("train_seconds"),
+        "quality": final.get("quality"),
+    }
+
+
+def gan_headless(args) -> float:
+    """samples/s of the same GAN run with ``playground train`` (the core trainer, no window)."""
+    import subprocess
+
+    command = [sys.executable, "-m", "playground", "train", "--preset", args.gan, "--limit", str(args.limit),
+               "--epochs", str(args.epochs), "--device", "cpu", "--json", "--out", tempfile.mkdtemp() + "/run"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])["samples_per_second"]
+
+
+def gan_main(args) -> None:
+    import statistics
+
+    runs, bases = [], []
+    for _ in range(args.repeats):
+        runs.append(gan_in_window(args))
+        bases.append(gan_headless(args))
+    result = {
+        "preset": args.gan, "limit": args.limit, "epochs": args.epochs,
+        "longest_stall_ms": max(r["longest_stall_ms"] for r in runs),
+        "p99_tick_gap_ms": max(r["p99_tick_gap_ms"] for r in runs),
+        "ticks": sum(r["ticks"] for r in runs),
+        "sample_grid_refreshes_per_s": min(r["sample_grid_refreshes_per_s"] for r in runs),
+        "samples_per_second_with_probe": round(statistics.median(r["samples_per_second"] for r in runs)),
+        "headless_samples_per_second": round(statistics.median(bases)),
+        "confident_share": runs[-1]["quality"]["confident_share"] if runs[-1]["quality"] else None,
+    }
+    print(f"GAN {args.gan} in the window's GAN tab ({args.limit or 'all'} images, {args.epochs} epochs)")
+    print(f"longest event-loop stall   {result['longest_stall_ms']:7.1f} ms   (target <= 50)")
+    print(f"99th percentile tick gap   {result['p99_tick_gap_ms']:7.1f} ms   (timer set to 10 ms)")
+    print(f"sample grid refreshes      {result['sample_grid_refreshes_per_s']:7.1f} /s")
+    print(f"samples/s in the window    {result['samples_per_second_with_probe']:7d}   (with the 10 ms probe)")
+    print(f"samples/s headless         {result['headless_samples_per_second']:7d}")
+    print(json.dumps(result))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="training images (0: all)")
@@ -205,7 +321,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=8,
                     help="runs of each; medians (worst stall) reported. Runs on a 2-core machine vary by up to "
                          "±8%%, so fewer than 8 pairs give a noisy ratio")
+    ap.add_argument("--gan", choices=["gan-mlp", "dcgan", "cgan"], help="train this GAN in the GAN tab instead")
     args = ap.parse_args()
+    if args.gan:
+        gan_main(args)
+        return
     from playground.core.data import load_dataset
 
     cfg = config(args)

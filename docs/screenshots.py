@@ -8,7 +8,9 @@ with a shape problem and its one-click fix), train.png (fast-cnn training, after
 evaluate.png (its evaluation, true 4 predicted 9 selected) and draw.png (a drawn 4 classified by
 the default model), all at 1280x800, and export.png (the Export dialog after an ONNX export and its
 check). Each also in a dark palette (``NAME-dark.png``) and, but for the dialog, at 1920x1080
-(``NAME-1920.png``, ``NAME-1920-dark.png``). Trains for real on 12,000 images, so it takes a minute or two.
+(``NAME-1920.png``, ``NAME-1920-dark.png``). Then the GAN tab: gan-design.png, gan-train.png (a dcgan
+run paused after two epochs) and gan-explore.png. Trains for real on 12,000 images, so it takes a
+few minutes.
 """
 
 from __future__ import annotations
@@ -152,10 +154,49 @@ def main() -> None:
         QApplication.processEvents()
     shoot(window, out, "export", dialog)
     dialog.close()
+    gan_shots(window, out, wait)
     window.close()
-    print(f"saved designer, designer-problem, train, evaluate, draw and export (light, -dark, -1920, "
-          f"-1920-dark) in {out}")
+    print(f"saved designer, designer-problem, train, evaluate, draw, export, gan-design, gan-train and "
+          f"gan-explore (light, -dark, -1920, -1920-dark) in {out}")
     app.quit()
+
+
+def gan_shots(window, out: Path, wait) -> None:
+    """The GAN tab: the dcgan design, a dcgan run paused in its second epoch, then its generator
+    explored (a path between two samples)."""
+    from PySide6.QtWidgets import QApplication
+
+    def settle():
+        for _ in range(5):
+            QApplication.processEvents()
+
+    window.new_gan("dcgan")
+    window.show_gan_design()
+    settle()
+    shoot(window, out, "gan-design")
+    area = window.gan_area
+    view = area.train_view
+    area.tabs.setCurrentWidget(view)
+    view.form.set_values({"limit": 12000, "epochs": 3, "device": "cpu"})
+    view.start()
+    kinds: list[str] = []
+    view.runner.event_received.connect(lambda event: kinds.append(event["type"]))
+    wait(lambda: kinds.count("quality") >= 2, 600)
+    view.toggle_pause()
+    wait(lambda: kinds and kinds[-1] == "paused", 20)
+    settle()
+    shoot(window, out, "gan-train")
+    view.toggle_pause()
+    wait(lambda: not view.training, 600)
+    area.explore(view.run_dir)
+    explore = area.explore_view
+    wait(lambda: explore.model is not None, 60)
+    settle()
+    explore.sample_clicked(0)
+    explore.sample_clicked(5)
+    wait(lambda: False, 1.0)  # the strip is generated off the GUI thread when slow
+    settle()
+    shoot(window, out, "gan-explore")
 
 
 if __name__ == "__main__":

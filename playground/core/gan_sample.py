@@ -282,7 +282,7 @@ def save_generator_file(path: str | Path, spec: GanSpec, state: dict[str, torch.
 
 
 def is_generator_source(source: str | Path) -> bool:
-    """Whether ``source`` says it is a GAN: a folder whose design.json has ``"kind": "gan"``, or a
+    """Whether ``source`` says it is a GAN: a run folder whose design has ``"kind": "gan"``, or a
     safetensors file whose metadata does. Nothing else is checked here (loading checks it all)."""
     path = Path(source)
     try:

@@ -128,6 +128,9 @@ class GanDesignPanel(QWidget):
     def _stack_tabs(self) -> QTabWidget:
         self.tabs = QTabWidget()
         self.tabs.setObjectName("gan_stacks")
+        # No framed pane: the designers sit on the window colour, as in the Design tab, where their
+        # muted hints are readable (on the lighter pane of a dark palette they were not).
+        self.tabs.setDocumentMode(True)
         self.designers: dict[str, DesignerWidget] = {}
         for which in STACKS:
             designer = DesignerWidget(self.document.stacks[which])

@@ -26,6 +26,7 @@ from playground.ui.designer import DesignerWidget
 from playground.ui.draw_area import DrawArea
 from playground.ui.document import DesignDocument
 from playground.ui.evaluate_area import EvaluateArea
+from playground.ui.gan_area import GanArea
 from playground.ui.gan_design import GanDesignPanel
 from playground.ui.gan_document import GanDocument
 from playground.ui import theme
@@ -135,6 +136,8 @@ class MainWindow(QMainWindow):
             self.train_area.apply_preset(DEFAULT_PRESET)
         self.draw_area = DrawArea(self.library)
         self.tabs.addTab(self.draw_area, "Draw")
+        self.gan_area = GanArea(self.gan_document, self.gan_design, self.library)
+        self.tabs.addTab(self.gan_area, "GAN")
         self.setCentralWidget(self.tabs)
 
         self._make_actions()
@@ -244,7 +247,7 @@ class MainWindow(QMainWindow):
             edit.addAction(action)
 
         view = bar.addMenu("&View")
-        for i, name in enumerate(("Design", "Train", "Evaluate", "Draw")):
+        for i, name in enumerate(("Design", "Train", "Evaluate", "Draw", "GAN")):
             view.addAction(self._action(f"&{name}", lambda _=False, i=i: self.tabs.setCurrentIndex(i),
                                         f"Ctrl+{i + 1}", f"Show the {name} area"))
         view.addSeparator()
@@ -328,6 +331,7 @@ class MainWindow(QMainWindow):
         self.torch_ready = True
         self.device_text = label
         self.train_area.set_torch_ready(devices or ["cpu"])
+        self.gan_area.set_torch_ready(devices or ["cpu"])
         # The saved runs are read once PyTorch is ready, not before the window first shows.
         self.train_area.show_unreadable_runs(self.library.load_from_disk())
         self.draw_area.set_torch_ready()
@@ -504,7 +508,8 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(self.designer)
 
     def show_gan_design(self) -> None:
-        """Show the tab that holds the GAN designer, if the window has one."""
+        """Show the tab that holds the GAN designer (and in the GAN tab its Design page)."""
+        self.gan_area.show_design()
         for i in range(self.tabs.count()):
             tab = self.tabs.widget(i)
             if tab is self.gan_design or tab.isAncestorOf(self.gan_design):
@@ -594,26 +599,33 @@ class MainWindow(QMainWindow):
         box.exec()
         return box.clickedButton() is stop
 
+    def _training_runners(self) -> list:
+        """The runners of the Train area and the GAN tab whose worker still trains."""
+        return [r for r in (self.train_area.runner, self.gan_area.runner)
+                if r is not None and r.running and r.process.alive]
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        runner = self.train_area.runner
-        training = runner is not None and runner.running and runner.process.alive
+        runners = self._training_runners()
+        training = bool(runners)
         if not self._closing and ((training and not self.ask_stop_training()) or not self.maybe_save()
                                   or not self.maybe_save(self.gan_document)):
             event.ignore()
             return
         if training:
-            # Do not block the GUI waiting for the worker: ask it to stop, close when it has ended
-            # (the runner's finished signal), and kill it if it has not stopped in a while.
+            # Do not block the GUI waiting for the workers: ask them to stop, close when each has ended
+            # (the runner's finished signal), and kill one that has not stopped in a while.
             event.ignore()
             if not self._closing:
                 self._closing = True
                 self.statusBar().showMessage("Stopping the training…")
-                runner.finished.connect(self.close)
-                runner.process.stop(evaluate=False)
-                QTimer.singleShot(STOP_BEFORE_KILL_MS, runner.process.kill)
+                for runner in runners:
+                    runner.finished.connect(self.close)
+                    runner.process.stop(evaluate=False)
+                    QTimer.singleShot(STOP_BEFORE_KILL_MS, runner.process.kill)
             return
         self._closing = True
         self.train_area.shutdown(timeout=2.0)  # no worker left running: this returns at once
+        self.gan_area.shutdown(timeout=2.0)
         if self._image_loader is not None:
             self._image_loader.quit()
         QThreadPool.globalInstance().waitForDone(1000)
@@ -750,7 +762,10 @@ class MainWindow(QMainWindow):
             ("Alt+Up / Alt+Down", "Move the selected layer"), ("Ins", "Go to the palette to add a layer"),
             ("Ctrl+Return", "Start training (from any area: it shows the Train area)"),
             ("F2", "Rename the selected run (in the Train area's run list)"),
-            ("Ctrl+1 … Ctrl+4", "Design, Train, Evaluate, Draw"), ("F1", "This list"), ("Ctrl+Q", "Quit"),
+            ("F5 / F6 / Shift+F5", "GAN tab: start, pause or resume, stop the GAN run"),
+            ("D / G", "GAN tab, while paused: one discriminator step / one generator step"),
+            ("0 … 9, N, R", "GAN explorer: the digit (conditional GAN), new samples, a random end"),
+            ("Ctrl+1 … Ctrl+5", "Design, Train, Evaluate, Draw, GAN"), ("F1", "This list"), ("Ctrl+Q", "Quit"),
         ]
         table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in rows)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{table}</table>")

@@ -62,10 +62,9 @@ def panel(qtbot):
 
 @pytest.fixture
 def window(own_data_folder, active_window, qtbot):
-    """The window with the GAN designer in a tab of its own, shown (the GAN area will hold it)."""
+    """The window on the GAN tab's Design page."""
     window = active_window
-    window.tabs.addTab(window.gan_design, "GAN")
-    window.tabs.setCurrentWidget(window.gan_design)
+    window.show_gan_design()
     qtbot.waitUntil(window.gan_design.isVisible)
     return window
 
@@ -333,7 +332,7 @@ def test_a_gan_file_opened_from_the_design_tab_lands_in_the_gan_design(window, q
     assert asked == ["open"] and not window.errors
     assert window.gan_document.spec == GAN_PRESETS["cgan"].spec and window.gan_document.path == path
     assert window.document.spec is classifier and window.document.path is None
-    assert window.tabs.currentWidget() is window.gan_design  # the GAN design is shown
+    assert window.tabs.currentWidget() is window.gan_area and window.gan_design.isVisible()  # the GAN design is shown
     assert window.gan_design.conditional_box.isChecked() and window.windowTitle().startswith("conditional.json")
     assert window.recent_files()[0] == str(path.resolve())
 
@@ -386,7 +385,7 @@ def test_new_gan_menu_lists_the_presets_and_starts_one(window):
     window.tabs.setCurrentWidget(window.designer)
     window.new_gan("cgan")
     assert window.gan_document.spec == GAN_PRESETS["cgan"].spec and not window.gan_document.modified
-    assert window.tabs.currentWidget() is window.gan_design
+    assert window.tabs.currentWidget() is window.gan_area and window.gan_design.isVisible()
 
 
 def test_closing_asks_about_unsaved_gan_changes(window, qtbot):

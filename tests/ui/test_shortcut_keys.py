@@ -181,7 +181,7 @@ def test_enter_or_double_click_in_the_palette_adds_the_layer_after_the_selected_
 
 def test_ctrl_1_to_4_show_the_areas(window, press):
     for key, area in ((K.Key_2, window.train_area), (K.Key_3, window.evaluate_area), (K.Key_4, window.draw_area),
-                      (K.Key_1, window.designer)):
+                      (K.Key_5, window.gan_area), (K.Key_1, window.designer)):
         press(key, CTRL)
         assert window.tabs.currentWidget() is area
 
@@ -194,7 +194,7 @@ def test_f1_lists_every_shortcut(window, press, monkeypatch):
     assert title == "Keyboard shortcuts"
     for keys in ("Ctrl+N", "Ctrl+O", "Ctrl+S", "Ctrl+Shift+S", "Ctrl+Shift+O", "Ctrl+E", "Ctrl+Z",
                  "Ctrl+Shift+Z or Ctrl+Y", "Del", "Ctrl+D", "Enter or double-click in the palette",
-                 "Ctrl+1 … Ctrl+4", "F1", "Ctrl+Q"):
+                 "Ctrl+1 … Ctrl+5", "F1", "Ctrl+Q"):
         assert f"<b>{keys}</b>" in text  # each one tested in this file
 
 
