@@ -119,7 +119,7 @@ def test_the_form_starts_with_the_presets_settings_and_gives_a_config(qtbot):
     view.form.editors["epochs"].setValue(1)
     view.form.editors["limit"].setValue(256)
     config = view.form.config()
-    assert (config.optimizer, config.epochs, config.limit, config.batch_size) == ("adam", 1, 256, 128)
+    assert (config.optimizer, config.epochs, config.limit, config.batch_size) == ("adam", 1, 256, train["batch_size"])
 
 
 def test_opening_another_gan_preset_takes_its_settings_and_the_button_says_what_it_set(qtbot):
@@ -127,12 +127,14 @@ def test_opening_another_gan_preset_takes_its_settings_and_the_button_says_what_
     view.form.editors["seed"].setValue(7)
     document.set_spec(GAN_PRESETS["cgan"].spec)
     values = view.form.values()
-    assert (values["batch_size"], values["epochs"]) == (64, GAN_PRESETS["cgan"].train["epochs"])
+    recipe = GAN_PRESETS["cgan"].train
+    assert (values["batch_size"], values["epochs"]) == (recipe["batch_size"], recipe["epochs"])
     assert values["seed"] == 7  # the seed is the user's, not the recipe's
-    assert view.banner.text.startswith("Settings set to those recommended for cgan: Adam, learning rate 0.0002")
-    view.form.editors["batch_size"].setValue(32)
+    assert view.banner.text.startswith(f"Settings set to those recommended for cgan: Adam, learning rate "
+                                       f"{recipe['lr']:g}")
+    view.form.editors["batch_size"].setValue(100)
     qtbot.mouseClick(view.recommended_button, Qt.MouseButton.LeftButton)
-    assert view.form.values()["batch_size"] == 64
+    assert view.form.values()["batch_size"] == recipe["batch_size"]
 
 
 # -- events fill the live views ----------------------------------------------------------------------
