@@ -8,9 +8,10 @@ least-squares GAN (Mao et al. 2017). Images are scaled to -1..1, the range of a 
 
 The trainer sees the discriminator's loss and its share of right calls as the step's loss and
 accuracy; the GAN's own figures come as ``gan_progress`` events after each report, images of a fixed
-noise batch as ``samples`` events, and per epoch a ``quality`` event (core/gan_quality.py). Samples,
-quality and the saved generator come from an exponential moving average of the generator's weights,
-which makes much cleaner digits than the weights of any one step.
+noise batch as ``samples`` events, and per epoch a ``quality`` event (core/gan_quality.py). The
+quality, the epoch-end samples and the saved generator come from an average of the generator's
+weights over the run, weighted towards its end, which makes much cleaner digits than the weights of
+any one step.
 """
 
 from __future__ import annotations
