@@ -342,7 +342,7 @@ GAN_PRESETS: dict[str, GanPreset] = {
             "convolutions.", "small convolutional GAN",
             # On a CPU an image costs the same time in a batch of 32 as of 128, and a GAN learns by
             # steps: small batches and a larger rate make cleaner digits in the same minutes.
-            _dcgan_generator(), _dcgan_discriminator(), _settings(32, 7, lr=1e-3)),
+            _dcgan_generator(), _dcgan_discriminator(), _settings(32, 12, lr=1e-3)),
         _gan_preset(
             "cgan", "A conditional DCGAN (Mirza and Osindero 2014, on dcgan): both networks are told the "
             "digit, so you choose which digit it draws.", "you choose the digit",
