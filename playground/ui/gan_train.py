@@ -149,6 +149,7 @@ class GanTrainView(QWidget):
         document.spec_changed.connect(self._design_changed)
         self._design_changed()
         self._set_controls("idle")
+        self._sync_batch_size()
 
     # -- building the widgets ------------------------------------------------------------------------
 
@@ -338,6 +339,13 @@ class GanTrainView(QWidget):
     def _settings_changed(self) -> None:
         if not self.training and self.banner.kind != "success":
             self.banner.clear()
+        self._sync_batch_size()
+
+    def _sync_batch_size(self) -> None:
+        """The designer's memory estimates follow the batch size this form would train with."""
+        batch_size = self.form.editors["batch_size"].value()
+        if isinstance(batch_size, int) and hasattr(self.document, "set_batch_size"):
+            self.document.set_batch_size(batch_size)
 
     def _design_changed(self, *args) -> None:
         spec = self.document.spec
@@ -362,6 +370,7 @@ class GanTrainView(QWidget):
         name = self.document.spec.name
         settings = gan_recommended(name)
         self.form.set_values(settings)
+        self._sync_batch_size()
         which = name if name in GAN_PRESETS else DEFAULT_GAN_PRESET
         self.banner.show_message(f"Settings set to those recommended for {which}: Adam, learning rate "
                                  f"{settings['lr']:g}, betas {settings['beta1']:g} / {settings['beta2']:g}, "

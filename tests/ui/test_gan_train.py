@@ -473,3 +473,15 @@ def test_banners_shown_before_a_switch_to_dark_follow_it(qtbot):
         assert (view.banner.styleSheet(), view.warning_banner.styleSheet()) != light
     finally:
         app.setPalette(before)
+
+
+def test_the_designers_memory_estimate_follows_the_gan_batch_size(own_data_folder, ready_window, qtbot):
+    window = ready_window
+    window.new_gan("dcgan")
+    stacks = window.gan_document.stacks
+    assert stacks["generator"].batch_size == GAN_PRESETS["dcgan"].train["batch_size"]
+    edit = window.gan_area.train_view.form.editors["batch_size"]
+    edit.selectAll()
+    qtbot.keyClicks(edit, "96")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+    assert stacks["generator"].batch_size == 96 and stacks["discriminator"].batch_size == 96
