@@ -24,6 +24,7 @@ from playground.core.events import decode_samples
 from playground.core.gan_spec import DEFAULT_GAN_PRESET, GAN_PRESETS, GanSpec, infer_gan_shapes
 from playground.core.units import format_eta
 from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
+from playground.ui.train_form import settings_column
 from playground.ui.gan_widgets import Banner, ClassHistogram, GanCurves, SampleGrid, digit_columns, row_labels
 from playground.ui.train_area import OneLineLabel, TrainingRunner
 
@@ -222,29 +223,12 @@ class GanTrainView(QWidget):
         self.quality_figures.setTextFormat(Qt.TextFormat.PlainText)
 
     def _settings_panel(self) -> QWidget:
-        box = QGroupBox("Settings")
-        layout = QVBoxLayout(box)
-        layout.addWidget(self.form)
-        layout.addWidget(self.recommended_button)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(box)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(b)
+        left, layout = settings_column(self.form, self.recommended_button, self.snapshot_label, self.banner,
+                                       (self.start_button, self.pause_button, self.stop_button), self.progress,
+                                       self.progress_label)
         steps = QHBoxLayout()
         steps.addWidget(self.step_d_button)
         steps.addWidget(self.step_g_button)
-        left = QWidget()
-        layout = QVBoxLayout(left)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.snapshot_label)
-        layout.addWidget(self.banner)
-        layout.addWidget(scroll, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.progress_label)
         step_box = QGroupBox("Step mode")
         step_layout = QVBoxLayout(step_box)
         step_layout.addLayout(steps)

@@ -17,8 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSplitter, QStyle, QTreeWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QMenu,
+                               QProgressBar, QPushButton, QSizePolicy, QSplitter, QStyle, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core import PRESETS, NetworkSpec
@@ -29,7 +29,7 @@ from playground.core.units import format_eta
 from playground.ui import theme
 from playground.ui.plots import TrainingPlots, curves_from_events
 from playground.ui.run_library import RunLibrary, trained
-from playground.ui.train_form import ConfigForm
+from playground.ui.train_form import ConfigForm, settings_column
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
@@ -278,29 +278,9 @@ class TrainArea(QWidget):
         self.run_list.customContextMenuRequested.connect(self._run_list_menu)
 
     def _settings_panel(self) -> QWidget:
-        settings_box = QGroupBox("Settings")
-        settings_layout = QVBoxLayout(settings_box)
-        settings_layout.addWidget(self.form)
-        settings_layout.addWidget(self.recommended_button)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(settings_box)
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(b)
-        # What may grow (the messages) sits above the settings, and below the buttons only rows one line
-        # high: the buttons stay where they are before, during and after a run.
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(self.snapshot_label)
-        left_layout.addWidget(self.banner_box)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
-        left_layout.addWidget(self.progress)
-        left_layout.addWidget(self.progress_label)
-        return left
+        return settings_column(self.form, self.recommended_button, self.snapshot_label, self.banner_box,
+                               (self.start_button, self.pause_button, self.stop_button), self.progress,
+                               self.progress_label)[0]
 
     def _runs_panel(self) -> QWidget:
         runs_box = QWidget()

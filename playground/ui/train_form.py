@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QEvent, Signal
-from PySide6.QtWidgets import QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
@@ -94,3 +94,34 @@ class ConfigForm(QWidget):
             if spec.kind == "bool" and not spec.applies(values):
                 values[name] = False  # Nesterov is off when the optimizer has no such thing
         return TrainConfig(**values)
+
+
+def settings_column(form: QWidget, recommended: QWidget, snapshot: QWidget, banner: QWidget,
+                    buttons: tuple[QWidget, ...], progress: QWidget,
+                    progress_label: QWidget) -> tuple[QWidget, QVBoxLayout]:
+    """A Train page's left column: what will train and any message, the settings (scrolling on a
+    small window) with the recommended-settings button, then the run buttons and the progress. What
+    may grow (the messages) sits above the settings, and below the buttons only rows one line high:
+    the buttons stay where they are before, during and after a run. Returns the column and its
+    layout (for rows a page adds below)."""
+    box = QGroupBox("Settings")
+    box_layout = QVBoxLayout(box)
+    box_layout.addWidget(form)
+    box_layout.addWidget(recommended)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(box)
+    row = QHBoxLayout()
+    for button in buttons:
+        row.addWidget(button)
+    column = QWidget()
+    layout = QVBoxLayout(column)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(snapshot)
+    layout.addWidget(banner)
+    layout.addWidget(scroll, 1)
+    layout.addLayout(row)
+    layout.addWidget(progress)
+    layout.addWidget(progress_label)
+    return column, layout
