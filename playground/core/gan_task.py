@@ -160,9 +160,15 @@ class GanTask(TrainingTask):
         return d_loss.detach(), fake, real_scores.detach(), fake_scores.detach()
 
     def _g_step(self, fake, y) -> torch.Tensor:
-        g_loss = self._loss(self._judge(fake, y), 1.0)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        # The discriminator's weights need no gradients here (its step cleared them anyway):
+        # freezing them saves a share of the backward pass.
+        self.D.requires_grad_(False)
+        try:
+            g_loss = self._loss(self._judge(fake, y), 1.0)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+        finally:
+            self.D.requires_grad_(True)
         self.opt_g.step()
         self._update_average()
         return g_loss.detach()
