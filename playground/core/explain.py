@@ -16,7 +16,9 @@ Saliency methods:
   the target. One forward and one backward pass.
 - ``"grad-cam"`` (designs with a Conv2d layer): Selvaraju et al.'s Grad-CAM on the last image-shaped
   output at or after the last Conv2d layer, upsampled bilinearly to 28x28.
-- ``"gradient"`` (for comparison only, not offered in :data:`SALIENCY_METHODS`): the plain gradient.
+- ``"gradient"`` and ``"gradient-magnitude"`` (:data:`COMPARISON_METHODS`, for the deletion benchmark,
+  not offered in the app): the plain gradient of the log-odds, signed, and its absolute value (the
+  classic "vanilla gradient" saliency map).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from playground.core.shapes import infer_shapes
 from playground.core.spec import NetworkSpec
 
 SALIENCY_METHODS = ("gradient-x-input", "grad-cam")
-SALIENCY_LABELS = {"gradient-x-input": "Gradient x input", "grad-cam": "Grad-CAM", "gradient": "Gradient"}
-_ALL_METHODS = (*SALIENCY_METHODS, "gradient")
+SALIENCY_LABELS = {"gradient-x-input": "Gradient x input", "grad-cam": "Grad-CAM", "gradient": "Gradient",
+                   "gradient-magnitude": "Gradient magnitude"}
+COMPARISON_METHODS = ("gradient", "gradient-magnitude")  # for the deletion benchmark, not offered in the app
+_ALL_METHODS = (*SALIENCY_METHODS, *COMPARISON_METHODS)
 INK_LEVEL = 0.1  # a pixel at least this bright is ink, for the deletion test
 RECURRENT_TYPES = ("RNN", "LSTM", "GRU")
 # Layers that keep each pixel where it was (so a Linear layer after only these sees the image itself).
@@ -198,8 +202,11 @@ def _saliency_batch(model, spec: NetworkSpec, x, targets, method: str) -> np.nda
     if method == "grad-cam":
         return _grad_cam_maps(kept[0].detach(), grad, x.shape[-2:])
     grad = grad.reshape(len(x), *x.shape[-2:])
-    out = grad * x.detach().reshape_as(grad) if method == "gradient-x-input" else grad
-    return out.numpy().astype(np.float32, copy=False)
+    if method == "gradient-x-input":
+        grad = grad * x.detach().reshape_as(grad)
+    elif method == "gradient-magnitude":
+        grad = grad.abs()
+    return grad.numpy().astype(np.float32, copy=False)
 
 
 def _grad_cam_maps(activation, grad, size) -> np.ndarray:
