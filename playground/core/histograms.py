@@ -85,8 +85,9 @@ def _layer_figures(params: list[torch.nn.Parameter]) -> tuple[torch.Tensor, torc
     w_sq = sum(torch.dot(w, w) for w in weights)
     device = lo.device
     g_lo, g_hi = HISTOGRAM_GRAD_LOG10_RANGE
-    zero = torch.tensor(0, device=device)
-    g_sq = torch.tensor(0.0, device=device)
+    # Made on the device (a scalar copied there would wait for the device's queue).
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    g_sq = torch.zeros((), device=device)
     logs = []
     for p in params:
         if p.grad is None:
