@@ -88,15 +88,7 @@ class TrainingTask:
     def release_memory(self) -> None:
         """After running out of memory: let go of what the failed step held."""
 
-    # -- what a kind may add to the events (a classifier adds nothing) ---------------------------
-
-    def _snapshot(self, b: int) -> None:
-        """Histograms of the weights and the gradients just computed: queued on the device, read at
-        the next report."""
-        try:
-            self._snapshots.append((b, HistogramSnapshot(self.model, self.spec)))
-        except NotImplementedError:  # an operation this device lacks: the run goes on without them
-            self._snapshot_steps = frozenset()
+    # -- what a kind may add to the events (a classifier adds its histograms) -------------------
 
     def report_events(self, epoch: int, step: int, end: bool) -> list[dict]:
         """Events to send after each progress report (``end``: the epoch's last step), e.g. figures
