@@ -208,6 +208,7 @@ class LearnedPage(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        self.note.setTextFormat(Qt.TextFormat.RichText)
         self.grid = FilterGrid()
         self.legend = ColourLegend("Each square is one weight: red pixels raise the unit's output where there "
                                    "is ink, blue ones lower it; the background colour is 0.")
@@ -282,13 +283,14 @@ class LearnedPage(QWidget):
         self.grid.set_images(images)
         self.legend.set_limit(self.grid.limit)
         self.legend.show()
-        n, (h, w) = len(learned.images), learned.images.shape[1:]
-        what = "filter" if learned.kind == "conv" else "unit"
+        n = len(learned.images)
         shown = f" (the first {len(images)} shown)" if n > len(images) else ""
-        self.title.setText(f"<b>What it learned</b> — {html.escape(run.label)}, {self._when(run)}: layer "
-                           f"{learned.index} ({html.escape(learned.type)}), {counted(n, what)} of {h}x{w}{shown}")
-        self.note.setText(html.escape(learned.caption))
-        self.note.setVisible(bool(learned.caption))
+        self.title.setText(f"<b>What it learned</b> — {html.escape(run.label)}, {self._when(run)}")
+        # The core's caption names the layer and what its images are (the part after ";" is about
+        # colours, which this view draws its own way and explains in its legend).
+        caption = learned.caption.split(";")[0] or f"Layer {learned.index + 1} ({learned.type})"
+        self.note.setText(html.escape(f"{caption}{shown}." if shown else f"{caption}."))
+        self.note.show()
 
     def _failed(self, number: int, run: RunRecord, exc: BaseException) -> None:
         if number == self._loading:
@@ -346,8 +348,8 @@ class LayerHeatmaps(QWidget):
         self.view.setFixedHeight(HEATMAP_ROW_HEIGHT)
         self.plots, self.meshes = {}, {}
         for col, (which, title, ylabel) in enumerate((
-                ("weight", f"Layer {index} ({type_name}): weights", "weight"),
-                ("grad", f"Layer {index} ({type_name}): gradients", "log₁₀ |gradient|"))):
+                ("weight", f"Layer {index + 1} ({type_name}): weights", "weight"),
+                ("grad", f"Layer {index + 1} ({type_name}): gradients", "log₁₀ |gradient|"))):
             plot = self.view.addPlot(row=0, col=col)
             plot.setTitle(title, size="9pt")
             plot.setLabel("bottom", "epoch")
