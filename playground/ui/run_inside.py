@@ -355,6 +355,7 @@ class LayerHeatmaps(QWidget):
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", ylabel)
             plot.getAxis("left").setWidth(48)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # "weight (x0.001)" over 200 reads as 200
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.setMenuEnabled(False)

@@ -214,3 +214,34 @@ def test_show_what_it_looks_at_paints_the_gallery_icons(window, qtbot):
     assert not evaluate.saliency_box.isChecked()
     assert [i == p for i, p in zip(icons(), plain)] == [True] * len(plain)
     QApplication.processEvents()
+
+
+def test_a_run_in_training_shows_its_filters_and_histograms_as_they_change(own_data_folder, active_window, qtbot):
+    window, area = active_window, active_window.train_area
+    window.new_from_preset("lenet5")  # a first Conv2d of 6 filters, 5x5
+    area.form.set_config(CONFIG.updated(epochs=30))
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(window.tabs.indexOf(area)).center())
+    page = click_page(qtbot, area, "What it learned")
+    qtbot.mouseClick(area.start_button, Qt.MouseButton.LeftButton)
+    assert area.training
+    run = window.library.current
+    # Each epoch's end re-reads the weights: the filters of epoch 1, then of a later epoch, differ.
+    qtbot.waitUntil(lambda: page.learned is not None and "after epoch" in page.title.text(), timeout=120_000)
+    assert page.grid.count == 6 and "(training)" in page.title.text()
+    first = page.grid.images.copy()
+    epoch = len(run.epochs)
+    qtbot.waitUntil(lambda: len(run.epochs) > epoch and f"after epoch {len(run.epochs)}" in page.title.text()
+                    and not page.loading, timeout=120_000)
+    assert not np.allclose(page.grid.images, first)
+    # The histograms page follows the events as they come.
+    histograms = click_page(qtbot, area, "Weights & gradients")
+    qtbot.waitUntil(lambda: sorted(histograms.rows) == [0, 3, 7, 9, 11], timeout=30_000)  # 2 conv, 3 linear
+
+    def drawn():
+        return histograms.rows[0].matrices["weight"].shape[0]
+
+    count = drawn()
+    qtbot.waitUntil(lambda: drawn() > count, timeout=120_000)
+    with qtbot.waitSignal(window.library.run_finished, timeout=120_000):
+        qtbot.mouseClick(area.stop_button, Qt.MouseButton.LeftButton)
