@@ -341,15 +341,17 @@ class LayerHeatmaps(QWidget):
 
     def __init__(self, index: int, type_name: str, parent=None):
         super().__init__(parent)
-        self.index = index
+        self.index, self.type = index, type_name
         self.view = pg.GraphicsLayoutWidget()
         self.view.setMinimumHeight(HEATMAP_ROW_HEIGHT)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.view.setFixedHeight(HEATMAP_ROW_HEIGHT)
         self.plots, self.meshes = {}, {}
-        for col, (which, title, ylabel) in enumerate((
-                ("weight", f"Layer {index + 1} ({type_name}): weights", "weight"),
-                ("grad", f"Layer {index + 1} ({type_name}): gradients", "log₁₀ |gradient|"))):
+        # The layer's name in a label above (it wraps in a narrow window; a plot's title would not).
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        for col, (which, title, ylabel) in enumerate((("weight", "weights", "weight"),
+                                                      ("grad", "gradients", "log₁₀ |gradient|"))):
             plot = self.view.addPlot(row=0, col=col)
             plot.setTitle(title, size="9pt")
             plot.setLabel("bottom", "epoch")
@@ -365,8 +367,11 @@ class LayerHeatmaps(QWidget):
             self.plots[which], self.meshes[which] = plot, mesh
         self.matrices: dict[str, np.ndarray] = {}
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(0, 6, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.header)
         layout.addWidget(self.view)
+        self._set_header(None)
         self.apply_palette()
 
     def set_data(self, events: list[dict], per_epoch: int) -> None:
@@ -384,7 +389,24 @@ class LayerHeatmaps(QWidget):
             mesh.setData(xs, ys, column_shares(matrix))
             plot = self.plots[which]
             plot.setXRange(x_edges[0], x_edges[-1], padding=0)
-            plot.setYRange(float(y_edges[0]), float(y_edges[-1]), padding=0)
+            plot.setYRange(*occupied_range(matrix, np.asarray(y_edges, dtype=np.float64),
+                                           4.0 if which == "grad" else 0.0), padding=0)
+        self._title_zeros(events)
+
+    def _title_zeros(self, events: list[dict]) -> None:
+        layer = next((lay for e in reversed(events) if e.get("type") == "histograms"
+                      for lay in e.get("layers", []) if lay.get("index") == self.index), None)
+        self._set_header(layer)
+
+    def _set_header(self, layer: dict | None) -> None:
+        """The layer's name, and what share of its gradients were exactly 0 at the latest snapshot
+        (they have no log10, so no bin in the heatmap)."""
+        text = f"<b>Layer {self.index + 1} ({html.escape(self.type)})</b>"
+        if layer is not None:
+            total = sum(layer["grad_counts"]) + layer["grad_zero"]
+            if total and layer["grad_zero"]:
+                text += f" — {layer['grad_zero'] / total:.0%} of its gradients exactly 0 at the latest snapshot"
+        self.header.setText(text)
 
     def apply_palette(self) -> None:
         palette = self.palette()
@@ -402,6 +424,18 @@ class LayerHeatmaps(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
             self.apply_palette()
+
+
+def occupied_range(matrix: np.ndarray, edges: np.ndarray, min_span: float) -> tuple[float, float]:
+    """The value range of the bins that ever hold a value, a bin wider on each side and at least
+    ``min_span`` wide (gradients: 4 decades), within the edges; all of them if none holds one."""
+    used = np.flatnonzero(matrix.sum(axis=0) > 0) if matrix.size else np.zeros(0, dtype=int)
+    if not len(used):
+        return float(edges[0]), float(edges[-1])
+    lo, hi = float(edges[max(used[0] - 1, 0)]), float(edges[min(used[-1] + 2, len(edges) - 1)])
+    while hi - lo < min_span and (lo > edges[0] or hi < edges[-1]):
+        lo, hi = max(lo - 0.5, float(edges[0])), min(hi + 0.5, float(edges[-1]))
+    return lo, hi
 
 
 def column_edges(x: np.ndarray) -> np.ndarray:
@@ -439,6 +473,7 @@ class HistogramsPage(QWidget):
         self._column = QWidget()
         self._rows_layout = QVBoxLayout(self._column)
         self._rows_layout.setContentsMargins(0, 0, 0, 0)
+        self._rows_layout.addWidget(self.legend)  # scrolls away with the rows: a small window keeps room
         self._rows_layout.addStretch(1)
         self.scroll.setWidget(self._column)
         self.redraw_timer = QTimer(self)  # events come four times an epoch: one redraw for a burst
@@ -449,7 +484,6 @@ class HistogramsPage(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
         layout.addWidget(self.warnings)
-        layout.addWidget(self.legend)
         layout.addWidget(self.scroll, 1)
         self._style_texts()
         self.show_run(None)
@@ -492,14 +526,14 @@ class HistogramsPage(QWidget):
         self._draw(run, events)
 
     def _draw(self, run: RunRecord, events: list[dict]) -> None:
-        from playground.core.histograms import gradient_warnings
+        from playground.core.histograms import gradient_warnings, histogram_layers
 
-        layers = events[-1]["layers"]
-        if [row.index for row in self.rows.values()] != [layer["index"] for layer in layers]:
+        layers = histogram_layers(events)
+        if [(row.index, row.type) for row in self.rows.values()] != layers:
             self._clear_rows()
-            for layer in layers:
-                row = LayerHeatmaps(layer["index"], layer["type"])
-                self.rows[layer["index"]] = row
+            for index, type_name in layers:
+                row = LayerHeatmaps(index, type_name)
+                self.rows[index] = row
                 self._rows_layout.insertWidget(self._rows_layout.count() - 1, row)
         per_epoch = steps_per_epoch(run)
         for row in self.rows.values():
