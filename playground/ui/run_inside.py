@@ -222,6 +222,8 @@ class LearnedPage(QWidget):
 
     def show_run(self, run: RunRecord | None) -> None:
         if run is self.run and not self._stale:
+            if run is not None and self.learned is not None:  # renamed, or its training ended
+                self.title.setText(self._title(run))
             return
         self.run, self._stale = run, True
         self.refresh()
@@ -285,7 +287,7 @@ class LearnedPage(QWidget):
         self.legend.show()
         n = len(learned.images)
         shown = f" (the first {len(images)} shown)" if n > len(images) else ""
-        self.title.setText(f"<b>What it learned</b> — {html.escape(run.label)}, {self._when(run)}")
+        self.title.setText(self._title(run))
         # The core's caption names the layer and what its images are (the part after ";" is about
         # colours, which this view draws its own way and explains in its legend).
         caption = learned.caption.split(";")[0] or f"Layer {learned.index + 1} ({learned.type})"
@@ -296,6 +298,10 @@ class LearnedPage(QWidget):
         if number == self._loading:
             self._worker = None
             self._show_nothing(f"Cannot read the weights of {html.escape(run.label)}: {html.escape(str(exc))}", run)
+
+    @staticmethod
+    def _title(run: RunRecord) -> str:
+        return f"<b>What it learned</b> — {html.escape(run.label)}, {LearnedPage._when(run)}"
 
     @staticmethod
     def _when(run: RunRecord) -> str:
@@ -490,6 +496,8 @@ class HistogramsPage(QWidget):
 
     def show_run(self, run: RunRecord | None) -> None:
         if run is self.run and not self._stale:
+            if run is not None and self._shown_events > 0:  # renamed
+                self.title.setText(self._title(run, histogram_events(run)))
             return
         self.run, self._stale, self._shown_events = run, True, -1
         self._clear_rows()
@@ -539,11 +547,16 @@ class HistogramsPage(QWidget):
         for row in self.rows.values():
             row.set_data(events, per_epoch)
         last = events[-1]
-        self.title.setText(f"<b>Weights & gradients</b> — {html.escape(run.label)}: "
-                           f"{counted(len(events), 'snapshot')} up to epoch {last['epoch']}, step {last['step']:,}")
+        self.title.setText(self._title(run, events))
         self._set_warnings(gradient_warnings(last), f"No vanishing, exploding or dead gradients in the latest "
                                                     f"snapshot (step {last['step']:,}).")
         self.legend.show()
+
+    @staticmethod
+    def _title(run: RunRecord, events: list[dict]) -> str:
+        last = events[-1]
+        return (f"<b>Weights & gradients</b> — {html.escape(run.label)}: {counted(len(events), 'snapshot')} up to "
+                f"epoch {last['epoch']}, step {last['step']:,}")
 
     def _set_warnings(self, warnings: list[str], otherwise: str) -> None:
         self._warning = bool(warnings)
