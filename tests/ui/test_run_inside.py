@@ -249,4 +249,6 @@ def test_a_run_in_training_shows_its_filters_and_histograms_as_they_change(own_d
     qtbot.waitUntil(lambda: drawn() > count, timeout=120_000)
     with qtbot.waitSignal(window.library.run_finished, timeout=120_000):
         qtbot.mouseClick(area.stop_button, Qt.MouseButton.LeftButton)
-    assert "(training)" not in page.title.text() and "after" in page.title.text()
+    click_page(qtbot, area, "What it learned")  # the weights kept when it stopped
+    qtbot.waitUntil(lambda: not page.loading and "(training)" not in page.title.text(), timeout=20_000)
+    assert f"after {len(run.epochs)} epochs" in page.title.text() and page.grid.count == 6
