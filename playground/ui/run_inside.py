@@ -21,7 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QLinearGradient, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import (QFrame, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
 from playground.core.runs import RunRecord
 from playground.core.text import counted
@@ -121,6 +121,7 @@ class FilterGrid(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.images: np.ndarray | None = None  # (n, h, w)
+        self.what = "Filter"  # what one image is, for its tooltip
         self.limit = 1.0
         self._cache: list[QImage] = []
         self.setMinimumSize(120, 90)
@@ -152,8 +153,25 @@ class FilterGrid(QWidget):
         return best
 
     def cell_rect(self, i: int) -> QRect:
+        """Where image ``i`` is drawn: the grid is centred across the widget."""
         cols, _, side = self.grid()
-        return QRect((i % cols) * (side + self.SPACING), (i // cols) * (side + self.SPACING), side, side)
+        left = max((self.width() - cols * side - (cols - 1) * self.SPACING) // 2, 0)
+        return QRect(left + (i % cols) * (side + self.SPACING), (i // cols) * (side + self.SPACING), side, side)
+
+    def image_at(self, x: float, y: float) -> int | None:
+        return next((i for i in range(self.count) if self.cell_rect(i).contains(int(x), int(y))), None)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:  # the image under the pointer: its number and range
+            i = self.image_at(event.pos().x(), event.pos().y())
+            if i is None:
+                QToolTip.hideText()
+            else:
+                image = self.images[i]
+                QToolTip.showText(event.globalPos(), f"{self.what} {i + 1}: weights from {image.min():.3g} to "
+                                                     f"{image.max():.3g}", self)
+            return True
+        return super().event(event)
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
@@ -282,6 +300,7 @@ class LearnedPage(QWidget):
             self._show_nothing(html.escape(note or "Its first layer has no filters to show."), run)
             return
         images = learned.images[:MAX_FILTERS]
+        self.grid.what = "Filter" if learned.kind == "conv" else "Unit"
         self.grid.set_images(images)
         self.legend.set_limit(self.grid.limit)
         self.legend.show()
