@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QLinearGradient, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QToolTip, QVBoxLayout, QWidget
 
@@ -371,7 +371,7 @@ class LayerHeatmaps(QWidget):
         self.view.setMinimumHeight(HEATMAP_ROW_HEIGHT)
         self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.view.setFixedHeight(HEATMAP_ROW_HEIGHT)
-        self.plots, self.meshes = {}, {}
+        self.plots, self.images = {}, {}
         # The layer's name in a label above (it wraps in a narrow window; a plot's title would not).
         self.header = QLabel()
         self.header.setWordWrap(True)
@@ -386,10 +386,12 @@ class LayerHeatmaps(QWidget):
             plot.setMouseEnabled(x=False, y=False)
             plot.hideButtons()
             plot.setMenuEnabled(False)
-            mesh = pg.PColorMeshItem(colorMap=pg.colormap.get("viridis"), levels=(0.0, 1.0),
-                                     enableAutoLevels=False)
-            plot.addItem(mesh)
-            self.plots[which], self.meshes[which] = plot, mesh
+            # An image, not a mesh of quads: a long run's hundreds of snapshots redraw in a few ms.
+            image = pg.ImageItem(axisOrder="col-major")  # image[x, y]: snapshot, bin
+            image.setColorMap(pg.colormap.get("viridis"))
+            image.setLevels((0.0, 1.0))
+            plot.addItem(image)
+            self.plots[which], self.images[which] = plot, image
         self.matrices: dict[str, np.ndarray] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
@@ -402,20 +404,20 @@ class LayerHeatmaps(QWidget):
     def set_data(self, events: list[dict], per_epoch: int) -> None:
         from playground.core.histograms import heatmap
 
-        for which, mesh in self.meshes.items():
+        for which, image in self.images.items():
             matrix, y_edges, x_steps = heatmap(events, self.index, which)
             matrix = np.asarray(matrix, dtype=np.float64)
             self.matrices[which] = matrix
             if not len(matrix):
                 continue
-            x = np.asarray(x_steps, dtype=np.float64) / (per_epoch or 1)
-            x_edges = column_edges(x)
-            xs, ys = np.meshgrid(x_edges, np.asarray(y_edges, dtype=np.float64), indexing="ij")
-            mesh.setData(xs, ys, column_shares(matrix))
+            # Snapshots are evenly spaced in steps (four an epoch): equal columns centred on them.
+            x_edges = column_edges(np.asarray(x_steps, dtype=np.float64) / (per_epoch or 1))
+            y_edges = np.asarray(y_edges, dtype=np.float64)
+            image.setImage(column_shares(matrix), levels=(0.0, 1.0), autoLevels=False)
+            image.setRect(QRectF(x_edges[0], y_edges[0], x_edges[-1] - x_edges[0], y_edges[-1] - y_edges[0]))
             plot = self.plots[which]
             plot.setXRange(x_edges[0], x_edges[-1], padding=0)
-            plot.setYRange(*occupied_range(matrix, np.asarray(y_edges, dtype=np.float64),
-                                           4.0 if which == "grad" else 0.0), padding=0)
+            plot.setYRange(*occupied_range(matrix, y_edges, 4.0 if which == "grad" else 0.0), padding=0)
         self._title_zeros(events)
 
     def _title_zeros(self, events: list[dict]) -> None:
@@ -464,12 +466,12 @@ def occupied_range(matrix: np.ndarray, edges: np.ndarray, min_span: float) -> tu
 
 
 def column_edges(x: np.ndarray) -> np.ndarray:
-    """Edges of columns centred on the snapshots' positions ``x`` (increasing): halfway between
-    neighbours, and as wide as the neighbouring column at both ends."""
-    if len(x) == 1:
-        return np.array([x[0] - 0.5, x[0] + 0.5]) if x[0] else np.array([0.0, 1.0])
-    mid = (x[1:] + x[:-1]) / 2
-    return np.concatenate([[max(x[0] - (mid[0] - x[0]), 0.0)], mid, [x[-1] + (x[-1] - mid[-1])]])
+    """Edges of equal columns, one per snapshot, centred on the snapshots' positions ``x`` (evenly
+    spaced, increasing) as well as equal columns can be: from half a spacing before the first to
+    half a spacing after the last."""
+    step = (x[-1] - x[0]) / (len(x) - 1) if len(x) > 1 else 0.0
+    step = step or max(abs(float(x[0])), 1.0)
+    return x[0] - step / 2 + step * np.arange(len(x) + 1)
 
 
 class HistogramsPage(QWidget):

@@ -169,6 +169,8 @@ def test_heatmaps_have_a_column_per_snapshot_and_name_a_dead_layer(window, qtbot
         layer = snapshots[0]["layers"][[lay["index"] for lay in snapshots[0]["layers"]].index(index)]
         assert row.matrices["weight"].shape == (len(snapshots), len(layer["weight_counts"]))
         assert row.matrices["grad"].shape == (len(snapshots), len(layer["grad_counts"]))
+        assert row.images["weight"].image.shape == (len(snapshots), len(layer["weight_counts"]))  # drawn
+        assert row.images["grad"].image.shape == (len(snapshots), len(layer["grad_counts"]))
     assert page.warning_text == ""
     qtbot.waitUntil(lambda: all(row.isVisible() and row.height() >= 150 for row in page.rows.values()),
                     timeout=5_000)
