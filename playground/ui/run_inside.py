@@ -486,10 +486,15 @@ class HistogramsPage(QWidget):
         self.rows: dict[int, LayerHeatmaps] = {}
         self.title = QLabel()
         self.title.setWordWrap(True)
+        # The gradients' problems in a box of the warning colours (as the Train area's banner).
+        self.warning_box = QFrame()
+        self.warning_box.setObjectName("gradientWarnings")
         self.warnings = QLabel()
-        self.warnings.setObjectName("gradientWarnings")
         self.warnings.setWordWrap(True)
         self.warnings.setTextFormat(Qt.TextFormat.PlainText)
+        box_layout = QVBoxLayout(self.warning_box)
+        box_layout.setContentsMargins(6, 6, 6, 6)
+        box_layout.addWidget(self.warnings)
         self.legend = QLabel("Each column is one snapshot (four an epoch); its colour shows how many of the layer's "
                              "values fall in each bin then, from none (dark) to the most (yellow). Gradients are on "
                              "a log scale: 1e-8 is -8; exact zeros are counted apart.")
@@ -510,7 +515,7 @@ class HistogramsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.title)
-        layout.addWidget(self.warnings)
+        layout.addWidget(self.warning_box)
         layout.addWidget(self.scroll, 1)
         self._style_texts()
         self.show_run(None)
@@ -585,13 +590,14 @@ class HistogramsPage(QWidget):
         self._style_texts()
 
     def _style_texts(self) -> None:
-        kind = "warning" if getattr(self, "_warning", False) else None
-        if kind:
-            self.warnings.setStyleSheet(f"QLabel#gradientWarnings {{ background: "
-                                        f"{theme.css('warning_background', self)}; color: {theme.css('warning', self)};"
-                                        f" border-radius: 4px; padding: 6px; }}")
+        if getattr(self, "_warning", False):
+            self.warning_box.setStyleSheet(f"QFrame#gradientWarnings {{ background: "
+                                           f"{theme.css('warning_background', self)}; border-radius: 4px; }} "
+                                           f"QFrame#gradientWarnings QLabel {{ color: {theme.css('warning', self)}; }}")
+            self.warning_box.layout().setContentsMargins(6, 6, 6, 6)
         else:
-            self.warnings.setStyleSheet(f"QLabel#gradientWarnings {{ color: {theme.css('text', self)}; }}")
+            self.warning_box.setStyleSheet("")
+            self.warning_box.layout().setContentsMargins(0, 0, 0, 0)
         self.legend.setStyleSheet(f"color: {theme.css('muted', self)};")
 
     def changeEvent(self, event) -> None:

@@ -93,7 +93,9 @@ def select_run(qtbot, area, name):
     item = next(runs.topLevelItem(i) for i in range(runs.topLevelItemCount())
                 if area._run_of(runs.topLevelItem(i)).spec.name == name)
     runs.scrollToItem(item)
-    qtbot.mouseClick(runs.viewport(), Qt.MouseButton.LeftButton, pos=runs.visualItemRect(item).center())
+    QApplication.processEvents()
+    pos = QPoint(10, runs.visualItemRect(item).center().y())  # on its name (its columns may be wider)
+    qtbot.mouseClick(runs.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     assert area.selected_runs()[0].spec.name == name
 
 
@@ -254,3 +256,51 @@ def test_a_run_in_training_shows_its_filters_and_histograms_as_they_change(own_d
     click_page(qtbot, area, "What it learned")  # the weights kept when it stopped
     qtbot.waitUntil(lambda: not page.loading and "(training)" not in page.title.text(), timeout=20_000)
     assert f"after {len(run.epochs)} epochs" in page.title.text() and page.grid.count == 6
+
+
+@pytest.fixture(params=["light", "dark"])
+def palette_kind(request, qapp):
+    from playground.ui import theme
+
+    old = qapp.palette()
+    if request.param == "dark":
+        qapp.setPalette(theme.dark_palette())
+    yield request.param
+    qapp.setPalette(old)
+
+
+@pytest.mark.parametrize("size", [(800, 600), (1280, 800)])
+def test_the_pages_read_well_and_fit(palette_kind, size, window, qtbot):
+    from test_looks import clipped_widgets, unreadable_texts
+
+    area = window.train_area
+    window.resize(*size)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
+    problems = []
+    learned, histograms = area.learned_page, area.histograms_page
+    for name in ("small-cnn", "dead-mlp"):
+        select_run(qtbot, area, name)
+        click_page(qtbot, area, "What it learned")
+        qtbot.waitUntil(lambda: learned.learned is not None and not learned.loading, timeout=20_000)
+        QApplication.processEvents()
+        problems += [f"{name}, filters: {p}" for p in unreadable_texts(window) + clipped_widgets(window)]
+        click_page(qtbot, area, "Weights & gradients")
+        qtbot.waitUntil(lambda: histograms.rows and all(r.isVisible() for r in histograms.rows.values()),
+                        timeout=5_000)
+        QApplication.processEvents()
+        problems += [f"{name}, histograms: {p}" for p in unreadable_texts(window) + clipped_widgets(window)]
+        for row in histograms.rows.values():  # the plots fit their row: nothing cut at the right
+            need = row.view.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize).width()
+            if need > row.view.width():
+                problems.append(f"{name}, layer {row.index + 1}: the heatmaps need {need:.0f} px, have "
+                                f"{row.view.width()}")
+        save(area, f"{name}-{palette_kind}-{size[0]}.png")
+    assert problems == []
+    assert histograms.warning_text  # the dead layer's warning was among the texts checked
+    # Zero weight is drawn in the background colour, in either palette.
+    from PySide6.QtGui import QPalette
+
+    image = learned.legend.grab().toImage()
+    middle = QColor(image.pixel(4 + min(220, max(learned.legend.width() // 3, 90)) // 2, 10))
+    base = learned.palette().color(QPalette.ColorRole.Base)
+    assert abs(middle.lightnessF() - base.lightnessF()) < 0.1
