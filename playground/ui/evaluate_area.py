@@ -7,10 +7,11 @@ import html
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHeaderView, QLabel, QListView, QListWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel, QListView, QListWidget,
                                QListWidgetItem, QSplitter, QStyle, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
+from playground.core.explain import SALIENCY_LABELS, SALIENCY_METHODS, grad_cam_available
 from playground.core.text import counted
 from playground.ui import theme
 from playground.ui.run_inside import GallerySaliency
@@ -235,6 +236,7 @@ class EvaluateArea(QWidget):
         self.gallery.setMinimumWidth(self.gallery.gridSize().width() + 24)  # a column of images and a scroll bar
         right_layout.addWidget(self.images_label)
         right_layout.addWidget(self.saliency_box)
+        right_layout.addWidget(self.saliency_method)
         right_layout.addWidget(self.saliency_note)
         right_layout.addWidget(self.gallery, 1)
         splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -247,21 +249,47 @@ class EvaluateArea(QWidget):
         layout.addWidget(splitter)
 
     def _make_saliency_box(self) -> None:
-        """"Show what it looks at": each icon painted over with the pixels that made its prediction."""
+        """"Show what it looks at": each icon painted over with the pixels that made its prediction,
+        by gradient x input or, for a design with convolutions, Grad-CAM."""
         self.saliency = GallerySaliency(self.gallery, digit_icon, self)
         self.saliency_box = QCheckBox("Show what it looks at")
         self.saliency_box.setToolTip("Paint each image over with the pixels that counted for its predicted class "
-                                     "(red) or against it (blue): gradient x input, for the run's best weights")
+                                     "(red) or against it (blue), for the run's best weights")
         self.saliency_box.toggled.connect(self._saliency_toggled)
-        self.saliency_note = QLabel("Red: pixels that count for the predicted class; blue: against it.")
+        self.saliency_method = QComboBox()
+        for method in SALIENCY_METHODS:
+            self.saliency_method.addItem(SALIENCY_LABELS[method], method)
+        self.saliency_method.setToolTip("Gradient x input: each pixel's share of the evidence. Grad-CAM: the "
+                                        "regions the last convolution's evidence comes from (convolutional designs)")
+        self.saliency_method.currentIndexChanged.connect(self._saliency_method_chosen)
+        self.saliency_method.hide()
+        self.saliency_note = QLabel()
         self.saliency_note.setWordWrap(True)
         self.saliency_note.hide()
         self.saliency.failed.connect(self._saliency_failed)
 
     def _saliency_toggled(self, on: bool) -> None:
-        self.saliency_note.setText("Red: pixels that count for the predicted class; blue: against it.")
+        self.saliency_method.setVisible(on)
         self.saliency_note.setVisible(on)
+        self._saliency_method_chosen()
         self.saliency.set_enabled(on)
+
+    def _saliency_method_chosen(self) -> None:
+        method = self.saliency_method.currentData()
+        self.saliency_note.setText("Red: where the evidence for the predicted class comes from (Grad-CAM)."
+                                   if method == "grad-cam" else
+                                   "Red: pixels that count for the predicted class; blue: against it.")
+        if method != self.saliency.method:
+            self.saliency.set_method(method)
+
+    def _offer_grad_cam(self) -> None:
+        """Grad-CAM only for a design with a Conv2d layer (else back to gradient x input)."""
+        model = self.saliency_method.model()
+        available = self.run is not None and grad_cam_available(self.run.spec)
+        row = self.saliency_method.findData("grad-cam")
+        model.item(row).setEnabled(available)
+        if not available and self.saliency_method.currentData() == "grad-cam":
+            self.saliency_method.setCurrentIndex(self.saliency_method.findData("gradient-x-input"))
 
     def _saliency_failed(self, message: str) -> None:
         self.saliency_note.setText(message)
@@ -282,6 +310,7 @@ class EvaluateArea(QWidget):
         self.run = run
         self.images = images
         evaluation = run.evaluation
+        self._offer_grad_cam()
         self.gallery.clear()
         self._show_title()
         if evaluation is None:

@@ -620,20 +620,25 @@ class HistogramsPage(QWidget):
 # -- what it looks at: the Evaluate gallery --------------------------------------------------------------
 
 
-def saliency_overlay(image: np.ndarray, saliency: np.ndarray) -> QImage:
+def saliency_overlay(image: np.ndarray, saliency: np.ndarray, coarse: bool = False) -> QImage:
     """A 28x28 digit (uint8, white ink on black) dimmed to grey, with its saliency over it: red where
-    the pixels count for the class, blue where they count against it, stronger where they count more."""
+    the pixels count for the class, blue where they count against it, stronger where they count more.
+    ``coarse``: a map that covers regions rather than pixels (Grad-CAM), laid on more lightly, so
+    that the digit still shows through."""
     grey = np.repeat((image.astype(np.float32) / 255.0 * 0.55)[..., None], 3, axis=2)
     top = float(np.abs(saliency).max())
     s = (saliency / top if top > 0 else np.zeros_like(saliency))[..., None]
     red, blue = np.array([1.0, 0.25, 0.2], np.float32), np.array([0.3, 0.6, 1.0], np.float32)
-    strength = np.sqrt(np.abs(s))  # faint evidence still shows
+    # Pixel maps: faint evidence still shows (square root); region maps: in proportion, at most 65%.
+    strength = 0.65 * np.abs(s) if coarse else np.sqrt(np.abs(s))
+    if coarse:
+        grey = np.repeat((image.astype(np.float32) / 255.0)[..., None], 3, axis=2)
     colour = np.where(s > 0, red, blue)
     return rgb_image(grey + (colour - grey) * strength)
 
 
-def overlay_icon(image: np.ndarray, saliency: np.ndarray) -> QIcon:
-    qimage = saliency_overlay(image, saliency)
+def overlay_icon(image: np.ndarray, saliency: np.ndarray, coarse: bool = False) -> QIcon:
+    qimage = saliency_overlay(image, saliency, coarse)
     side = 28 * ICON_SCALE
     return QIcon(QPixmap.fromImage(qimage).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                                   Qt.TransformationMode.SmoothTransformation))
@@ -652,7 +657,8 @@ class GallerySaliency(QObject):
         self.enabled = False
         self.run = None
         self._model = None
-        self._cache: dict[int, np.ndarray] = {}  # test image index -> saliency
+        self.method = "gradient-x-input"  # or "grad-cam" (a design with a Conv2d layer)
+        self._cache: dict[tuple[str, int], np.ndarray] = {}  # (method, test image index) -> saliency
         self._queue: list[tuple[int, int]] = []  # (gallery row, test image index) still to paint
         self._images = None
         self._predictions: list[int] = []
@@ -663,6 +669,10 @@ class GallerySaliency(QObject):
 
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.restart()
+
+    def set_method(self, method: str) -> None:
+        self.method = method
         self.restart()
 
     def gallery_filled(self, run, images, shown: list[int]) -> None:
@@ -704,9 +714,10 @@ class GallerySaliency(QObject):
                 if item is None:
                     continue
                 image = self._images[index].numpy()
-                if index not in self._cache:
-                    self._cache[index] = self._saliency(model, image, int(self._predictions[index]))
-                item.setIcon(overlay_icon(image, self._cache[index]))
+                key = (self.method, index)
+                if key not in self._cache:
+                    self._cache[key] = self._saliency(model, image, int(self._predictions[index]))
+                item.setIcon(overlay_icon(image, self._cache[key], coarse=self.method == "grad-cam"))
         except Exception as exc:  # a run whose weights cannot be read: say so, keep the plain icons
             self.error = f"Cannot compute what it looks at: {exc}"
             self._queue = []
@@ -722,4 +733,5 @@ class GallerySaliency(QObject):
     def _saliency(self, model, image: np.ndarray, target: int) -> np.ndarray:
         from playground.core.explain import saliency
 
-        return np.asarray(saliency(model, self.run.spec, image.astype(np.float32) / 255.0, target), np.float32)
+        return np.asarray(saliency(model, self.run.spec, image.astype(np.float32) / 255.0, target, self.method),
+                          np.float32)

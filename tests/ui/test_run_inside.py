@@ -216,12 +216,31 @@ def test_show_what_it_looks_at_paints_the_gallery_icons(window, qtbot):
     index = run.evaluation.misclassified[0]
     expected = saliency(run.load_model("best"), run.spec, evaluate.images[index].numpy() / 255.0,
                         run.evaluation.predictions[index])
-    np.testing.assert_allclose(evaluate.saliency._cache[index], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(evaluate.saliency._cache["gradient-x-input", index], expected, rtol=1e-4, atol=1e-6)
+    # Grad-CAM, chosen with the keyboard: other icons, the core's maps.
+    combo = evaluate.saliency_method
+    assert combo.isVisible() and combo.currentData() == "gradient-x-input"
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    assert combo.currentData() == "grad-cam" and "Grad-CAM" in evaluate.saliency_note.text()
+    qtbot.waitUntil(lambda: evaluate.saliency.pending == 0, timeout=30_000)
+    cam = icons()
+    assert all(a != b for a, b in zip(painted, cam))
+    save(evaluate, "gallery-grad-cam.png")
+    expected = saliency(run.load_model("best"), run.spec, evaluate.images[index].numpy() / 255.0,
+                        run.evaluation.predictions[index], "grad-cam")
+    np.testing.assert_allclose(evaluate.saliency._cache["grad-cam", index], expected, rtol=1e-4, atol=1e-6)
+    qtbot.keyClick(combo, Qt.Key.Key_Up)
+    qtbot.waitUntil(lambda: evaluate.saliency.pending == 0, timeout=30_000)
+    assert [i == p for i, p in zip(icons(), painted)] == [True] * len(painted)  # kept, not computed again
     evaluate.saliency_box.setFocus()
     qtbot.keyClick(evaluate.saliency_box, Qt.Key.Key_Space)  # off again: the plain icons
     assert not evaluate.saliency_box.isChecked()
     assert [i == p for i, p in zip(icons(), plain)] == [True] * len(plain)
-    QApplication.processEvents()
+    assert not combo.isVisible()
+    # A design without convolutions offers no Grad-CAM.
+    window.evaluate_run(run_named(window, "small-lstm"))
+    assert not combo.model().item(combo.findData("grad-cam")).isEnabled()
 
 
 def test_a_run_in_training_shows_its_filters_and_histograms_as_they_change(own_data_folder, active_window, qtbot):
