@@ -26,9 +26,10 @@ from playground.core.spec import NetworkSpec
 if TYPE_CHECKING:
     import torch
 
-# Gradients whose root mean square is below this are too small to move the weights (an update of
-# lr x 1e-7 changes nothing a float32 weight of about 0.05 can hold), above it they throw the weights
-# around at each step (a healthy network's are about 1e-4 to 1e-1, whatever its size).
+# Gradients whose root mean square is below this hardly move the weights (with SGD, an update of
+# lr x 1e-7 is below what a float32 weight of about 0.05 can hold; Adam rescales them, until its
+# eps of 1e-8 drowns them), above it they throw the weights around at each step. A healthy
+# network's are about 1e-4 to 1e-1 (the presets, and the tests' networks, on MNIST).
 VANISHING_GRAD_RMS = 1e-7
 EXPLODING_GRAD_RMS = 10.0
 # A layer with at least this share of its gradients exactly 0 hardly learns. A healthy one has far
@@ -85,8 +86,9 @@ def _layer_figures(params: list[torch.nn.Parameter]) -> tuple[torch.Tensor, torc
     w_sq = sum(torch.dot(w, w) for w in weights)
     device = lo.device
     g_lo, g_hi = HISTOGRAM_GRAD_LOG10_RANGE
-    zero = torch.tensor(0, device=device)
-    g_sq = torch.tensor(0.0, device=device)
+    # Made on the device (a scalar copied there would wait for the device's queue).
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    g_sq = torch.zeros((), device=device)
     logs = []
     for p in params:
         if p.grad is None:
@@ -221,7 +223,7 @@ def gradient_warnings(event: dict) -> list[str]:
                      f"learning rate ten times smaller" if weight > 1.0 else
                      "the error signal fades on its way back through the layers after it. Try ReLU instead "
                      "of Sigmoid or Tanh, batch normalisation, or fewer layers")
-            warnings.append(f"{name}: its gradients are about {rms:.0e}, too small to change its weights: "
+            warnings.append(f"{name}: its gradients are about {rms:.0e}, too small to change its weights much: "
                             f"{cause}.")
         elif rms > EXPLODING_GRAD_RMS:
             warnings.append(f"{name}: its gradients are about {rms:.0e}, large enough to throw its weights "
