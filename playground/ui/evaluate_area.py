@@ -7,11 +7,14 @@ import html
 
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QListView, QListWidget, QListWidgetItem,
-                               QSplitter, QStyle, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QSplitter, QStyle, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
+from playground.core.explain import SALIENCY_LABELS, SALIENCY_METHODS, grad_cam_available
 from playground.core.text import counted
 from playground.ui import theme
+from playground.ui.run_inside import GallerySaliency
 
 MAX_IMAGES = 200
 
@@ -211,6 +214,7 @@ class EvaluateArea(QWidget):
         self.gallery.setGridSize(QSize(84, 92))
         self.gallery.setResizeMode(QListView.ResizeMode.Adjust)
         self.gallery.setMovement(QListView.Movement.Static)
+        self._make_saliency_box()
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -231,6 +235,9 @@ class EvaluateArea(QWidget):
         self.images_label.setWordWrap(True)
         self.gallery.setMinimumWidth(self.gallery.gridSize().width() + 24)  # a column of images and a scroll bar
         right_layout.addWidget(self.images_label)
+        right_layout.addWidget(self.saliency_box)
+        right_layout.addWidget(self.saliency_method)
+        right_layout.addWidget(self.saliency_note)
         right_layout.addWidget(self.gallery, 1)
         splitter = self.splitter = QSplitter(Qt.Orientation.Horizontal)
         for w in (left, middle, right):
@@ -240,6 +247,53 @@ class EvaluateArea(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(splitter)
+
+    def _make_saliency_box(self) -> None:
+        """"Show what it looks at": each icon painted over with the pixels that made its prediction,
+        by gradient x input or, for a design with convolutions, Grad-CAM."""
+        self.saliency = GallerySaliency(self.gallery, digit_icon, self)
+        self.saliency_box = QCheckBox("Show what it looks at")
+        self.saliency_box.setToolTip("Paint each image over with the pixels that counted for its predicted class "
+                                     "(red) or against it (blue), for the run's best weights")
+        self.saliency_box.toggled.connect(self._saliency_toggled)
+        self.saliency_method = QComboBox()
+        for method in SALIENCY_METHODS:
+            self.saliency_method.addItem(SALIENCY_LABELS[method], method)
+        self.saliency_method.setToolTip("Gradient x input: each pixel's share of the evidence. Grad-CAM: the "
+                                        "regions the last convolution's evidence comes from (convolutional designs)")
+        self.saliency_method.currentIndexChanged.connect(self._saliency_method_chosen)
+        self.saliency_method.hide()
+        self.saliency_note = QLabel()
+        self.saliency_note.setWordWrap(True)
+        self.saliency_note.hide()
+        self.saliency.failed.connect(self._saliency_failed)
+
+    def _saliency_toggled(self, on: bool) -> None:
+        self.saliency_method.setVisible(on)
+        self.saliency_note.setVisible(on)
+        self._saliency_method_chosen()
+        self.saliency.set_enabled(on)
+
+    def _saliency_method_chosen(self) -> None:
+        method = self.saliency_method.currentData()
+        self.saliency_note.setText("Red: where the evidence for the predicted class comes from (Grad-CAM)."
+                                   if method == "grad-cam" else
+                                   "Red: pixels that count for the predicted class; blue: against it.")
+        if method != self.saliency.method:
+            self.saliency.set_method(method)
+
+    def _offer_grad_cam(self) -> None:
+        """Grad-CAM only for a design with a Conv2d layer (else back to gradient x input)."""
+        model = self.saliency_method.model()
+        available = self.run is not None and grad_cam_available(self.run.spec)
+        row = self.saliency_method.findData("grad-cam")
+        model.item(row).setEnabled(available)
+        if not available and self.saliency_method.currentData() == "grad-cam":
+            self.saliency_method.setCurrentIndex(self.saliency_method.findData("gradient-x-input"))
+
+    def _saliency_failed(self, message: str) -> None:
+        self.saliency_note.setText(message)
+        self.saliency_note.show()
 
     def _fit_table_to_headers(self) -> None:
         """The table's minimum width: every column's header readable (the columns share the width
@@ -256,6 +310,7 @@ class EvaluateArea(QWidget):
         self.run = run
         self.images = images
         evaluation = run.evaluation
+        self._offer_grad_cam()
         self.gallery.clear()
         self._show_title()
         if evaluation is None:
@@ -264,6 +319,7 @@ class EvaluateArea(QWidget):
             self.matrix.set_matrix([], [])
             self.images_label.clear()
             self._shown = None
+            self.saliency.gallery_filled(run, None, [])
             return
         names = CLASS_NAMES[run.config.dataset]
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
@@ -313,6 +369,7 @@ class EvaluateArea(QWidget):
         more = f" (first {MAX_IMAGES} shown)" if len(indices) > MAX_IMAGES else ""
         self.images_label.setText(f"<b>{caption}</b>: {counted(len(indices), 'image')}{more}")
         if self.images is None:
+            self.saliency.gallery_filled(self.run, None, [])
             if indices:
                 self.images_label.setText(self.images_label.text() + " — loading the images…")
             return
@@ -323,6 +380,7 @@ class EvaluateArea(QWidget):
             item = QListWidgetItem(digit_icon(self.images[i]), f"{true} → {names[ev.predictions[i]]}")
             item.setToolTip(f"Test image {i}: true {true}, predicted {names[ev.predictions[i]]}")
             self.gallery.addItem(item)
+        self.saliency.gallery_filled(self.run, self.images, shown)
 
     @property
     def shown_count(self) -> int:

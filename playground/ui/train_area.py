@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QMenu,
-                               QProgressBar, QPushButton, QSizePolicy, QSplitter, QStyle, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSizePolicy, QSplitter, QStyle, QTabWidget,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core import PRESETS, NetworkSpec
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
@@ -28,6 +28,7 @@ from playground.core.text import counted
 from playground.core.units import format_eta
 from playground.ui import theme
 from playground.ui.plots import TrainingPlots, curves_from_events
+from playground.ui.run_inside import HistogramsPage, LearnedPage
 from playground.ui.run_library import RunLibrary, trained
 from playground.ui.train_form import ConfigForm, settings_column
 
@@ -35,6 +36,7 @@ REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60  # at most one redraw per 60 ms, and only when new points came
 TEXT_INTERVAL = 1.0  # seconds between updates of the progress bar and text (each re-lays out the panel)
 RUN_LIST_ROWS = 5  # the run list shows at least this many rows
+PAGE_KEY = "train/page"  # QSettings: the page shown beside the runs (0 curves, 1 what it learned, 2 histograms)
 
 
 # -- settings a preset recommends ----------------------------------------------------------------------------
@@ -185,6 +187,7 @@ class TrainArea(QWidget):
         self._make_buttons()
         self._make_progress()
         self.plots = TrainingPlots()
+        self._make_pages()
         self._make_run_list()
         self._lay_out()
 
@@ -201,6 +204,7 @@ class TrainArea(QWidget):
             self._add_run_item(run)
         library.run_added.connect(self._add_run_item)
         library.run_updated.connect(self._update_run_item)
+        library.epoch_finished.connect(self.learned_page.weights_changed)
 
     # -- building the widgets ----------------------------------------------------------------------------
 
@@ -252,6 +256,24 @@ class TrainArea(QWidget):
         layout.addWidget(self.evaluation_button, 0, Qt.AlignmentFlag.AlignLeft)
         self.banner_box.hide()
 
+    def _make_pages(self) -> None:
+        """The curves, and inside the run shown: what its first layer learned, its weights and
+        gradients over training; the page chosen last is shown again (QSettings)."""
+        self.learned_page = LearnedPage()
+        self.histograms_page = HistogramsPage()
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(self.plots, "Curves")
+        self.pages.addTab(self.learned_page, "What it learned")
+        self.pages.addTab(self.histograms_page, "Weights && gradients")
+        self.pages.setTabToolTip(1, "The first layer's filters (or its weights over the image) of the run "
+                                    "selected below, after its last epoch")
+        self.pages.setTabToolTip(2, "Per layer, how its weights and gradients were spread over training, and "
+                                    "gradients that vanish, explode or are dead named in words")
+        page = QSettings().value(PAGE_KEY, 0)
+        self.pages.setCurrentIndex(int(page) if str(page).isdigit() and int(page) < self.pages.count() else 0)
+        self.pages.currentChanged.connect(lambda index: QSettings().setValue(PAGE_KEY, index))
+
     def _make_run_list(self) -> None:
         self.run_list = QTreeWidget()
         self.run_list.setHeaderLabels(["Run", "Settings", "Test accuracy", "Status", "Started"])
@@ -290,7 +312,7 @@ class TrainArea(QWidget):
         runs_layout.addWidget(self.run_list)
         runs_layout.addWidget(self.continue_button)
         right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.plots)
+        right.addWidget(self.pages)
         right.addWidget(runs_box)
         right.setStretchFactor(0, 3)
         right.setStretchFactor(1, 1)
@@ -496,6 +518,7 @@ class TrainArea(QWidget):
         run = self.library.begin_run(spec, config, Path(job["run_dir"]), continues=initial)
         self._run = run
         self.plots.show_curves(self.library.curves(run), epochs=self._epochs_of(run), label=run.label)
+        self._show_inside()
         self.snapshot_label.setText(f"Training <b>{html.escape(spec.name)}</b> (a snapshot: editing the design "
                                     f"now does not change this run).")
         self.progress.setValue(0)
@@ -556,6 +579,8 @@ class TrainArea(QWidget):
             return
         if self.library.add_event(run, event):
             self._dirty = True
+        if event["type"] == "histograms":
+            self.histograms_page.events_added(run)
         self._show_event(run, event)
         if self._dirty and not self.redraw_timer.isActive():
             wait = REDRAW_MS / 1000 - (time.monotonic() - self._last_redraw)
@@ -728,8 +753,19 @@ class TrainArea(QWidget):
             else:
                 self.plots.show_curves(curves_from_events([]), label="")
         self.plots.set_overlays([(r.label, self.library.curves(r)) for r in others])
+        self._show_inside()
         if not self.training:
             self._set_controls("idle")
+
+    def inside_run(self) -> RunRecord | None:
+        """The run whose first layer and histograms are shown: the first selected, else the current."""
+        selected = self.selected_runs()
+        return selected[0] if selected else self.library.current
+
+    def _show_inside(self) -> None:
+        run = self.inside_run()
+        self.learned_page.show_run(run)
+        self.histograms_page.show_run(run)
 
     def _epochs_of(self, run: RunRecord) -> float:
         """The epochs axis for ``run``: to its planned end (after those of the run it continues)."""
