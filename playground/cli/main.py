@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from playground import APP_NAME, __version__
 import playground.cli.design
+import playground.cli.explain
 import playground.cli.export
 import playground.cli.generate
 import playground.cli.predict
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for commands in (playground.cli.design, playground.cli.train, playground.cli.predict, playground.cli.export,
-                     playground.cli.generate):
+                     playground.cli.generate, playground.cli.explain):
         commands.add_commands(sub)
 
     p = sub.add_parser("gui", help="open the window (the same as no subcommand)")
