@@ -174,6 +174,41 @@ class QualityEvent(TypedDict):
     warnings: list[str]
 
 
+class HistogramLayer(TypedDict):
+    """One layer with weights in a ``histograms`` event: ``index`` is its position in the design's
+    layers (from 0), ``type`` its layer type. ``weight_counts``: how many of its parameters (weights
+    and biases together) fall in each of ``HISTOGRAM_WEIGHT_BINS`` equal bins over ``weight_range``
+    (its smallest to its largest parameter). ``grad_counts``: how many of their gradients have a
+    ``log10|gradient|`` in each of ``HISTOGRAM_GRAD_BINS`` equal bins over ``grad_log10_range``
+    (-12 to 2, half a decade each; smaller ones count in the first bin, larger in the last);
+    ``grad_zero``: the gradients exactly 0, counted there only. Both histograms count every parameter
+    once (unless some are not finite). ``weight_rms`` and ``grad_rms``: root mean squares."""
+
+    index: int
+    type: str
+    weight_range: list[float]
+    weight_counts: list[int]
+    grad_log10_range: list[float]
+    grad_counts: list[int]
+    grad_zero: int
+    weight_rms: float
+    grad_rms: float
+
+
+class HistogramsEvent(TypedDict):
+    """A classifier's weights and gradients, ``HISTOGRAMS_PER_EPOCH`` (4) times an epoch at evenly
+    spaced steps (the first at its first step), taken right after that step's backward pass (before
+    the weights are updated) and sent after the next progress report; ``step`` is the run's step it
+    was taken at. ``layers``: one entry per layer with weights, in order (at most
+    ``MAX_HISTOGRAM_LAYERS``, spread over the design, so that a line stays a few kB).
+    ``core/histograms.py`` reads them (warnings in words, heatmaps over a run)."""
+
+    type: Literal["histograms"]
+    epoch: int
+    step: int
+    layers: list[HistogramLayer]
+
+
 class ErrorEvent(TypedDict):
     """Instead of ``finished`` when the run raised (a bad job, a failed write): the exception's
     type name and message."""
@@ -184,15 +219,22 @@ class ErrorEvent(TypedDict):
 
 
 Event = (StartEvent | ProgressEvent | EpochEvent | PausedEvent | ResumedEvent | StoppedEvent | FinishedEvent
-         | ErrorEvent | GanProgressEvent | GanStepEvent | SamplesEvent | QualityEvent)
+         | ErrorEvent | GanProgressEvent | GanStepEvent | SamplesEvent | QualityEvent | HistogramsEvent)
 
 # Each kind of event's type and fields, by its ``type``.
 EVENT_TYPES: dict[str, type] = {
     get_args(get_type_hints(cls)["type"])[0]: cls
     for cls in (StartEvent, ProgressEvent, EpochEvent, PausedEvent, ResumedEvent, StoppedEvent, FinishedEvent,
-                ErrorEvent, GanProgressEvent, GanStepEvent, SamplesEvent, QualityEvent)
+                ErrorEvent, GanProgressEvent, GanStepEvent, SamplesEvent, QualityEvent, HistogramsEvent)
 }
 EVENT_FIELDS: dict[str, frozenset[str]] = {kind: frozenset(get_type_hints(cls)) for kind, cls in EVENT_TYPES.items()}
+
+# The shape of a histograms event (see HistogramLayer).
+HISTOGRAMS_PER_EPOCH = 4
+HISTOGRAM_WEIGHT_BINS = 32
+HISTOGRAM_GRAD_BINS = 28
+HISTOGRAM_GRAD_LOG10_RANGE = (-12.0, 2.0)
+MAX_HISTOGRAM_LAYERS = 32
 
 SAMPLE_SIDE = 28
 MAX_SAMPLES = 1024  # images in one samples event

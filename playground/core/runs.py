@@ -12,6 +12,9 @@ A run folder holds::
     weights_best.safetensors the weights with the best validation accuracy
     optimizer.safetensors    the optimizer state, to continue training
     evaluation.json          the test-set evaluation at the end
+    epochs/epoch-NNN.safetensors  a classifier's weights at the end of epoch NNN (from 001), for time
+                             travel; only for weights of at most EPOCH_WEIGHTS_LIMIT, and for the
+                             first epochs_kept(size) epochs (a GAN run has none)
     run.lock                 locked by the training that writes the folder, while it writes it
 
 Weights are safetensors and everything else JSON: nothing in a run folder is ever unpickled.
@@ -46,7 +49,7 @@ from playground.core.files import NotRegularFileError, open_fd, open_regular, re
 from playground.core.metrics import Evaluation
 from playground.core.gan_spec import GAN_PRESETS, GanSpec, load_any_design
 from playground.core.spec import NUM_CLASSES, DesignError, NetworkSpec
-from playground.core.text import counted, is_unsafe, safe_file_stem, short_repr
+from playground.core.text import counted, format_bytes, is_unsafe, safe_file_stem, short_repr
 from playground.core.weights import save_weights
 
 
@@ -61,6 +64,15 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 EVALUATION_FILE = "evaluation.json"
 LOCK_NAME = "run.lock"
 WEIGHTS_FILES = {"last": LAST_WEIGHTS, "best": BEST_WEIGHTS}
+EPOCHS_DIR = "epochs"  # epoch_file_name(n) for each epoch kept
+
+
+def epoch_file_name(epoch: int) -> str:
+    """The name of epoch ``epoch``'s weights file in ``EPOCHS_DIR``: ``epoch-007.safetensors``."""
+    return f"epoch-{epoch:03d}.safetensors"
+
+
+_EPOCH_FILE = re.compile(r"epoch-(\d{3,4})\.safetensors")
 
 
 class RunError(RuntimeError):
@@ -78,7 +90,13 @@ class RunWriteError(RunError):
 
 
 RUN_FILES = frozenset({DESIGN_FILE, CONFIG_FILE, SUMMARY_FILE, METRICS_FILE, LAST_WEIGHTS, BEST_WEIGHTS,
-                       OPTIMIZER_FILE, EVALUATION_FILE})
+                       OPTIMIZER_FILE, EVALUATION_FILE, EPOCHS_DIR})
+# Each epoch's weights are kept (time travel) for models of at most this size, for at most
+# MAX_EPOCH_FILES epochs and EPOCH_WEIGHTS_TOTAL bytes in all (the first epochs: see epochs_kept).
+EPOCH_WEIGHTS_LIMIT = 20_000_000
+EPOCH_WEIGHTS_TOTAL = 2_000_000_000
+MAX_EPOCH_FILES = 1000
+EPOCH_SCAN_LIMIT = 10 * MAX_EPOCH_FILES  # entries of a stranger's epochs/ folder looked at, at most
 # Limits on what is read from a run folder (a folder may come from anyone).
 JSON_FILE_LIMIT = 1_000_000  # config.json, run.json: a few kB each (design.json: spec.MAX_DESIGN_BYTES)
 EVALUATION_LIMIT = 8_000_000  # evaluation.json: about 100 kB with a prediction per test image
@@ -309,6 +327,27 @@ def load_optimizer(path: Path) -> dict[str, Any]:
     return {"state": state, "param_groups": json.loads(meta["param_groups"])}
 
 
+def state_bytes(state: dict[str, Any]) -> int:
+    """The bytes of a state dict's tensors (what its weights file holds, less the header)."""
+    return sum(t.numel() * t.element_size() for t in state.values())
+
+
+def design_weights_bytes(spec: NetworkSpec) -> int:
+    """The bytes of a design's weights (from a model on the ``meta`` device: nothing is allocated);
+    ``DesignError`` if it cannot be built."""
+    import torch
+
+    return sum(math.prod(shape) * getattr(torch, dtype).itemsize
+               for dtype, shape in weights.expected_weights(spec).values())
+
+
+def epochs_kept(size: int) -> int:
+    """How many epochs' weights of ``size`` bytes a run keeps (its first ones); 0 over the limit."""
+    if size > EPOCH_WEIGHTS_LIMIT:
+        return 0
+    return min(MAX_EPOCH_FILES, EPOCH_WEIGHTS_TOTAL // max(size, 1))
+
+
 def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
     atomic_write_text(folder / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
@@ -409,6 +448,18 @@ class RunWriter:
             save_weights(self.path / WEIGHTS_FILES[kind], state_dict)
         if kind == "last":
             self.weights_epoch = self._epoch
+
+    def save_epoch_weights(self, epoch: int, state_dict: dict[str, Any]) -> bool:
+        """Keep ``state_dict`` as epoch ``epoch``'s weights (``EPOCHS_DIR``), if the model is small
+        enough and the epoch among the first :func:`epochs_kept`; whether it was written."""
+        if not 1 <= epoch <= epochs_kept(state_bytes(state_dict)):
+            return False
+        name = epoch_file_name(epoch)
+        with self._writing(f"{EPOCHS_DIR}/{name}"):
+            folder = self.path / EPOCHS_DIR
+            folder.mkdir(exist_ok=True)
+            save_weights(folder / name, state_dict)
+        return True
 
     def save_optimizer(self, state: dict[str, Any]) -> None:
         with self._writing(OPTIMIZER_FILE):
@@ -628,6 +679,63 @@ class RunRecord:
         """Whether training can go on from this run: it has ended, with its last weights and the
         optimizer state beside them."""
         return self.finished and self.has_last_weights and self._has(OPTIMIZER_FILE)
+
+    # -- each epoch's weights (time travel) --------------------------------------------------------------
+
+    def epoch_numbers(self) -> list[int]:
+        """The epochs whose weights are in the folder's ``EPOCHS_DIR``, sorted. Only regular files
+        named as :func:`epoch_file_name` names them count (a stranger's folder may hold anything), of
+        epochs 1 to ``MAX_EPOCH_FILES``; at most ``EPOCH_SCAN_LIMIT`` entries are looked at."""
+        if self.path is None:
+            return []
+        found = []
+        try:
+            folder = self.path / EPOCHS_DIR
+            if folder.is_symlink() or not folder.is_dir():
+                return []
+            with os.scandir(folder) as entries:
+                for count, entry in enumerate(entries):
+                    if count >= EPOCH_SCAN_LIMIT:
+                        break
+                    match = _EPOCH_FILE.fullmatch(entry.name)
+                    if (match and 1 <= int(match[1]) <= MAX_EPOCH_FILES and entry.name == epoch_file_name(int(match[1]))
+                            and entry.is_file(follow_symlinks=False)):
+                        found.append(int(match[1]))
+        except OSError:
+            return []
+        return sorted(found)
+
+    def epoch_weights_path(self, epoch: int) -> Path:
+        """The weights file of epoch ``epoch`` (it exists if ``epoch`` is in :meth:`epoch_numbers`);
+        load it with ``Classifier.from_weights_file(run.spec, path)``."""
+        if not _is_int(epoch) or epoch < 1:
+            raise RunError(f"an epoch is a whole number from 1, not {short_repr(epoch)}")
+        return self.file(EPOCHS_DIR) / epoch_file_name(epoch)
+
+    def _epochs_done(self) -> int:
+        done = self.summary.get("epochs_completed")
+        return done if _is_int(done) else len(self.epochs)
+
+    def time_travel_note(self) -> str | None:
+        """Why the run has no weights per epoch to go back to (or only its first epochs'), in words;
+        None when every finished epoch's weights are kept."""
+        if self.kind == "gan":
+            return "a GAN run keeps no weights per epoch"
+        try:
+            size = design_weights_bytes(self.spec)
+        except DesignError:
+            return "its design cannot be built"
+        if size > EPOCH_WEIGHTS_LIMIT:
+            return (f"weights of {format_bytes(size)} are over the {format_bytes(EPOCH_WEIGHTS_LIMIT)} "
+                    f"kept per epoch")
+        kept, numbers, done = epochs_kept(size), self.epoch_numbers(), self._epochs_done()
+        if not numbers:
+            return ("no epoch has finished yet" if done == 0 else
+                    "it kept no weights per epoch (trained by an earlier version, or they were deleted)")
+        if done > kept:
+            return (f"only its first {kept:,} epochs' weights are kept ({format_bytes(size)} each, "
+                    f"{format_bytes(EPOCH_WEIGHTS_TOTAL)} at most)")
+        return None
 
     # -- events ----------------------------------------------------------------------------------------
 
@@ -855,6 +963,7 @@ _EVENT_NUMBERS = {
     "epoch": ("epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"),
     "paused": ("epoch", "step"), "resumed": ("epoch", "step"), "stopped": ("epoch", "step"),
     "finished": ("test_accuracy", "train_seconds"),
+    "histograms": ("epoch", "step"),  # its layers are checked by core/histograms.py, which reads them
 }
 _MAYBE = {"val_loss", "val_accuracy", "test_accuracy", "train_seconds", "seconds"}
 

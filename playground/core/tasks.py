@@ -16,6 +16,8 @@ from playground.core.augment import random_affine
 from playground.core.build import build_model, count_parameters
 from playground.core.config import TrainConfig
 from playground.core.data import DataSplits
+from playground.core.events import HISTOGRAMS_PER_EPOCH, HistogramsEvent
+from playground.core.histograms import HistogramSnapshot, snapshot_steps
 from playground.core.metrics import Evaluation, evaluate
 from playground.core.objective import batch_loss, check_compatible, make_optimizer, make_scheduler, to_input
 from playground.core.spec import NetworkSpec
@@ -40,6 +42,7 @@ class TrainingTask:
     optimizer: torch.optim.Optimizer | None = None
     steps_per_epoch = 0
     lr = 0.0  # the learning rate of the latest step
+    keeps_epoch_weights = False  # the run folder keeps each epoch's weights (time travel)
 
     def __init__(self, spec: NetworkSpec, config: TrainConfig):
         """Raise ``DesignError`` / ``ConfigError`` here if this design and config cannot train."""
@@ -107,7 +110,13 @@ class TrainingTask:
 
 
 class ClassifierTask(TrainingTask):
-    """One network that scores the classes of labelled images, trained on a loss over its scores."""
+    """One network that scores the classes of labelled images, trained on a loss over its scores.
+
+    It keeps each epoch's weights in the run folder (time travel) and adds ``histograms`` events:
+    ``HISTOGRAMS_PER_EPOCH`` snapshots an epoch of its weights and gradients, taken on the device
+    right after the backward pass of evenly spaced steps and sent after the next report."""
+
+    keeps_epoch_weights = True
 
     def __init__(self, spec: NetworkSpec, config: TrainConfig):
         check_compatible(spec, config)
@@ -138,12 +147,16 @@ class ClassifierTask(TrainingTask):
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
         self.lr = cfg.lr
+        self._snapshot_steps = snapshot_steps(self.steps_per_epoch, HISTOGRAMS_PER_EPOCH)
+        self._snapshots: list[tuple[int, HistogramSnapshot]] = []  # (step in the epoch, snapshot) not sent yet
+        self._last_step = -1
 
     def parameters(self) -> int:
         return count_parameters(self.model)
 
     def start_epoch(self) -> None:
         self.perm = torch.randperm(len(self.Y), generator=self.generator, device=self.device)
+        self._snapshots.clear()
 
     def step(self, b: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         cfg, optimizer = self.config, self.optimizer
@@ -159,6 +172,9 @@ class ClassifierTask(TrainingTask):
         loss = batch_loss(out, yb, cfg.loss, self.spec.num_classes)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if b in self._snapshot_steps:  # queued on the device; read at the next report
+            self._snapshots.append((b, HistogramSnapshot(self.model, self.spec)))
+        self._last_step = b
         optimizer.step()
         self.lr = optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:
@@ -186,7 +202,15 @@ class ClassifierTask(TrainingTask):
         test = self.data.test
         return evaluate(model, test.images, test.labels, self.device, loss=self.config.loss)
 
+    def report_events(self, epoch: int, step: int, end: bool) -> list[dict]:
+        """The histograms snapshots taken since the previous report (``step`` is the latest step's)."""
+        events = [HistogramsEvent(type="histograms", epoch=epoch, step=step - (self._last_step - b),
+                                  layers=snapshot.layers()) for b, snapshot in self._snapshots]
+        self._snapshots.clear()
+        return events
+
     def release_memory(self) -> None:
+        self._snapshots.clear()
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.startswith("cuda"):
             torch.cuda.empty_cache()

@@ -467,7 +467,8 @@ class Trainer:
                              train_accuracy=train_accuracy, lr=self.task.lr)
 
     def _validate_and_checkpoint(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
-        """At an epoch's end: validate, keep the weights (the best too), report the epoch."""
+        """At an epoch's end: validate, keep the weights (the best too, and the epoch's own for time
+        travel), report the epoch."""
         task, clock, writer = self.task, self._clock, self._writer
         clock.start_validation()
         val = task.validate(should_stop=lambda: self.control.stop_requested)
@@ -486,6 +487,8 @@ class Trainer:
             writer.save_weights("last", state)
             if is_best:
                 writer.save_weights("best", state)
+            if task.keeps_epoch_weights:  # for time travel (a classifier's, when small enough)
+                writer.save_epoch_weights(run.epoch, state)
             writer.save_optimizer(task.optimizer_state())
             writer.write_summary(epochs_completed=run.epoch, train_seconds=clock.loop_seconds)
         yield self._emit(EpochEvent(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import types
-from typing import Literal, Union, get_args, get_origin, get_type_hints
+from typing import Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 import pytest
 
@@ -44,6 +44,10 @@ def fits(value, hint) -> bool:
         return any(fits(value, h) for h in get_args(hint))
     if hint is type(None):
         return value is None
+    if is_typeddict(hint):  # a nested record (a histograms event's layers): exactly its fields
+        inner = get_type_hints(hint)
+        return (isinstance(value, dict) and set(value) == set(inner)
+                and all(fits(value[k], inner[k]) for k in inner))
     if hint in (int, float) and isinstance(value, bool):
         return False
     if hint is float:
@@ -74,7 +78,7 @@ def test_every_event_of_a_run_with_pause_and_stop_is_documented(small, tmp_path)
         elif event["type"] == "epoch" and event["epoch"] == 2:
             trainer.stop()
     kinds = [e["type"] for e in events]
-    assert {"start", "progress", "paused", "resumed", "epoch", "stopped", "finished"} == set(kinds)
+    assert {"start", "progress", "histograms", "paused", "resumed", "epoch", "stopped", "finished"} == set(kinds)
     assert kinds[-2:] == ["stopped", "finished"] and events[-1]["status"] == "stopped"
     for event in events:
         assert_documented(event)
@@ -110,6 +114,24 @@ def test_events_through_the_worker_pipe_are_documented(tmp_path):
     assert events[0]["type"] == "start" and events[-1]["type"] == "finished"
     for event in events:
         assert_documented(event)
+
+
+def test_a_histograms_event_has_exactly_its_documented_fields(small):
+    from playground.core.events import HistogramLayer
+
+    events = list(Trainer(MLP, config(epochs=1), data=small).run())
+    histograms = [e for e in events if e["type"] == "histograms"]
+    assert len(histograms) == 4
+    for event in histograms:
+        assert_documented(event)
+        assert [layer["index"] for layer in event["layers"]] == [1, 3]  # the two Linear layers
+        for layer in event["layers"]:
+            assert set(layer) == set(get_type_hints(HistogramLayer))
+    # A layer with a field missing, or one too many, does not pass for one.
+    layer = dict(histograms[0]["layers"][0])
+    assert not fits({k: v for k, v in layer.items() if k != "grad_zero"}, HistogramLayer)
+    assert not fits({**layer, "extra": 1}, HistogramLayer)
+    assert not fits({**layer, "grad_zero": 1.5}, HistogramLayer)
 
 
 def test_the_fields_the_run_folder_reader_checks_are_documented():
