@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalett
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
                                QTabWidget, QVBoxLayout, QWidget)
 
+from playground.core.explain import SALIENCY_LABELS, SALIENCY_METHODS
 from playground.core.preprocess import PEN_WIDTH
 from playground.ui import theme
 from playground.ui.inside_views import FeatureMapView, InsidePanel, TimeTravel, pad_transform, saliency_image
@@ -31,7 +32,6 @@ DEFAULT_BRUSH = 18  # pad units
 # thread is busy at most about half the time, so strokes stay smooth), and never longer than this.
 MAX_CLASSIFY_GAP_MS = 250
 MAP_INTERVAL_MS = 100  # the map's marker: at most ten moves a second
-SALIENCY_LABELS = {"gradient-x-input": "Gradient x input", "grad-cam": "Grad-CAM"}
 UNSURE_BELOW = 0.5  # a top probability under this is shown as a doubt, not a guess
 # A drawing smaller than this (pad units) is scaled up to a blob by the preprocessing: a dot or a
 # slip of the mouse, whatever the network answers.
@@ -485,8 +485,8 @@ class DrawArea(QWidget):
                                      "red for the digit, blue against it")
         self.saliency_box.toggled.connect(self._saliency_changed)
         self.method_box = QComboBox()
-        for method, label in SALIENCY_LABELS.items():
-            self.method_box.addItem(label, method)
+        for method in SALIENCY_METHODS:
+            self.method_box.addItem(SALIENCY_LABELS[method], method)
         self.method_box.setToolTip("Gradient x input: each pixel's value times how much the digit's score "
                                    "changes with it (passes the deletion test). Grad-CAM: the last "
                                    "convolution's maps weighted by their gradients (convolutional models).")
@@ -725,7 +725,7 @@ class DrawArea(QWidget):
     def _offer_time_travel(self) -> None:
         run = self.time_travel_run()
         if run is None:
-            self.time_travel.set_epochs([], "Choose a run trained in this app to step through its epochs.")
+            self.time_travel.set_epochs([], "this model is not a run of this app (choose one in the Model list)")
             return
         self.time_travel.set_epochs(run.epoch_numbers(), run.time_travel_note())
 

@@ -601,6 +601,7 @@ class TimeTravel(QWidget):
         super().__init__(parent)
         self.epochs: list[int] = []
         self.epoch: int | None = None  # the epoch shown, None: the model's own weights
+        self.note: str | None = None
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setMinimumWidth(120)
         self.slider.setPageStep(1)
@@ -622,19 +623,21 @@ class TimeTravel(QWidget):
         self.set_epochs([], "Choose a run to step through its epochs.")
 
     def set_epochs(self, epochs: list[int], note: str | None = None) -> None:
-        """The run's epochs with weights on disk ([] with ``note`` saying why there are none)."""
-        self.epochs, self.epoch = list(epochs), None
+        """The run's epochs with weights on disk, and ``note``: why there are none, or only some."""
+        self.epochs, self.epoch, self.note = list(epochs), None, note
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(self.epochs) - 1, 0))
         self.slider.setValue(max(len(self.epochs) - 1, 0))
         self.slider.blockSignals(False)
         self.slider.setEnabled(len(self.epochs) > 1)
         self.back.setEnabled(False)
-        if self.epochs:
-            self.label.setText(f"{len(self.epochs)} epochs kept: move the slider to see the drawing "
-                               f"through an earlier epoch's weights.")
+        if len(self.epochs) > 1:
+            self.label.setText(f"Epochs 1 to {self.epochs[-1]} kept: move the slider to see the drawing through "
+                               f"an epoch's weights" + (f" ({note})" if note else "."))
+        elif note:
+            self.label.setText(f"No time travel: {note}.")
         else:
-            self.label.setText(note or "This model has no weights per epoch.")
+            self.label.setText("No time travel: this run kept no weights per epoch.")
 
     def _moved(self, value: int) -> None:
         if self.epochs:
@@ -644,7 +647,7 @@ class TimeTravel(QWidget):
         self.epoch = epoch
         self.back.setEnabled(epoch is not None)
         if epoch is None:
-            self.set_epochs(self.epochs)
+            self.set_epochs(self.epochs, self.note)
         else:
             self.label.setText(f"Epoch {epoch} of {self.epochs[-1]}: the weights as they were after it")
             if self.slider.value() != self.epochs.index(epoch):

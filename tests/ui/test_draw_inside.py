@@ -290,3 +290,95 @@ def test_the_new_views_fit_small_and_large_windows(draw, qtbot):
             tabs = draw.views.tabBar()
             assert all(tabs.rect().contains(tabs.tabRect(i)) for i in range(tabs.count()))  # no scroll arrows
         assert draw.pad.width() >= 280 and draw.views.width() >= 200
+
+
+# -- time travel ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def epoch_run(tmp_path_factory, app_folders):
+    """A real run: a small CNN trained for 3 epochs on 320 MNIST images, each epoch's weights kept
+    (the first epoch's model still guesses the drawn 7 wrong; the third gets it)."""
+    import torch
+
+    from playground.core import NetworkSpec
+    from playground.core import make_layer as L
+    from playground.core.config import TrainConfig
+    from playground.core.data import load_dataset
+    from playground.core.train import Trainer
+
+    spec = NetworkSpec((L("Conv2d", out_channels=8, kernel_size=5), L("MaxPool2d"), L("ReLU"), L("Flatten"),
+                        L("Linear", out_features=10)), name="tiny-cnn")
+    data = load_dataset("mnist", val_fraction=0.2, seed=0, limit=400, test_limit=200)
+    base = tmp_path_factory.mktemp("runs")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in Trainer(spec, TrainConfig(optimizer="adam", lr=0.003, batch_size=32, epochs=3, device="cpu"),
+                         data=data, run_dir=base / "tiny").run():
+            pass
+    finally:
+        torch.set_num_threads(threads)
+    return base
+
+
+def test_time_travel_rescores_the_drawing_with_each_epochs_weights(draw, qtbot, epoch_run):
+    from playground.core.explain import layer_outputs
+    from playground.core.predict import Classifier
+    from playground.core.runs import load_run
+
+    window = draw.window()
+    window.library.load_from_disk(epoch_run)
+    run = load_run(epoch_run / "tiny")
+    assert run.epoch_numbers() == [1, 2, 3]
+    travel = draw.time_travel
+    assert not travel.slider.isEnabled() and "not a run" in travel.label.text()  # the default model
+    click_tab(qtbot, draw.views, draw.inside)
+    draw_strokes(qtbot, draw.pad, SEVEN)
+    settled(qtbot, draw)
+    box = draw.model_box
+    box.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is box, timeout=10_000)
+    while box.currentData() != ("run", str(run.path)):
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    qtbot.waitUntil(lambda: travel.slider.isEnabled(), timeout=10_000)
+    own = draw.probabilities.copy()
+    assert travel.epoch is None and "Epochs 1 to 3" in travel.label.text()
+    travel.slider.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is travel.slider, timeout=10_000)
+    guesses = {}
+    for key, epoch in ((Qt.Key.Key_Left, 2), (Qt.Key.Key_Home, 1), (Qt.Key.Key_End, 3)):
+        qtbot.keyClick(travel.slider, key)
+        qtbot.waitUntil(lambda e=epoch: travel.epoch == e and not draw.timer.isActive(), timeout=10_000)
+        direct = Classifier.from_weights_file(run.spec, run.epoch_weights_path(epoch))
+        expected = direct.probabilities(draw.image)
+        np.testing.assert_allclose(draw.probabilities, expected, atol=1e-5)
+        assert draw.guess.text() == str(int(expected.argmax()))
+        # The layers' outputs and the saliency are that epoch's too.
+        _, outputs = layer_outputs(direct.model, direct.spec, draw.image)
+        np.testing.assert_allclose(draw.explanation.outputs[0].values, outputs[0].values, atol=1e-5)
+        assert draw.explanation.target == int(expected.argmax())
+        assert f"Epoch {epoch} of 3" in travel.label.text()
+        guesses[epoch] = draw.guess.text()
+    assert guesses[1] != guesses[3] == "7"  # the first epoch had not learnt the 7 yet
+    qtbot.mouseClick(travel.back, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: travel.epoch is None and not draw.timer.isActive(), timeout=10_000)
+    np.testing.assert_allclose(draw.probabilities, own, atol=1e-6)
+    assert draw.classifier is draw.own_classifier
+
+
+def test_a_run_without_epoch_weights_says_why(draw, qtbot, epoch_run, tmp_path):
+    import shutil
+
+    from playground.core.runs import EPOCHS_DIR
+
+    copy = tmp_path / "runs" / "no-epochs"
+    shutil.copytree(epoch_run / "tiny", copy)
+    shutil.rmtree(copy / EPOCHS_DIR)
+    draw.window().library.load_from_disk(tmp_path / "runs")
+    box = draw.model_box
+    index = draw.index_of("run", str(copy))
+    assert index > 0
+    box.setCurrentIndex(index)
+    travel = draw.time_travel
+    assert not travel.slider.isEnabled() and travel.label.text().startswith("No time travel: ")
