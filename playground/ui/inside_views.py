@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QTransform
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from playground.ui import theme
 
@@ -351,7 +351,8 @@ class MapDetail(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(Qt.TextFormat.PlainText)
-        close = QPushButton("Close")
+        close = QToolButton()  # a tool button: small, and not one of the area's push buttons
+        close.setText("Close")
         close.setToolTip("Hide the enlarged feature map")
         close.clicked.connect(self.closed)
         self.canvas = QWidget()

@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QRect, Qt
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QToolButton
 
 from playground.core.shapes import infer_shapes
 
@@ -165,7 +165,7 @@ def test_clicking_a_feature_map_enlarges_it_beside_its_filter(draw, qtbot):
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.map_rect(2, 0).center())  # layer 2: pooled maps
     qtbot.waitUntil(lambda: view.selected == (2, 0), timeout=10_000)
     assert inside.detail.filter_shape == (1, 5, 5)
-    (close,) = [b for b in inside.detail.findChildren(QPushButton) if b.text() == "Close"]
+    (close,) = [b for b in inside.detail.findChildren(QToolButton) if b.text() == "Close"]
     qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
     assert not inside.detail.isVisible() and view.selected is None
 
