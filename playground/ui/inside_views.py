@@ -503,31 +503,23 @@ class FeatureMapView(QWidget):
         self.marker.setZValue(10)
         self.plot.addItem(self.points)
         self.plot.addItem(self.marker)
-        self.legend = pg.LegendItem(offset=(4, 4), colCount=6, labelTextSize="8pt")
-        self.legend.setParentItem(self.plot.getPlotItem().vb)
+        # The legend as text under the plot: it wraps in a narrow window instead of covering points.
+        self.legend = QLabel()
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.status)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.legend)
         self._apply_palette()
 
     def _apply_palette(self) -> None:
-        """The plot's background and the legend (its entries re-made: pyqtgraph colours a label when
-        it is added) in the palette's colours."""
-        import pyqtgraph as pg
-
-        palette = self.palette()
-        base = palette.color(QPalette.ColorRole.Base)
-        self.plot.setBackground(base)
-        self.legend.clear()
-        self.legend.setLabelTextColor(palette.color(QPalette.ColorRole.Text))
-        back = QColor(base)
-        back.setAlpha(210)
-        self.legend.setBrush(pg.mkBrush(back))
-        for digit, colour in enumerate(CLASS_COLOURS):
-            self.legend.addItem(pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(colour)), str(digit))
-        self.legend.addItem(pg.ScatterPlotItem(size=12, symbol="star", pen=pg.mkPen("k"),
-                                               brush=pg.mkBrush("#facc15")), "your drawing")
+        self.plot.setBackground(self.palette().color(QPalette.ColorRole.Base))
+        entries = [f'<span style="color:{colour}">&#9679;</span>&nbsp;{digit}'
+                   for digit, colour in enumerate(CLASS_COLOURS)]
+        entries.append('<span style="color:#facc15">&#9733;</span>&nbsp;your&nbsp;drawing')
+        self.legend.setText("&nbsp;&nbsp; ".join(entries))
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
