@@ -155,6 +155,8 @@ def draw_area_latency(app, classifier, repeats: int, rate: float) -> dict:
     area = _draw_area(app, classifier)
     latencies: list[float] = []
     handler: list[float] = []
+    costs: list[float] = []
+    area.views_updated.connect(lambda: costs.append(area.last_cost * 1000))
     for _ in range(repeats):
         for strokes in DRAWINGS.values():
             area.pad.clear()
@@ -164,7 +166,8 @@ def draw_area_latency(app, classifier, repeats: int, rate: float) -> dict:
         began = time.perf_counter()
         area.pad.repaint()
         repaint.append((time.perf_counter() - began) * 1000)
-    result = {"move_to_view": summary(latencies), "mouse_handler": summary(handler), "pad_repaint": summary(repaint),
+    result = {"move_to_view": summary(latencies), "classify": summary(costs), "mouse_handler": summary(handler),
+              "pad_repaint": summary(repaint),
               "layers": len(area.inside.view.cells), "overlay": area.pad.overlay is not None}
     area.close()
     return result
@@ -194,6 +197,7 @@ def main() -> None:
         gui = draw_area_latency(app, classifier, args.repeats, args.rate)
         print(line(f"Draw area, {preset} (Inside and the saliency shown): mouse move -> updated view, painted",
                    gui["move_to_view"], 20))
+        print(line(f"Draw area, {preset}: one classification with its views' images (GUI thread)", gui["classify"]))
         print(line(f"Draw area, {preset}: the pad's mouse handler (GUI thread, per move)", gui["mouse_handler"]))
         print(line(f"Draw area, {preset}: one repaint of the pad with its overlay", gui["pad_repaint"]))
         results[preset] = {"core_explain": core, **gui}

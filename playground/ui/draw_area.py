@@ -28,8 +28,10 @@ PAD_UNITS = 280  # the pad's side in its own units: strokes and the brush are ke
 MIN_PAD = 280  # pixels
 MIN_PREVIEW = 112  # pixels: 4 per pixel of the 28x28 image
 DEFAULT_BRUSH = 18  # pad units
-# While drawing, the next classification waits at least as long as the last one took (the GUI
-# thread is busy at most about half the time, so strokes stay smooth), and never longer than this.
+# While drawing, the next classification waits at least half as long as the last one took (the GUI
+# thread classifies at most about two thirds of the time, so strokes stay smooth), and never longer
+# than MAX_CLASSIFY_GAP_MS.
+CLASSIFY_GAP = 0.5
 MAX_CLASSIFY_GAP_MS = 250
 MAP_INTERVAL_MS = 100  # the map's marker: at most ten moves a second
 UNSURE_BELOW = 0.5  # a top probability under this is shown as a doubt, not a guess
@@ -86,6 +88,7 @@ class DrawPad(QWidget):
         # The saliency over the strokes: a 28x28 image and the map from its pixels to pad units.
         self.overlay: QImage | None = None
         self.overlay_transform: QTransform | None = None
+        self._overlay_pixmap: tuple[tuple, QPixmap] | None = None  # scaled once, drawn at each move
         self.setMinimumSize(MIN_PAD, MIN_PAD)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
@@ -216,9 +219,25 @@ class DrawPad(QWidget):
                 path.lineTo(p)
             painter.drawPath(path)
         if self.overlay is not None and self.overlay_transform is not None:
+            painter.resetTransform()
+            painter.drawPixmap(0, 0, self._scaled_overlay())
+
+    def _scaled_overlay(self) -> QPixmap:
+        """The overlay smoothly scaled onto the pad, made once per overlay and pad size: a stroke
+        repaints the pad at every mouse move, and scaling a 28x28 image smoothly to the pad's size
+        each time took about a millisecond."""
+        key = (self.overlay.cacheKey(), self.overlay_transform, self.side)
+        if self._overlay_pixmap is None or self._overlay_pixmap[0] != key:
+            pixmap = QPixmap(self.side, self.side)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.scale(self.side / PAD_UNITS, self.side / PAD_UNITS)
             painter.setTransform(self.overlay_transform, True)  # image pixels -> pad units -> screen
             painter.drawImage(QRectF(0, 0, 28, 28), self.overlay)
+            painter.end()
+            self._overlay_pixmap = (key, pixmap)
+        return self._overlay_pixmap[1]
 
 
 class PadHolder(QWidget):
@@ -753,7 +772,7 @@ class DrawArea(QWidget):
 
     def _schedule(self) -> None:
         """Classify soon: at once when the last classification ended long enough ago, else as soon as
-        the GUI thread has had as long for strokes as the last classification took."""
+        the GUI thread has had half as long for strokes as the last classification took."""
         if not self.timer.isActive():
             self.timer.start(max(0, round((self._ready_at - time.perf_counter()) * 1000)))
 
@@ -789,7 +808,7 @@ class DrawArea(QWidget):
             self._show(image, self.explanation.probabilities)
         self._show_inside()
         self.last_cost = time.perf_counter() - began
-        self._ready_at = time.perf_counter() + min(self.last_cost, MAX_CLASSIFY_GAP_MS / 1000)
+        self._ready_at = time.perf_counter() + min(CLASSIFY_GAP * self.last_cost, MAX_CLASSIFY_GAP_MS / 1000)
         self.views_updated.emit()
 
     def _show_inside(self) -> None:
