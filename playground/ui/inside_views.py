@@ -31,6 +31,7 @@ from playground.ui import theme
 
 # -- colours ---------------------------------------------------------------------------------------------
 
+NUMBERED_UNITS = 16  # a layer of at most this many units has each numbered (the last layer: the digits)
 ZERO_INDEX = 127  # values map to indices 0..254 (127 is zero); 255 is the transparent gap
 GAP_INDEX = 255
 # Negative: black to blue; positive: black to orange to pale yellow. Zero is near-black, so an
@@ -208,7 +209,7 @@ class ActivationsView(QWidget):
             if kind == "maps":
                 c, h, w = output.shape
                 # k screen pixels per map pixel; the mosaic's one-pixel gaps become k-pixel gaps.
-                target = max(16, min(56, 2 * max(h, w), width // 6))  # smaller maps in a narrow panel
+                target = max(16, min(56, 3 * max(h, w), width // 6))  # smaller maps in a narrow panel
                 k = max(1, round(target / max(h, w)))
                 cell.count, cell.scale = c, k
                 cell.columns = max(1, min(c, (width + k) // ((w + 1) * k)))
@@ -223,6 +224,8 @@ class ActivationsView(QWidget):
                 size = max(4, min(24, width // max(n, 1)))
                 cell.count, cell.columns = n, max(1, width // size)
                 cell.image_rect = QRect(self.MARGIN, y, min(n, cell.columns) * size, math.ceil(n / cell.columns) * size)
+                if n <= NUMBERED_UNITS and size >= 16:  # a few units (the classes): numbered underneath
+                    y += line
             y = cell.image_rect.bottom() + 1 + 10
             self.cells.append(cell)
         self.setMinimumHeight(y)
@@ -281,6 +284,11 @@ class ActivationsView(QWidget):
             if cell.image is None:
                 continue
             painter.drawImage(QRectF(cell.image_rect), cell.image)  # no smoothing: the values' own cells
+            if cell.kind == "units" and cell.count <= NUMBERED_UNITS and cell.image_rect.height() >= 16:
+                size = cell.image_rect.width() / cell.count
+                for unit in range(cell.count):
+                    painter.drawText(QRectF(cell.image_rect.left() + unit * size, cell.image_rect.bottom() + 1, size,
+                                            self.fontMetrics().height()), Qt.AlignmentFlag.AlignCenter, str(unit))
             if self.selected is not None and self.selected[0] == cell.index and cell.kind == "maps":
                 painter.setPen(QPen(theme.color("accent", self), 2))
                 painter.drawRect(self.map_rect(position, self.selected[1]).adjusted(-1, -1, 1, 1))
