@@ -11,7 +11,7 @@ slant, width, rotation, pen width and wobble vary) and go through the canvas's o
 plus any run folder or model file given with ``--model`` (e.g. a trained tutorial-cnn or fast-cnn).
 Also prints the time of one saliency map (one forward and one backward pass) per model.
 
-usage: python bench/saliency_deletion.py [--model PATH ...] [--mnist N] [--variants N]
+usage: python bench/saliency_deletion.py [--model PATH ...] [--mnist N] [--variants N] [--threads N]
 """
 
 from __future__ import annotations
@@ -132,8 +132,14 @@ def main() -> None:
                     help="a run folder or model file to test besides the default model (repeatable)")
     ap.add_argument("--variants", type=int, default=3, help="drawings of each digit (default 3)")
     ap.add_argument("--mnist", type=int, default=500, help="MNIST test digits to report too (0: none)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: one image's passes gain nothing from more, and on a busy "
+                         "machine the extra threads' waiting costs tens of ms; 0: torch's default)")
     args = ap.parse_args()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     drawn = drawn_digits(args.variants)
     mnist = mnist_digits(args.mnist) if args.mnist else None
@@ -149,7 +155,7 @@ def main() -> None:
             if method != "grad-cam" or grad_cam_available(classifier.spec):
                 median, p95 = saliency_ms(classifier, drawn[0][:10], method)
                 print(f"  one {method} map: median {median:.2f} ms, 95th percentile {p95:.2f} ms "
-                      f"({torch.get_num_threads()} torch threads)")
+                      f"(torch threads: {torch.get_num_threads()})")
                 results.append({"model": label, "method": method, "saliency_median_ms": round(median, 2),
                                 "saliency_p95_ms": round(p95, 2)})
     print(json.dumps(results))

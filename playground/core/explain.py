@@ -181,32 +181,54 @@ def _log_odds(logits, targets):
     return chosen - torch.logsumexp(others, dim=1)
 
 
-def _saliency_batch(model, spec: NetworkSpec, x, targets, method: str) -> np.ndarray:
-    """(n, 28, 28) saliency of a batch, one forward and one backward pass (images are independent in
-    eval mode, so the sum's gradient is each image's own)."""
-    import torch
-
+def _check_method(spec: NetworkSpec, method: str) -> int | None:
+    """The layer Grad-CAM reads for ``method`` (None for the other methods); ``ValueError`` for an
+    unknown method, or Grad-CAM on a design without Conv2d."""
     if method not in _ALL_METHODS:
         raise ValueError(f"unknown saliency method {method!r}; choose one of: {', '.join(_ALL_METHODS)}")
-    targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
-    cam = grad_cam_layer(spec) if method == "grad-cam" else None
-    if method == "grad-cam" and cam is None:
+    if method != "grad-cam":
+        return None
+    cam = grad_cam_layer(spec)
+    if cam is None:
         raise ValueError("Grad-CAM needs a design with a Conv2d layer")
+    return cam
+
+
+def _graph_forward(model, spec: NetworkSpec, x, method: str, record: bool):
+    """A forward pass that keeps the graph for :func:`_maps`: (input, logits, outputs, sequences,
+    the Grad-CAM layer's output or None)."""
+    import torch
+
+    cam = _check_method(spec, method)
     with torch.enable_grad():
-        # autograd.grad, not backward(): the model's own .grad stay untouched, and only the gradients
-        # needed are computed.
         x = x.detach().clone().requires_grad_(True)
-        logits, kept, _ = _forward(model, x, record=False, keep=cam)
-        wrt = kept[0] if method == "grad-cam" else x
-        (grad,) = torch.autograd.grad(_log_odds(logits, targets).sum(), wrt)
+        logits, outputs, sequences = _forward(model, x, record, keep=cam)
+    kept = None if cam is None else outputs[cam if record else 0]
+    return x, logits, outputs, sequences, kept
+
+
+def _maps(x, logits, kept, targets, method: str) -> np.ndarray:
+    """(n, 28, 28) saliency of a batch from its forward pass, with one backward pass (images are
+    independent in eval mode, so the sum's gradient is each image's own). ``autograd.grad``, not
+    ``backward()``: the model's own ``.grad`` stay untouched and only the gradients needed are made."""
+    import torch
+
+    targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(_log_odds(logits, targets).sum(), x if kept is None else kept)
     if method == "grad-cam":
-        return _grad_cam_maps(kept[0].detach(), grad, x.shape[-2:])
+        return _grad_cam_maps(kept.detach(), grad, x.shape[-2:])
     grad = grad.reshape(len(x), *x.shape[-2:])
     if method == "gradient-x-input":
         grad = grad * x.detach().reshape_as(grad)
     elif method == "gradient-magnitude":
         grad = grad.abs()
     return grad.numpy().astype(np.float32, copy=False)
+
+
+def _saliency_batch(model, spec: NetworkSpec, x, targets, method: str) -> np.ndarray:
+    x, logits, _, _, kept = _graph_forward(model, spec, x, method, record=False)
+    return _maps(x, logits, kept, targets, method)
 
 
 def _grad_cam_maps(activation, grad, size) -> np.ndarray:
@@ -227,19 +249,16 @@ def saliency(model, spec: NetworkSpec, image, target: int, method: str = "gradie
 def explain(model, spec: NetworkSpec, image, target: int | None = None, method: str = "gradient-x-input",
             with_outputs: bool = True) -> Explanation:
     """Probabilities, every layer's output (with ``with_outputs``) and the saliency for ``target``
-    (None: the guessed class) of one image."""
+    (None: the guessed class) of one image, from one forward and one backward pass."""
     import torch
 
-    if with_outputs:
-        probs, outputs = layer_outputs(model, spec, image)
-    else:
-        with torch.inference_mode():
-            probs = torch.softmax(model(_batch(spec, image)), dim=1)[0].numpy()
-        outputs = []
+    x, logits, outputs, sequences, kept = _graph_forward(model, spec, _batch(spec, image), method, with_outputs)
+    probs = torch.softmax(logits.detach(), dim=1)[0].numpy()
     target = int(np.argmax(probs)) if target is None else int(target)
     if not 0 <= target < len(probs):
         raise ValueError(f"target class {target} is not one of 0..{len(probs) - 1}")
-    return Explanation(probs, outputs, target, method, saliency(model, spec, image, target, method))
+    layers = _layer_list(spec, outputs, sequences) if with_outputs else []
+    return Explanation(probs, layers, target, method, _maps(x, logits, kept, [target], method)[0])
 
 
 # -- deletion test ------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def test_explain_defaults_to_the_guess_and_takes_any_class(classifier, test_digi
     image, label = as_float(test_digits[0][1]), int(test_digits[1][1])
     guessed = E.explain(classifier.model, classifier.spec, image)
     assert guessed.target == label == int(np.argmax(guessed.probabilities))
+    assert np.allclose(guessed.probabilities, classifier.probabilities(image), atol=1e-6)
     assert len(guessed.outputs) == len(classifier.spec.layers)
     assert guessed.method == "gradient-x-input"
     assert np.array_equal(guessed.saliency, E.saliency(classifier.model, classifier.spec, image, label))
