@@ -2,7 +2,7 @@
 
 A classifier run takes a snapshot ``HISTOGRAMS_PER_EPOCH`` times an epoch (:class:`HistogramSnapshot`,
 in ``ClassifierTask.step``, right after the backward pass) and sends it as a ``histograms`` event
-(core/events.py: ``HistogramsEvent``); it is logged to metrics.jsonl like any event. The work is a few
+(core/events.py: ``HistogramsEvent``); the run folder logs it like any event. The work is a few
 ``torch.histc`` calls on the training device, queued without waiting for it: the figures are read
 (one copy from the device) at the next progress report, when the trainer reads the losses anyway.
 

@@ -487,9 +487,9 @@ class Trainer:
             writer.save_weights("last", state)
             if is_best:
                 writer.save_weights("best", state)
+            writer.save_optimizer(task.optimizer_state())
             if task.keeps_epoch_weights:  # for time travel (a classifier's, when small enough)
                 writer.save_epoch_weights(run.epoch, state)
-            writer.save_optimizer(task.optimizer_state())
             writer.write_summary(epochs_completed=run.epoch, train_seconds=clock.loop_seconds)
         yield self._emit(EpochEvent(
             type="epoch", epoch=run.epoch, step=run.step, train_loss=train_loss, train_accuracy=train_accuracy,

@@ -50,7 +50,8 @@ def test_training_learns_and_reports(small):
     assert len(progress) == 75  # report_interval 0: one per step
     # At the last step only the last validation is left, estimated by the previous one's time.
     assert progress[-1]["step"] == 75 and 0 < progress[-1]["eta_seconds"] < epochs[1]["seconds"]
-    assert all(isinstance(v, (int, float, str, bool, type(None))) for e in events for v in e.values())
+    assert all(isinstance(v, (int, float, str, bool, type(None))) for e in events for v in e.values()
+               if e["type"] != "histograms")  # whose layers are a list (tests/core/test_histograms.py)
     assert final["type"] == "finished" and final["status"] == "completed"
     assert final["epochs"] == 3 and final["test_accuracy"] > 0.8
     assert final["test_accuracy"] == trainer.evaluation.accuracy
@@ -127,6 +128,7 @@ def test_pause_and_resume(small):
         elif event["type"] == "resumed":
             times["resumed"] = time.perf_counter()
     wall = time.perf_counter() - started
+    events = [e for e in events if e["type"] != "histograms"]  # they follow some progress reports
     kinds = [e["type"] for e in events]
     i = kinds.index("paused")
     assert kinds[i + 1] == "resumed" and kinds[i - 1] == "progress"
