@@ -34,6 +34,7 @@ DEFAULT_BRUSH = 18  # pad units
 CLASSIFY_GAP = 0.5
 MAX_CLASSIFY_GAP_MS = 250
 MAP_INTERVAL_MS = 100  # the map's marker: at most ten moves a second
+EPOCH_MODELS_KEPT = 8  # time travel: epochs' models kept loaded, for scrubbing back and forth
 UNSURE_BELOW = 0.5  # a top probability under this is shown as a doubt, not a guess
 # A drawing smaller than this (pad units) is scaled up to a blob by the preprocessing: a dot or a
 # slip of the mouse, whatever the network answers.
@@ -746,7 +747,11 @@ class DrawArea(QWidget):
         if run is None:
             self.time_travel.set_epochs([], "this model is not a run of this app (choose one in the Model list)")
             return
-        self.time_travel.set_epochs(run.epoch_numbers(), run.time_travel_note())
+        data = self.model_box.currentData()
+        epochs = run.epoch_numbers()
+        # A run's best weights are its best epoch's; a followed run's, its newest epoch's.
+        home = run.summary.get("best_epoch") if data[0] == "run" else (epochs[-1] if epochs else None)
+        self.time_travel.set_epochs(epochs, run.time_travel_note(), home)
 
     def _epoch_chosen(self, epoch: int | None) -> None:
         """Re-score the drawing with an epoch's weights (None: the chooser's model again)."""
@@ -760,6 +765,8 @@ class DrawArea(QWidget):
             key = (str(run.path), epoch)
             try:
                 if key not in self._epoch_models:
+                    while len(self._epoch_models) >= EPOCH_MODELS_KEPT:  # the oldest loaded goes
+                        self._epoch_models.pop(next(iter(self._epoch_models)))
                     self._epoch_models[key] = Classifier.from_weights_file(run.spec, run.epoch_weights_path(epoch))
             except (RunError, OSError, ValueError) as exc:
                 self.time_travel.label.setText(f"Cannot load epoch {epoch}'s weights: {exc}")

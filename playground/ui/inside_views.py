@@ -603,6 +603,7 @@ class TimeTravel(QWidget):
         self.epochs: list[int] = []
         self.epoch: int | None = None  # the epoch shown, None: the model's own weights
         self.note: str | None = None
+        self.home: int | None = None
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setMinimumWidth(120)
         self.slider.setPageStep(1)
@@ -623,18 +624,21 @@ class TimeTravel(QWidget):
         layout.addWidget(self.back)
         self.set_epochs([], "Choose a run to step through its epochs.")
 
-    def set_epochs(self, epochs: list[int], note: str | None = None) -> None:
-        """The run's epochs with weights on disk, and ``note``: why there are none, or only some."""
-        self.epochs, self.epoch, self.note = list(epochs), None, note
+    def set_epochs(self, epochs: list[int], note: str | None = None, home: int | None = None) -> None:
+        """The run's epochs with weights on disk, ``note``: why there are none, or only some, and
+        ``home``: the epoch the model's own weights are from, where the slider rests (else the last)."""
+        self.epochs, self.epoch, self.note, self.home = list(epochs), None, note, home
+        rest = self.epochs.index(home) if home in self.epochs else len(self.epochs) - 1
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(self.epochs) - 1, 0))
-        self.slider.setValue(max(len(self.epochs) - 1, 0))
+        self.slider.setValue(max(rest, 0))
         self.slider.blockSignals(False)
         self.slider.setEnabled(len(self.epochs) > 1)
         self.back.setEnabled(False)
         if len(self.epochs) > 1:
-            self.label.setText(f"Epochs 1 to {self.epochs[-1]} kept: move the slider to see the drawing through "
-                               f"an epoch's weights" + (f" ({note})" if note else "."))
+            own = f" (the model's own weights are epoch {home}'s)" if home in self.epochs else ""
+            self.label.setText(f"Epochs 1 to {self.epochs[-1]} kept{own}: move the slider to see the drawing "
+                               f"through an epoch's weights" + (f"; {note}" if note else "."))
         elif note:
             self.label.setText(f"No time travel: {note}.")
         else:
@@ -648,7 +652,7 @@ class TimeTravel(QWidget):
         self.epoch = epoch
         self.back.setEnabled(epoch is not None)
         if epoch is None:
-            self.set_epochs(self.epochs, self.note)
+            self.set_epochs(self.epochs, self.note, self.home)
         else:
             self.label.setText(f"Epoch {epoch} of {self.epochs[-1]}: the weights as they were after it")
             if self.slider.value() != self.epochs.index(epoch):

@@ -344,10 +344,19 @@ def test_time_travel_rescores_the_drawing_with_each_epochs_weights(draw, qtbot, 
     qtbot.waitUntil(lambda: travel.slider.isEnabled(), timeout=10_000)
     own = draw.probabilities.copy()
     assert travel.epoch is None and "Epochs 1 to 3" in travel.label.text()
+    best = run.summary["best_epoch"]
+    assert travel.slider.value() == best - 1 and f"epoch {best}'s" in travel.label.text()  # rests at the best
+    np.testing.assert_allclose(
+        own, Classifier.from_weights_file(run.spec, run.epoch_weights_path(best)).probabilities(draw.image), atol=1e-5)
     travel.slider.setFocus()
     qtbot.waitUntil(lambda: QApplication.focusWidget() is travel.slider, timeout=10_000)
     guesses = {}
-    for key, epoch in ((Qt.Key.Key_Left, 2), (Qt.Key.Key_Home, 1), (Qt.Key.Key_End, 3)):
+    # Each key moves the slider from where it is (it rests at the best epoch).
+    if best != 1:
+        steps = ((Qt.Key.Key_Home, 1), (Qt.Key.Key_End, 3), (Qt.Key.Key_Left, 2))
+    else:
+        steps = ((Qt.Key.Key_End, 3), (Qt.Key.Key_Home, 1), (Qt.Key.Key_Right, 2))
+    for key, epoch in steps:
         qtbot.keyClick(travel.slider, key)
         qtbot.waitUntil(lambda e=epoch: travel.epoch == e and not draw.timer.isActive(), timeout=10_000)
         direct = Classifier.from_weights_file(run.spec, run.epoch_weights_path(epoch))
