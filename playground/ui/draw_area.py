@@ -1,10 +1,14 @@
 """The Draw area: draw a digit with the mouse and see it classified as the stroke is drawn.
 
 The pad keeps the drawing as strokes (vector, so it is sharp on any screen) in its own units, the
-same at any pad size, and hands them to the core's MNIST-like preprocessing; classification runs at
-most ~30 times a second while drawing, on the GUI thread (preprocessing plus a forward pass of a
-small model is a few milliseconds). The pad and the preview grow with the window; the bars take the
-rest.
+same at any pad size, and hands them to the core's MNIST-like preprocessing. Classification runs on
+the GUI thread, on one torch thread, as often as the mouse moves while that leaves the thread free
+half as long as the last classification took (preprocessing, a forward and a backward pass of a
+small model and the views' images are a few milliseconds; ``bench/canvas_latency.py`` measures it).
+Only what is on screen is computed: each layer's output while "Inside" is shown, the saliency while
+"What it looks at" is on, the map's marker (at most ten times a second) while the map is shown.
+The pad and the preview grow with the window (the pad up to about 45% of its width); the views
+beside them (the bars, "Inside", the map) take the rest.
 """
 
 from __future__ import annotations
