@@ -152,7 +152,12 @@ def _replay(app, area, strokes, rate: float, latencies: list, handler: list) -> 
 
 
 def draw_area_latency(app, classifier, repeats: int, rate: float) -> dict:
+    import gc
+
     area = _draw_area(app, classifier)
+    # The last measurement's area and models are collected now, not in the middle of this one (a
+    # collection of a whole window's objects took 170 ms there; the app has one Draw area).
+    gc.collect()
     latencies: list[float] = []
     handler: list[float] = []
     costs: list[float] = []
@@ -170,6 +175,8 @@ def draw_area_latency(app, classifier, repeats: int, rate: float) -> dict:
               "pad_repaint": summary(repaint),
               "layers": len(area.inside.view.cells), "overlay": area.pad.overlay is not None}
     area.close()
+    area.deleteLater()
+    app.processEvents()
     return result
 
 

@@ -32,9 +32,11 @@ PAD_UNITS = 280  # the pad's side in its own units: strokes and the brush are ke
 MIN_PAD = 280  # pixels
 MIN_PREVIEW = 112  # pixels: 4 per pixel of the 28x28 image
 DEFAULT_BRUSH = 18  # pad units
-# While drawing, the next classification waits at least half as long as the last one took (the GUI
-# thread classifies at most about two thirds of the time, so strokes stay smooth), and never longer
-# than MAX_CLASSIFY_GAP_MS.
+# While drawing, a classification that took less than FREE_CLASSIFY_MS (half a 60 Hz frame) runs
+# again at the next mouse move; a longer one makes the next wait half as long as it took (the GUI
+# thread classifies at most about two thirds of the time, so strokes stay smooth with big models),
+# and never longer than MAX_CLASSIFY_GAP_MS.
+FREE_CLASSIFY_MS = 8
 CLASSIFY_GAP = 0.5
 MAX_CLASSIFY_GAP_MS = 250
 MAP_INTERVAL_MS = 100  # the map's marker: at most ten moves a second
@@ -782,7 +784,7 @@ class DrawArea(QWidget):
     # -- classifying -----------------------------------------------------------------------------------
 
     def _schedule(self) -> None:
-        """Classify soon: at once when the last classification ended long enough ago, else as soon as
+        """Classify soon: at the next turn of the event loop after a quick classification, else once
         the GUI thread has had half as long for strokes as the last classification took."""
         if not self.timer.isActive():
             self.timer.start(max(0, round((self._ready_at - time.perf_counter()) * 1000)))
@@ -819,7 +821,8 @@ class DrawArea(QWidget):
             self._show(image, self.explanation.probabilities)
         self._show_inside()
         self.last_cost = time.perf_counter() - began
-        self._ready_at = time.perf_counter() + min(CLASSIFY_GAP * self.last_cost, MAX_CLASSIFY_GAP_MS / 1000)
+        gap = 0.0 if self.last_cost < FREE_CLASSIFY_MS / 1000 else CLASSIFY_GAP * self.last_cost
+        self._ready_at = time.perf_counter() + min(gap, MAX_CLASSIFY_GAP_MS / 1000)
         self.views_updated.emit()
 
     def _show_inside(self) -> None:
