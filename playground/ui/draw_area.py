@@ -326,8 +326,9 @@ class ProbabilityBars(QWidget):
         self.probabilities: np.ndarray | None = None
         self.picked: int | None = None  # the digit the saliency is for, when not the guess
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setToolTip("Click a digit's bar to see what counts for that digit in the drawing; click it again "
-                        "to go back to the guess")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Click a digit's bar (or press its key) to see what counts for that digit in the drawing; "
+                        "click it again to go back to the guess")
         self.setMinimumSize(200, 10 * 18)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -352,6 +353,13 @@ class ProbabilityBars(QWidget):
             self.digit_clicked.emit(digit)
         else:
             super().mousePressEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        text = event.text()
+        if len(text) == 1 and text.isdigit() and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.digit_clicked.emit(int(text))
+        else:
+            super().keyPressEvent(event)
 
     def row_height(self) -> float:
         return max(18.0, min(self.height() / 10, 44.0))

@@ -199,6 +199,10 @@ def test_clicking_a_bar_changes_what_the_saliency_is_for(draw, qtbot):
     qtbot.mouseClick(draw.guess_target_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: draw.explanation.target == 7, timeout=10_000)
     assert not draw.guess_target_button.isEnabled()
+    # From the keyboard: the bars take a digit's key.
+    qtbot.keyClick(bars, Qt.Key.Key_4)
+    qtbot.waitUntil(lambda: draw.explanation.target == 4, timeout=10_000)
+    assert bars.picked == 4
 
 
 def test_the_method_chooser_offers_grad_cam_only_for_convolutional_models(draw, qtbot):
