@@ -40,6 +40,7 @@ FREE_CLASSIFY_MS = 8
 CLASSIFY_GAP = 0.5
 MAX_CLASSIFY_GAP_MS = 250
 MAP_INTERVAL_MS = 100  # the map's marker: at most ten moves a second
+TRAVEL_NOTE = " — time travel: "  # after the model's description while an epoch's weights are in use
 EPOCH_MODELS_KEPT = 8  # time travel: epochs' models kept loaded, for scrubbing back and forth
 UNSURE_BELOW = 0.5  # a top probability under this is shown as a doubt, not a guess
 # A drawing smaller than this (pad units) is scaled up to a blob by the preprocessing: a dot or a
@@ -786,6 +787,8 @@ class DrawArea(QWidget):
                 self.time_travel.label.setText(f"Cannot load epoch {epoch}'s weights: {exc}")
                 return
             self._classifier = self._epoch_models[key]
+        base = self.model_status.text().split(TRAVEL_NOTE)[0]
+        self.model_status.setText(base if epoch is None else f"{base}{TRAVEL_NOTE}epoch {epoch}'s weights in use")
         self._models_changed()
         self.classify()
 

@@ -374,6 +374,10 @@ class MapDetail(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.canvas)
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.canvas.setFixedHeight(max(112, min(240, self.width() // 3)))  # larger in a wide panel
+
     def show_map(self, values: np.ndarray, caption: str, filters: np.ndarray | None) -> None:
         scale = float(np.abs(values).max())
         self.map_image = indexed_image(value_indices(values, scale))

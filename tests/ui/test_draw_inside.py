@@ -372,12 +372,13 @@ def test_time_travel_rescores_the_drawing_with_each_epochs_weights(draw, qtbot, 
         np.testing.assert_allclose(draw.explanation.outputs[0].values, outputs[0].values, atol=1e-5)
         assert draw.explanation.target == int(expected.argmax())
         assert f"Epoch {epoch} of 3" in travel.label.text()
+        assert draw.model_status.text().endswith(f"time travel: epoch {epoch}'s weights in use")
         guesses[epoch] = draw.guess.text()
     assert guesses[1] != guesses[3] == "7"  # the first epoch had not learnt the 7 yet
     qtbot.mouseClick(travel.back, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: travel.epoch is None and not draw.timer.isActive(), timeout=10_000)
     np.testing.assert_allclose(draw.probabilities, own, atol=1e-6)
-    assert draw.classifier is draw.own_classifier
+    assert draw.classifier is draw.own_classifier and "time travel" not in draw.model_status.text()
 
 
 def test_a_run_without_epoch_weights_says_why(draw, qtbot, epoch_run, tmp_path):
