@@ -26,9 +26,10 @@ from playground.core.spec import NetworkSpec
 if TYPE_CHECKING:
     import torch
 
-# Gradients whose root mean square is below this are too small to move the weights (an update of
-# lr x 1e-7 changes nothing a float32 weight of about 0.05 can hold), above it they throw the weights
-# around at each step (a healthy network's are about 1e-4 to 1e-1, whatever its size).
+# Gradients whose root mean square is below this hardly move the weights (with SGD, an update of
+# lr x 1e-7 is below what a float32 weight of about 0.05 can hold; Adam rescales them, until its
+# eps of 1e-8 drowns them), above it they throw the weights around at each step. A healthy
+# network's are about 1e-4 to 1e-1 (the presets, and the tests' networks, on MNIST).
 VANISHING_GRAD_RMS = 1e-7
 EXPLODING_GRAD_RMS = 10.0
 # A layer with at least this share of its gradients exactly 0 hardly learns. A healthy one has far
@@ -73,25 +74,35 @@ def _histc(tensors: list[torch.Tensor], bins: int, lo: float, hi: float) -> torc
 
 def _layer_figures(params: list[torch.nn.Parameter]) -> tuple[torch.Tensor, torch.Tensor]:
     """One layer's figures, left on the device: floats (lo, hi, sum of squared weights, of squared
-    gradients) and whole numbers (weight counts, gradient counts, gradients exactly 0)."""
+    gradients) and whole numbers (weight counts, gradient counts, gradients exactly 0). A few passes
+    over the parameters, in place where it can."""
     import torch
 
-    weights = [p.detach().float() for p in params]
+    weights = [p.detach().reshape(-1).float() for p in params]
     lo = torch.stack([w.min() for w in weights]).min()
     hi = torch.stack([w.max() for w in weights]).max()
-    span = (hi - lo).clamp_min(1e-30)  # all equal: every weight in the first bin
-    weight_counts = _histc([(w - lo) / span for w in weights], HISTOGRAM_WEIGHT_BINS, 0.0, 1.0)
-    grads = [p.grad.detach().float() for p in params if p.grad is not None]
-    unset = sum(p.numel() for p in params if p.grad is None)  # no gradient: as good as all 0
+    scale = 1.0 / (hi - lo).clamp_min(1e-30)  # all equal: every weight in the first bin
+    weight_counts = _histc([(w - lo).mul_(scale) for w in weights], HISTOGRAM_WEIGHT_BINS, 0.0, 1.0)
+    w_sq = sum(torch.dot(w, w) for w in weights)
+    device = lo.device
     g_lo, g_hi = HISTOGRAM_GRAD_LOG10_RANGE
-    nan = torch.tensor(float("nan"), device=lo.device)
-    # log10|g| with the zeros left out (NaN: histc skips it) and the rest clamped into the range.
-    logs = [torch.where(g != 0, g.abs().log10().clamp(g_lo, g_hi), nan) for g in grads]
-    grad_counts = (_histc(logs, HISTOGRAM_GRAD_BINS, g_lo, g_hi) if grads
-                   else torch.zeros(HISTOGRAM_GRAD_BINS, dtype=torch.long, device=lo.device))
-    zero = sum(((g == 0).sum() for g in grads), torch.tensor(unset, device=lo.device))
-    w_sq = sum(w.square().sum() for w in weights)
-    g_sq = sum((g.square().sum() for g in grads), torch.tensor(0.0, device=lo.device))
+    # Made on the device (a scalar copied there would wait for the device's queue).
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    g_sq = torch.zeros((), device=device)
+    logs = []
+    for p in params:
+        if p.grad is None:
+            continue
+        magnitude = p.grad.detach().reshape(-1).float().abs()
+        zero = zero + (magnitude == 0).sum()
+        g_sq = g_sq + torch.dot(magnitude, magnitude)
+        # log10|g| clamped into the range (NaN stays NaN, which histc skips); the zeros (-inf) land
+        # in the first bin and are taken out of it below.
+        logs.append(magnitude.log10_().clamp_(g_lo, g_hi))
+    grad_counts = (_histc(logs, HISTOGRAM_GRAD_BINS, g_lo, g_hi) if logs
+                   else torch.zeros(HISTOGRAM_GRAD_BINS, dtype=torch.long, device=device))
+    grad_counts[0] -= zero
+    zero = zero + sum(p.numel() for p in params if p.grad is None)  # no gradient: as good as all 0
     floats = torch.stack([lo, hi, w_sq, g_sq])
     return floats, torch.cat([weight_counts, grad_counts, zero.reshape(1).long()])
 
@@ -212,7 +223,7 @@ def gradient_warnings(event: dict) -> list[str]:
                      f"learning rate ten times smaller" if weight > 1.0 else
                      "the error signal fades on its way back through the layers after it. Try ReLU instead "
                      "of Sigmoid or Tanh, batch normalisation, or fewer layers")
-            warnings.append(f"{name}: its gradients are about {rms:.0e}, too small to change its weights: "
+            warnings.append(f"{name}: its gradients are about {rms:.0e}, too small to change its weights much: "
                             f"{cause}.")
         elif rms > EXPLODING_GRAD_RMS:
             warnings.append(f"{name}: its gradients are about {rms:.0e}, large enough to throw its weights "

@@ -166,7 +166,7 @@ def test_vanishing_and_exploding_gradients_are_named_in_words(healthy_run):
 
     assert gradient_warnings(with_layer()) == []
     [vanishing] = gradient_warnings(with_layer(grad_rms=1e-8))
-    assert vanishing.startswith("Layer 4 (Linear): its gradients are about 1e-08, too small to change its weights")
+    assert vanishing.startswith("Layer 4 (Linear): its gradients are about 1e-08, too small to change its weights much")
     assert "Try ReLU instead of Sigmoid or Tanh" in vanishing
     [saturated] = gradient_warnings(with_layer(grad_rms=1e-9, weight_rms=5.4))
     assert "its weights grew large (about 5.4)" in saturated and "learning rate ten times smaller" in saturated
