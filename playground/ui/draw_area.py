@@ -1,34 +1,69 @@
 """The Draw area: draw a digit with the mouse and see it classified as the stroke is drawn.
 
 The pad keeps the drawing as strokes (vector, so it is sharp on any screen) in its own units, the
-same at any pad size, and hands them to the core's MNIST-like preprocessing; classification runs at
-most ~30 times a second while drawing, on the GUI thread (preprocessing plus a forward pass of a
-small model is a few milliseconds). The pad and the preview grow with the window; the bars take the
-rest.
+same at any pad size, and hands them to the core's MNIST-like preprocessing. Classification runs on
+the GUI thread, on one torch thread, as often as the mouse moves while that leaves the thread free
+half as long as the last classification took (preprocessing, a forward and a backward pass of a
+small model and the views' images are a few milliseconds; ``bench/canvas_latency.py`` measures it).
+Only what is on screen is computed: each layer's output while "Inside" is shown, the saliency while
+"What it looks at" is on, the map's marker (at most ten times a second) while the map is shown.
+The pad and the preview grow with the window (the pad up to about 45% of its width); the views
+beside them (the bars, "Inside", the map) take the rest.
 """
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
+                               QTabWidget, QVBoxLayout, QWidget)
 
+from playground.core.explain import SALIENCY_LABELS, SALIENCY_METHODS
 from playground.core.preprocess import PEN_WIDTH
 from playground.ui import theme
+from playground.ui.inside_views import FeatureMapView, InsidePanel, TimeTravel, pad_transform, saliency_image
 
 PAD_UNITS = 280  # the pad's side in its own units: strokes and the brush are kept in these
 MIN_PAD = 280  # pixels
 MIN_PREVIEW = 112  # pixels: 4 per pixel of the 28x28 image
 DEFAULT_BRUSH = 18  # pad units
-CLASSIFY_INTERVAL_MS = 33  # about 30 classifications a second while drawing
+# While drawing, a classification that took less than FREE_CLASSIFY_MS (half a 60 Hz frame) runs
+# again at the next mouse move; a longer one makes the next wait half as long as it took (the GUI
+# thread classifies at most about two thirds of the time, so strokes stay smooth with big models),
+# and never longer than MAX_CLASSIFY_GAP_MS.
+FREE_CLASSIFY_MS = 8
+CLASSIFY_GAP = 0.5
+MAX_CLASSIFY_GAP_MS = 250
+MAP_INTERVAL_MS = 100  # the map's marker: at most ten moves a second
+TRAVEL_NOTE = " — time travel: "  # after the model's description while an epoch's weights are in use
+EPOCH_MODELS_KEPT = 8  # time travel: epochs' models kept loaded, for scrubbing back and forth
 UNSURE_BELOW = 0.5  # a top probability under this is shown as a doubt, not a guess
 # A drawing smaller than this (pad units) is scaled up to a blob by the preprocessing: a dot or a
 # slip of the mouse, whatever the network answers.
 TOO_SMALL = 24
+
+
+@contextmanager
+def one_torch_thread():
+    """Run torch on one thread for one image: a forward and backward pass of one 28x28 image is a
+    few small operations, which several threads only slow down (their barriers), by 10x and more
+    when other processes share the cores (21 ms instead of 1.7 ms for fast-cnn on a busy 2-core
+    machine). torch's setting is per process, so it is put back after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if threads != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads != 1:
+            torch.set_num_threads(threads)
 
 
 def _stroke_key(event) -> str | None:
@@ -58,6 +93,10 @@ class DrawPad(QWidget):
         self.undone: list[tuple[str, list]] = []
         self.brush = DEFAULT_BRUSH
         self._drawing = False
+        # The saliency over the strokes: a 28x28 image and the map from its pixels to pad units.
+        self.overlay: QImage | None = None
+        self.overlay_transform: QTransform | None = None
+        self._overlay_pixmap: tuple[tuple, QPixmap] | None = None  # scaled once, drawn at each move
         self.setMinimumSize(MIN_PAD, MIN_PAD)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCursor(Qt.CursorShape.CrossCursor)
@@ -123,6 +162,10 @@ class DrawPad(QWidget):
             self.done.append((kind, what))
             self._changed()
 
+    def set_overlay(self, image: QImage | None, transform: QTransform | None) -> None:
+        self.overlay, self.overlay_transform = image, transform
+        self.update()
+
     def set_brush(self, width: int) -> None:
         self.brush = width
         self._changed()
@@ -183,6 +226,26 @@ class DrawPad(QWidget):
             for p in stroke[1:]:
                 path.lineTo(p)
             painter.drawPath(path)
+        if self.overlay is not None and self.overlay_transform is not None:
+            painter.resetTransform()
+            painter.drawPixmap(0, 0, self._scaled_overlay())
+
+    def _scaled_overlay(self) -> QPixmap:
+        """The overlay smoothly scaled onto the pad, made once per overlay and pad size: a stroke
+        repaints the pad at every mouse move, and scaling a 28x28 image smoothly to the pad's size
+        each time took about a millisecond."""
+        key = (self.overlay.cacheKey(), self.overlay_transform, self.side)
+        if self._overlay_pixmap is None or self._overlay_pixmap[0] != key:
+            pixmap = QPixmap(self.side, self.side)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.scale(self.side / PAD_UNITS, self.side / PAD_UNITS)
+            painter.setTransform(self.overlay_transform, True)  # image pixels -> pad units -> screen
+            painter.drawImage(QRectF(0, 0, 28, 28), self.overlay)
+            painter.end()
+            self._overlay_pixmap = (key, pixmap)
+        return self._overlay_pixmap[1]
 
 
 class PadHolder(QWidget):
@@ -220,6 +283,11 @@ class ImagePreview(QLabel):
         self.setMinimumSize(MIN_PREVIEW, MIN_PREVIEW)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.setToolTip("The 28x28 image the network sees (MNIST-like: centred by its centre of mass)")
+        self.overlay: QImage | None = None  # the saliency, pixel for pixel
+
+    def set_overlay(self, image: QImage | None) -> None:
+        self.overlay = image
+        self.update()
 
     def set_side(self, side: int) -> None:
         if side != self._hint:
@@ -241,17 +309,27 @@ class ImagePreview(QLabel):
         pixmap = self.pixmap()
         if not pixmap.isNull():
             painter.drawPixmap(self.square(), pixmap)  # no smoothing: the network's pixels
+            if self.overlay is not None:
+                painter.drawImage(self.square(), self.overlay)
         painter.setPen(self.palette().color(QPalette.ColorRole.Mid))
         painter.drawRect(self.square().adjusted(0, 0, -1, -1))
 
 
 class ProbabilityBars(QWidget):
     """Ten bars, one per digit, with the top guess highlighted and each percentage beside its bar,
-    in the palette's colours."""
+    in the palette's colours. Clicking a bar picks that digit for "what it looks at"
+    (``digit_clicked``); the picked digit is framed."""
+
+    digit_clicked = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.probabilities: np.ndarray | None = None
+        self.picked: int | None = None  # the digit the saliency is for, when not the guess
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setToolTip("Click a digit's bar (or press its key) to see what counts for that digit in the drawing; "
+                        "click it again to go back to the guess")
         self.setMinimumSize(200, 10 * 18)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -261,6 +339,28 @@ class ProbabilityBars(QWidget):
     def show_probabilities(self, probs: np.ndarray | None) -> None:
         self.probabilities = None if probs is None else np.asarray(probs, np.float64)
         self.update()
+
+    def set_picked(self, digit: int | None) -> None:
+        self.picked = digit
+        self.update()
+
+    def bar_rect(self, digit: int) -> QRectF:
+        """A digit's whole row, for clicking."""
+        return QRectF(0, digit * self.row_height(), self.width(), self.row_height())
+
+    def mousePressEvent(self, event) -> None:
+        digit = int(event.position().y() // self.row_height())
+        if event.button() == Qt.MouseButton.LeftButton and 0 <= digit < 10:
+            self.digit_clicked.emit(digit)
+        else:
+            super().mousePressEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        text = event.text()
+        if len(text) == 1 and text.isdigit() and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self.digit_clicked.emit(int(text))
+        else:
+            super().keyPressEvent(event)
 
     def row_height(self) -> float:
         return max(18.0, min(self.height() / 10, 44.0))
@@ -297,33 +397,51 @@ class ProbabilityBars(QWidget):
                 painter.fillRect(filled, accent if d == top else faint)
                 painter.drawText(text_rect, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                                  f"{probs[d]:.1%}")
-            painter.setPen(edge)
+            painter.setPen(QPen(accent, 2) if d == self.picked else edge)
             painter.drawRect(bar)
 
 
 class DrawArea(QWidget):
     """The pad, the guess, the probabilities, the 28x28 image the network sees, and a model chooser
-    that lists the run library's runs with best weights (and follows the run being trained)."""
+    that lists the run library's runs with best weights (and follows the run being trained).
+
+    Beside the bars, what happens inside (issue 16): every layer's output ("Inside the network"),
+    where the network puts the drawing among 2,000 test images ("Where it puts things"), what it
+    looks at (the saliency over the pad and the preview, for the guess or a digit picked by clicking
+    its bar) and time travel through a run's epochs. All of it comes from one ``core.explain`` call
+    per classification, made only for what is shown."""
 
     classified = Signal(object)  # the probabilities (numpy array), or None for an empty pad
+    views_updated = Signal()  # after a classification: the guess and every view shown follow it
 
     def __init__(self, library=None, parent=None):
         super().__init__(parent)
         self.library = library  # a RunLibrary, or None: the default and opened models only
-        self.classifier = None
+        self._classifier = None  # the model classifying now: the chooser's, or an epoch's (time travel)
+        self.own_classifier = None  # the model the chooser names
+        self._epoch_models: dict[tuple[str, int], object] = {}  # time travel: (run folder, epoch) -> model
         self.follow_path: Path | None = None  # the run whose newest epoch is followed
         self._opened: list[tuple[str, object]] = []  # models opened with File > Open Model
         self.probabilities: np.ndarray | None = None
+        self.explanation = None  # the last core Explanation shown (None: probabilities only)
+        self.image: np.ndarray | None = None  # what the network sees now
+        self.target: int | None = None  # the digit the saliency is for; None: the guess
         self.sure: bool | None = None  # whether the guess shown is a confident one (None: no guess)
         self._styled: tuple | None = None  # (sure, pad side) the guess was last styled for
+        self.last_cost = 0.0  # seconds the last classification took on the GUI thread
+        self._ready_at = 0.0  # perf_counter time before which the next one waits
         self.pad = DrawPad()
         self.pad.drawing_changed.connect(self._schedule)
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
-        self.timer.setInterval(CLASSIFY_INTERVAL_MS)
         self.timer.timeout.connect(self.classify)
+        self.map_timer = QTimer(self)
+        self.map_timer.setSingleShot(True)
+        self.map_timer.setInterval(MAP_INTERVAL_MS)
+        self.map_timer.timeout.connect(self._place_on_map)
         self._make_model_chooser()
         self._make_guess()
+        self._make_inside()
         self._lay_out()
         self._show(None, None)
         if library is not None:
@@ -380,6 +498,50 @@ class DrawArea(QWidget):
         self.holder = PadHolder(self.pad)
         self.holder.side_changed.connect(self._pad_resized)
 
+    def _make_inside(self) -> None:
+        self.inside = InsidePanel()
+        self.feature_map = FeatureMapView()
+        self.views = QTabWidget()
+        self.views.setDocumentMode(True)
+        # Short tab names: the three fit beside the pad in an 800-pixel window.
+        self.views.addTab(self.bars, "Probabilities")
+        self.views.addTab(self.inside, "Inside")
+        self.views.addTab(self.feature_map, "Map")
+        self.views.setTabToolTip(0, "The probability of each digit: click a bar to see what counts for that digit")
+        self.views.setTabToolTip(1, "Inside the network: each layer's output for your drawing, as you draw")
+        self.views.setTabToolTip(2, "Where it puts things: your drawing among 2,000 test images, placed by the "
+                                    "network's layer before the last")
+        self.views.currentChanged.connect(self._view_changed)
+        self.feature_map.fitted.connect(self._place_on_map)
+        self.bars.digit_clicked.connect(self._bar_clicked)
+        self.saliency_box = QCheckBox("What it looks at")
+        self.saliency_box.setChecked(True)
+        self.saliency_box.setToolTip("Colour the drawing and the network's image by how much each pixel counts: "
+                                     "red for the digit, blue against it")
+        self.saliency_box.toggled.connect(self._saliency_changed)
+        self.method_box = QComboBox()
+        for method in SALIENCY_METHODS:
+            self.method_box.addItem(SALIENCY_LABELS[method], method)
+        self.method_box.setToolTip("Gradient x input: each pixel's value times how much the digit's score "
+                                   "changes with it (passes the deletion test). Grad-CAM: the last "
+                                   "convolution's maps weighted by their gradients (convolutional models).")
+        self.method_box.currentIndexChanged.connect(self._saliency_changed)
+        self.target_label = QLabel()
+        self.target_label.setMinimumWidth(80)
+        self.guess_target_button = QPushButton("Back to the guess")
+        self.guess_target_button.setToolTip("Show what counts for the guessed digit again")
+        self.guess_target_button.clicked.connect(lambda: self.set_target(None))
+        self.time_travel = TimeTravel()
+        self.time_travel.epoch_chosen.connect(self._epoch_chosen)
+
+    def _saliency_row(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(self.saliency_box)
+        row.addWidget(self.method_box)
+        row.addWidget(self.target_label, 1)
+        row.addWidget(self.guess_target_button)
+        return row
+
     def _lay_out(self) -> None:
         middle = QVBoxLayout()
         middle.addWidget(self.guess)
@@ -387,20 +549,25 @@ class DrawArea(QWidget):
         middle.addWidget(QLabel("What the network sees:"))
         middle.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
         middle.addStretch(1)
-        right = QVBoxLayout()
-        right.addWidget(QLabel("<b>Probabilities</b>"))
-        right.addWidget(self.bars, 1)
         row = QHBoxLayout()
         row.setSpacing(24)
         row.addWidget(self.holder)
         row.addLayout(middle)
-        row.addLayout(right, 1)
+        row.addWidget(self.views, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
         layout.addWidget(QLabel("<b>Draw</b> — the guess updates as you draw"))
         layout.addLayout(row, 1)
+        layout.addLayout(self._saliency_row())
         layout.addLayout(self._tools())
+        layout.addWidget(self.time_travel)
         layout.addWidget(self.model_status)
+        self._show_target()
+
+    def resizeEvent(self, event) -> None:
+        # The pad takes at most about 45% of the width, so the views beside it have room.
+        self.holder.setMaximumWidth(max(MIN_PAD, int(self.width() * 0.45)))
+        super().resizeEvent(event)
 
     def _pad_resized(self, side: int) -> None:
         self.preview.set_side(max(MIN_PREVIEW, 28 * round(side * 0.4 / 28)))
@@ -552,20 +719,172 @@ class DrawArea(QWidget):
         if self.follow_path is not None and run.path == self.follow_path:
             self.load_model(self.follow_path, which="last")
 
+    # -- the model in use, and time travel ---------------------------------------------------------------
+
+    @property
+    def classifier(self):
+        """The model classifying the drawing: the chooser's, or one epoch's of its run (time travel)."""
+        return self._classifier
+
+    @classifier.setter
+    def classifier(self, classifier) -> None:
+        """A new model from the chooser: time travel starts again at its own weights."""
+        self._classifier = self.own_classifier = classifier
+        self._epoch_models.clear()
+        self._models_changed()
+        self._offer_time_travel()
+
+    def _models_changed(self) -> None:
+        classifier = self._classifier
+        model, spec = getattr(classifier, "model", None), getattr(classifier, "spec", None)
+        self.inside.set_model(model, spec)
+        self.feature_map.set_model(model, spec)
+        grad_cam = False
+        if spec is not None:
+            from playground.core.explain import grad_cam_available
+
+            grad_cam = grad_cam_available(spec)
+        item = self.method_box.model().item(self.method_box.findData("grad-cam"))
+        item.setEnabled(grad_cam)
+        item.setToolTip("" if grad_cam else "Grad-CAM needs a convolutional layer")
+        if not grad_cam and self.method_box.currentData() == "grad-cam":
+            self.method_box.setCurrentIndex(self.method_box.findData("gradient-x-input"))
+
+    def time_travel_run(self):
+        """The run whose epochs the slider steps through: the chosen run (or followed one), or None."""
+        data = self.model_box.currentData()
+        if data is None or data[0] not in ("run", "follow") or self.own_classifier is None:
+            return None
+        return self._run_at(Path(data[1]))
+
+    def _offer_time_travel(self) -> None:
+        run = self.time_travel_run()
+        if run is None:
+            self.time_travel.set_epochs([], "this model is not a run of this app (choose one in the Model list)")
+            return
+        data = self.model_box.currentData()
+        epochs = run.epoch_numbers()
+        # A run's best weights are its best epoch's; a followed run's, its newest epoch's.
+        home = run.summary.get("best_epoch") if data[0] == "run" else (epochs[-1] if epochs else None)
+        self.time_travel.set_epochs(epochs, run.time_travel_note(), home)
+
+    def _epoch_chosen(self, epoch: int | None) -> None:
+        """Re-score the drawing with an epoch's weights (None: the chooser's model again)."""
+        from playground.core.predict import Classifier
+        from playground.core.runs import RunError
+
+        run = self.time_travel_run()
+        if epoch is None or run is None:
+            self._classifier = self.own_classifier
+        else:
+            key = (str(run.path), epoch)
+            try:
+                if key not in self._epoch_models:
+                    while len(self._epoch_models) >= EPOCH_MODELS_KEPT:  # the oldest loaded goes
+                        self._epoch_models.pop(next(iter(self._epoch_models)))
+                    self._epoch_models[key] = Classifier.from_weights_file(run.spec, run.epoch_weights_path(epoch))
+            except (RunError, OSError, ValueError) as exc:
+                self.time_travel.label.setText(f"Cannot load epoch {epoch}'s weights: {exc}")
+                return
+            self._classifier = self._epoch_models[key]
+        base = self.model_status.text().split(TRAVEL_NOTE)[0]
+        self.model_status.setText(base if epoch is None else f"{base}{TRAVEL_NOTE}epoch {epoch}'s weights in use")
+        self._models_changed()
+        self.classify()
+
     # -- classifying -----------------------------------------------------------------------------------
 
     def _schedule(self) -> None:
+        """Classify soon: at the next turn of the event loop after a quick classification, else once
+        the GUI thread has had half as long for strokes as the last classification took."""
         if not self.timer.isActive():
-            self.timer.start()
+            self.timer.start(max(0, round((self._ready_at - time.perf_counter()) * 1000)))
+
+    @property
+    def pen_width(self) -> float:
+        return PEN_WIDTH * self.pad.brush / DEFAULT_BRUSH
+
+    def wants_explanation(self) -> tuple[bool, bool]:
+        """(layer outputs, saliency): what the views on screen need beyond the probabilities."""
+        return self.views.currentWidget() is self.inside, self.saliency_box.isChecked()
 
     def classify(self) -> None:
         from playground.core.preprocess import preprocess_strokes
 
-        image = preprocess_strokes(self.pad.point_lists(), PEN_WIDTH * self.pad.brush / DEFAULT_BRUSH)
-        if image is None or self.classifier is None:
+        began = time.perf_counter()
+        image = preprocess_strokes(self.pad.point_lists(), self.pen_width)
+        classifier = self.classifier
+        outputs, saliency = self.wants_explanation()
+        self.explanation = None
+        if image is None or classifier is None:
             self._show(image, None)
+        elif getattr(classifier, "model", None) is None or not (outputs or saliency):
+            with one_torch_thread():
+                probabilities = classifier.probabilities(image)
+            self._show(image, probabilities)
+        else:
+            from playground.core.explain import explain
+
+            method = self.method_box.currentData() if saliency else "gradient-x-input"
+            with one_torch_thread():
+                self.explanation = explain(classifier.model, classifier.spec, image, self.target, method,
+                                           with_outputs=outputs)
+            self._show(image, self.explanation.probabilities)
+        self._show_inside()
+        self.last_cost = time.perf_counter() - began
+        gap = 0.0 if self.last_cost < FREE_CLASSIFY_MS / 1000 else CLASSIFY_GAP * self.last_cost
+        self._ready_at = time.perf_counter() + min(gap, MAX_CLASSIFY_GAP_MS / 1000)
+        self.views_updated.emit()
+
+    def _show_inside(self) -> None:
+        """The layer outputs, the saliency overlays and the map's marker, for the last classification."""
+        explanation = self.explanation
+        outputs, saliency = self.wants_explanation()
+        if outputs:
+            self.inside.show_outputs(explanation.outputs if explanation is not None else [])
+        if saliency and explanation is not None:
+            overlay = saliency_image(explanation.saliency)
+            self.preview.set_overlay(overlay)
+            self.pad.set_overlay(overlay, pad_transform(self.pad.point_lists(), self.pen_width))
+        else:
+            self.preview.set_overlay(None)
+            self.pad.set_overlay(None, None)
+        self._show_target()
+        if self.views.currentWidget() is self.feature_map and not self.map_timer.isActive():
+            self.map_timer.start()
+
+    def _place_on_map(self) -> None:
+        fitted = self.feature_map.feature_map
+        if fitted is None or self.image is None:
+            self.feature_map.show_point(None)
             return
-        self._show(image, self.classifier.probabilities(image))
+        with one_torch_thread():
+            self.feature_map.show_point(fitted.project(self.image))
+
+    def _view_changed(self, index: int) -> None:
+        self.classify()  # what the newly shown view needs
+
+    def _saliency_changed(self, *args) -> None:
+        self.method_box.setEnabled(self.saliency_box.isChecked())
+        self.classify()
+
+    def _bar_clicked(self, digit: int) -> None:
+        self.set_target(None if digit == self.target else digit)
+
+    def set_target(self, digit: int | None) -> None:
+        """What the saliency is for: a digit, or None for the guess."""
+        self.target = digit
+        self.bars.set_picked(digit)
+        self.classify()
+
+    def _show_target(self) -> None:
+        if self.target is not None:
+            self.target_label.setText(f"for {self.target} (picked: click its bar again to go back)")
+        elif self.probabilities is not None:
+            self.target_label.setText(f"for the guess, {int(np.argmax(self.probabilities))}: red for it, blue against")
+        else:
+            self.target_label.setText("for the guess: red for it, blue against")
+        self.guess_target_button.setEnabled(self.target is not None)
 
     def _too_small(self) -> bool:
         points = [p for stroke in self.pad.strokes for p in stroke]
@@ -574,6 +893,7 @@ class DrawArea(QWidget):
 
     def _show(self, image: np.ndarray | None, probs: np.ndarray | None) -> None:
         self.probabilities = probs
+        self.image = image
         if probs is None:
             self.sure = None
             self.guess.setText("?" if image is not None else "")
