@@ -33,24 +33,39 @@ _YY, _XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) + 0.5  # pixel centres
 Stroke = Sequence[tuple[float, float]]
 
 
+_RENDER_CHUNK = 256  # segments at a time: a (chunk, pixels) array of distances stays small
+
+
 def _render(segments: np.ndarray, width: float) -> np.ndarray:
     """Anti-aliased thick segments (N, 4: x0 y0 x1 y1 in output pixels) on a 28x28 frame: each
-    pixel's ink falls off linearly over one pixel around the stroke's edge."""
+    pixel's ink falls off linearly over one pixel around the stroke's edge.
+
+    Every segment's distance to every pixel of the drawing's box at once (numpy, in chunks): a
+    drawing of a few hundred mouse points renders in about a millisecond, where a Python loop over
+    the segments took several (the canvas renders twice per mouse move)."""
     image = np.zeros((SIZE, SIZE), np.float32)
+    segments = np.asarray(segments, np.float32).reshape(-1, 4)
+    if not len(segments):
+        return image
     half = width / 2
-    for x0, y0, x1, y1 in segments:
-        # Only the pixels near the segment.
-        lo_x, hi_x = int(max(0, min(x0, x1) - half - 1)), int(min(SIZE, max(x0, x1) + half + 2))
-        lo_y, hi_y = int(max(0, min(y0, y1) - half - 1)), int(min(SIZE, max(y0, y1) + half + 2))
-        if lo_x >= hi_x or lo_y >= hi_y:
-            continue
-        px, py = _XX[lo_y:hi_y, lo_x:hi_x], _YY[lo_y:hi_y, lo_x:hi_x]
+    ends = segments.reshape(-1, 2, 2)
+    # Only the pixels near the ink: beyond half + 1 from every segment a pixel gets none.
+    lo_x, lo_y = np.floor(ends.min((0, 1)) - half - 1).clip(0, SIZE).astype(int)
+    hi_x, hi_y = np.ceil(ends.max((0, 1)) + half + 2).clip(0, SIZE).astype(int)
+    if lo_x >= hi_x or lo_y >= hi_y:
+        return image
+    px = _XX[lo_y:hi_y, lo_x:hi_x].reshape(1, -1)
+    py = _YY[lo_y:hi_y, lo_x:hi_x].reshape(1, -1)
+    nearest = np.full(px.shape[1], np.inf, np.float32)
+    for start in range(0, len(segments), _RENDER_CHUNK):
+        x0, y0, x1, y1 = (c[:, None] for c in segments[start:start + _RENDER_CHUNK].T)
         dx, dy = x1 - x0, y1 - y0
         length2 = dx * dx + dy * dy
-        t = np.zeros_like(px) if length2 == 0 else np.clip(((px - x0) * dx + (py - y0) * dy) / length2, 0, 1)
-        distance = np.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
-        ink = np.clip(half + 0.5 - distance, 0, 1)
-        np.maximum(image[lo_y:hi_y, lo_x:hi_x], ink, out=image[lo_y:hi_y, lo_x:hi_x])
+        t = np.where(length2 == 0, 0.0,
+                     np.clip(((px - x0) * dx + (py - y0) * dy) / np.where(length2 == 0, 1.0, length2), 0, 1))
+        distance = np.hypot(px - (x0 + t * dx), py - (y0 + t * dy)).min(0)
+        np.minimum(nearest, distance, out=nearest)
+    image[lo_y:hi_y, lo_x:hi_x] = np.clip(half + 0.5 - nearest, 0, 1).reshape(hi_y - lo_y, hi_x - lo_x)
     return image
 
 
