@@ -127,6 +127,7 @@ def main() -> None:
     for _ in range(5):
         QApplication.processEvents()
     shoot(window, out, "evaluate")
+    run_inside_shots(window, out, wait)
 
     # The Draw area with a hand-drawn-looking 4, classified by the default model.
     from PySide6.QtCore import QPointF
@@ -142,6 +143,7 @@ def main() -> None:
     for _ in range(5):
         QApplication.processEvents()
     shoot(window, out, "draw")
+    draw_inside_shots(window, out, wait)
 
     # File > Export after the run: ONNX, with the check's figures.
     dialog = window.show_export_dialog(modal=False)
@@ -156,9 +158,66 @@ def main() -> None:
     dialog.close()
     gan_shots(window, out, wait)
     window.close()
-    print(f"saved designer, designer-problem, train, evaluate, draw, export, gan-design, gan-train and "
-          f"gan-explore (light, -dark, -1920, -1920-dark) in {out}")
+    print(f"saved designer, designer-problem, train, train-learned, train-histograms, evaluate, "
+          f"evaluate-saliency, draw, draw-inside, draw-map, draw-time-travel, export, gan-design, gan-train "
+          f"and gan-explore (light, -dark, -1920, -1920-dark) in {out}")
     app.quit()
+
+
+def settle(count: int = 5) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    for _ in range(count):
+        QApplication.processEvents()
+
+
+def run_inside_shots(window, out: Path, wait) -> None:
+    """The finished fast-cnn run seen inside: the Evaluate gallery with saliency, then the Train
+    area's "What it learned" and "Weights & gradients" pages."""
+    ev = window.evaluate_area
+    ev.saliency_box.setChecked(True)
+    wait(lambda: ev.saliency.pending == 0, 30)
+    settle()
+    shoot(window, out, "evaluate-saliency")
+    ev.saliency_box.setChecked(False)
+    window.tabs.setCurrentWidget(window.train_area)
+    area = window.train_area
+    area.pages.setCurrentIndex(1)
+    wait(lambda: area.learned_page.learned is not None and not area.learned_page.loading, 20)
+    settle()
+    shoot(window, out, "train-learned")
+    area.pages.setCurrentIndex(2)
+    wait(lambda: all(r.isVisible() for r in area.histograms_page.rows.values()), 20)
+    settle()
+    shoot(window, out, "train-histograms")
+    area.pages.setCurrentIndex(0)  # the page is remembered
+
+
+def draw_inside_shots(window, out: Path, wait) -> None:
+    """The drawn 4 inside the default model (a feature map enlarged beside its filter), on the PCA
+    map, then scored by the fast-cnn run's first epoch (time travel)."""
+    draw = window.draw_area
+    draw.views.setCurrentWidget(draw.inside)
+    draw.classify()
+    settle()
+    draw.inside.show_map(4, 3)
+    settle()
+    shoot(window, out, "draw-inside")
+    draw.views.setCurrentWidget(draw.feature_map)
+    wait(lambda: draw.feature_map.feature_map is not None, 60)
+    draw.classify()
+    wait(lambda: False, 0.3)  # the star follows at most 10 times a second
+    settle()
+    shoot(window, out, "draw-map")
+    run = next(iter(window.library.runs_with_best_weights()), None)  # the fast-cnn run
+    if run is not None and run.epoch_numbers():
+        draw.model_box.setCurrentIndex(draw.index_of("run", str(run.path)))
+        draw.time_travel.choose(1)
+        draw.views.setCurrentWidget(draw.bars)
+        settle()
+        shoot(window, out, "draw-time-travel")
+        draw.time_travel.choose(None)
+    draw.model_box.setCurrentIndex(0)
 
 
 def gan_shots(window, out: Path, wait) -> None:

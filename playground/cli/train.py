@@ -112,6 +112,8 @@ class ProgressPrinter:
         self.stream = stream
         self.tty = stream.isatty()
         self.epochs = 0
+        self.histograms: dict[str, Any] | None = None  # the latest snapshot, for gradient warnings
+        self.warned: set[str] = set()
 
     def __call__(self, e: dict[str, Any]) -> None:
         kind = e["type"]
@@ -134,12 +136,27 @@ class ProgressPrinter:
                 self.stream.write("\r\x1b[K")
             print(f"epoch {e['epoch']}/{self.epochs}  train loss {e['train_loss']:.4f}  "
                   f"train acc {e['train_accuracy']:.2%}{val}  ({e['seconds']:.1f} s)", file=self.stream)
+            self._gradient_warnings()
+        elif kind == "histograms":
+            self.histograms = e
         elif kind == "quality":
             print(f"  {quality_line(e)}", file=self.stream)
         elif kind in ("paused", "resumed", "stopped"):
             if self.tty:
                 self.stream.write("\r\x1b[K")
             print(kind, file=self.stream)
+
+
+    def _gradient_warnings(self) -> None:
+        """The latest snapshot's vanishing, exploding or dead gradients, each said once."""
+        from playground.core.histograms import gradient_warnings
+
+        if self.histograms is None:
+            return
+        for text in gradient_warnings(self.histograms):
+            if text not in self.warned:
+                self.warned.add(text)
+                print(f"  warning: {text}", file=self.stream)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

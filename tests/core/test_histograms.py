@@ -154,6 +154,19 @@ def test_a_dead_layer_built_on_purpose_is_named_and_a_healthy_network_is_not(sma
     assert all(gradient_warnings(e) == [] for e in histograms(healthy))
     cnn = list(Trainer(CNN, config(epochs=1), data=small, report_interval=0.0).run())
     assert len(histograms(cnn)) == 4 and all(gradient_warnings(e) == [] for e in histograms(cnn))
+    # `playground train` says each warning once, under the epoch it was first seen in.
+    import io
+
+    from playground.cli.train import ProgressPrinter
+
+    out = io.StringIO()
+    show = ProgressPrinter(out)
+    for event in events:
+        show(event)
+    lines = out.getvalue().splitlines()
+    said = [line for line in lines if line.startswith("  warning: ")]
+    assert [line[len("  warning: "):] for line in said] == gradient_warnings(snaps[0])
+    assert lines.index(said[0]) == 2  # training on ..., epoch 1 ..., then the warnings
 
 
 def test_vanishing_and_exploding_gradients_are_named_in_words(healthy_run):
