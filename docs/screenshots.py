@@ -8,7 +8,11 @@ with a shape problem and its one-click fix), train.png (fast-cnn training, after
 evaluate.png (its evaluation, true 4 predicted 9 selected) and draw.png (a drawn 4 classified by
 the default model), all at 1280x800, and export.png (the Export dialog after an ONNX export and its
 check). Each also in a dark palette (``NAME-dark.png``) and, but for the dialog, at 1920x1080
-(``NAME-1920.png``, ``NAME-1920-dark.png``). Then the GAN tab: gan-design.png, gan-train.png (a dcgan
+(``NAME-1920.png``, ``NAME-1920-dark.png``). Inside the network: evaluate-saliency.png (the gallery
+with what each image's guess rests on), train-learned.png and train-histograms.png (the fast-cnn
+run's first-layer filters and its weights and gradients over training), draw-inside.png (every
+layer's output for the drawn 4, a feature map enlarged beside its filter), draw-map.png (the drawing
+among 2,000 test digits) and draw-time-travel.png (scored by the run's first epoch). Then the GAN tab: gan-design.png, gan-train.png (a dcgan
 run paused after two epochs) and gan-explore.png. Trains for real on 12,000 images, so it takes a
 few minutes.
 """
