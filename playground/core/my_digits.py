@@ -446,9 +446,12 @@ def _result(classifier, trainer, train_on, held, data, before, finished, folder,
     try:
         import json
 
+        from playground.core.runs import RunError, load_run
+
         atomic_write_text(folder / RESULT_FILE, json.dumps(asdict(result), indent=2))
-    except OSError:
-        pass  # the run itself is complete; only this note is missing
+        load_run(folder, with_events=False).rename(f"{classifier.spec.name} tuned on my digits")
+    except (OSError, RunError):
+        pass  # the run itself is complete; only this note or its name is missing
     return result
 
 

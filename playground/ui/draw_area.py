@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap, QTransform
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
+                               QSlider, QTabWidget, QVBoxLayout, QWidget)
 
 from playground.core.explain import SALIENCY_LABELS, SALIENCY_METHODS
 from playground.core.preprocess import PEN_WIDTH
 from playground.ui import theme
 from playground.ui.inside_views import FeatureMapView, InsidePanel, TimeTravel, pad_transform, saliency_image
+from playground.ui.my_digits import FineTuneBar, LabelControls, added_text
 
 PAD_UNITS = 280  # the pad's side in its own units: strokes and the brush are kept in these
 MIN_PAD = 280  # pixels
@@ -442,6 +443,7 @@ class DrawArea(QWidget):
         self._make_model_chooser()
         self._make_guess()
         self._make_inside()
+        self._make_teaching()
         self._lay_out()
         self._show(None, None)
         if library is not None:
@@ -534,6 +536,19 @@ class DrawArea(QWidget):
         self.time_travel = TimeTravel()
         self.time_travel.epoch_chosen.connect(self._epoch_chosen)
 
+    def _make_teaching(self) -> None:
+        self._added = None  # the file of the drawing last added to My digits (for Undo)
+        self.teach = LabelControls()
+        self.teach.right_clicked.connect(lambda: self.add_to_my_digits(None))
+        self.teach.digit_clicked.connect(self.add_to_my_digits)
+        self.teach.undo_clicked.connect(self.undo_add)
+        self.fine_tune_bar = FineTuneBar()
+        self.fine_tune_bar.source = lambda: self.own_classifier
+        self.fine_tune_bar.fine_tuned.connect(self._fine_tuned)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.fine_tune_bar.shutdown)
+
     def _saliency_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.addWidget(self.saliency_box)
@@ -548,6 +563,8 @@ class DrawArea(QWidget):
         middle.addWidget(self.guess_caption)
         middle.addWidget(QLabel("What the network sees:"))
         middle.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
+        middle.addSpacing(8)
+        middle.addWidget(self.teach, 0, Qt.AlignmentFlag.AlignHCenter)
         middle.addStretch(1)
         row = QHBoxLayout()
         row.setSpacing(24)
@@ -560,6 +577,7 @@ class DrawArea(QWidget):
         layout.addLayout(row, 1)
         layout.addLayout(self._saliency_row())
         layout.addLayout(self._tools())
+        layout.addWidget(self.fine_tune_bar)
         layout.addWidget(self.time_travel)
         layout.addWidget(self.model_status)
         self._show_target()
@@ -910,6 +928,7 @@ class DrawArea(QWidget):
             else:
                 self.guess_caption.setText(f"Not sure: {first} or {second}? ({probs[first]:.0%}, {probs[second]:.0%})")
         self._style_guess()
+        self.teach.set_state(image is not None, probs is not None)
         self.bars.show_probabilities(probs)
         if image is None:
             self.preview.clear()
@@ -917,3 +936,71 @@ class DrawArea(QWidget):
             data = (np.clip(image, 0, 1) * 255).astype(np.uint8).tobytes()
             self.preview.setPixmap(QPixmap.fromImage(QImage(data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()))
         self.classified.emit(probs)
+
+    # -- teaching it your handwriting ------------------------------------------------------------------
+
+    def keyPressEvent(self, event) -> None:
+        """With the pad (or any part of the area that does not take the key) focused: a digit's key says
+        "No, it's a …", Enter or Y "That's right". (The probability bars take digit keys themselves:
+        there they pick the digit whose saliency is shown.)"""
+        plain = not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        text = event.text()
+        if plain and len(text) == 1 and text in "0123456789":
+            self.add_to_my_digits(int(text))
+        elif plain and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Y):
+            self.add_to_my_digits(None)
+        else:
+            super().keyPressEvent(event)
+
+    def add_to_my_digits(self, digit: int | None) -> bool:
+        """Keep what the network sees of the drawing in My digits as ``digit`` (None: the guess, "that's
+        right"), and clear the pad for the next one; whether it was added."""
+        from playground.core.my_digits import MyDigits, MyDigitsError
+
+        if self.image is None:
+            self.teach.say("Draw a digit first, then say what it is.")
+            return False
+        if digit is None:
+            if self.probabilities is None:
+                self.teach.say("There is no guess yet: press the digit's key to say what it is.")
+                return False
+            digit = int(np.argmax(self.probabilities))
+        try:
+            self._added = MyDigits().add(self.image, digit)
+        except (MyDigitsError, ValueError) as exc:
+            self.teach.say(f"Not added: {exc}")
+            return False
+        total = self.fine_tune_bar.update_count()
+        self.pad.clear()
+        self.teach.say(added_text(digit, total), undo=True)
+        return True
+
+    def undo_add(self) -> None:
+        """Take the drawing last added out of My digits and put it back on the pad."""
+        from playground.core.my_digits import MyDigits, MyDigitsError
+
+        path, self._added = self._added, None
+        if path is None:
+            return
+        try:
+            MyDigits().delete([path])
+        except MyDigitsError as exc:
+            self.teach.say(str(exc))
+            return
+        if self.pad.empty and self.pad.done and self.pad.done[-1][0] == "clear":
+            self.pad.undo_stroke()
+        self.fine_tune_bar.update_count()
+        self.teach.say("Taken out of My digits; the drawing is back on the pad.")
+
+    def _fine_tuned(self, event: dict) -> None:
+        """A fine-tune ended: its run joins the library (and the chooser) and classifies from now on."""
+        path = event.get("run_dir")
+        if not path or event.get("mnist_after") is None:
+            return
+        if self.library is not None:
+            self.library.load_from_disk()
+            index = self.index_of("run", str(path))
+            if index >= 0:
+                self.model_box.setCurrentIndex(index)
+                return
+        self.load_model(Path(path))
