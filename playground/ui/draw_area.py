@@ -549,6 +549,21 @@ class DrawArea(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self.fine_tune_bar.shutdown)
 
+    def _teaching_rows(self) -> QVBoxLayout:
+        """Teach it your handwriting: the buttons in a row, then what they did."""
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.teach)
+        buttons.addSpacing(24)
+        buttons.addWidget(self.fine_tune_bar)
+        buttons.addStretch(1)
+        said = QHBoxLayout()
+        said.addWidget(self.teach.message, 1)
+        said.addWidget(self.fine_tune_bar.result, 1)
+        rows = QVBoxLayout()
+        rows.addLayout(buttons)
+        rows.addLayout(said)
+        return rows
+
     def _saliency_row(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.addWidget(self.saliency_box)
@@ -563,8 +578,6 @@ class DrawArea(QWidget):
         middle.addWidget(self.guess_caption)
         middle.addWidget(QLabel("What the network sees:"))
         middle.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
-        middle.addSpacing(8)
-        middle.addWidget(self.teach, 0, Qt.AlignmentFlag.AlignHCenter)
         middle.addStretch(1)
         row = QHBoxLayout()
         row.setSpacing(24)
@@ -577,7 +590,7 @@ class DrawArea(QWidget):
         layout.addLayout(row, 1)
         layout.addLayout(self._saliency_row())
         layout.addLayout(self._tools())
-        layout.addWidget(self.fine_tune_bar)
+        layout.addLayout(self._teaching_rows())
         layout.addWidget(self.time_travel)
         layout.addWidget(self.model_status)
         self._show_target()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QGridLayout, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel,
+                               QListWidget, QListWidgetItem, QMenu, QProgressBar, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from playground.core.my_digits import MyDigits, MyDigitsError, read_drawing
 
@@ -34,8 +35,8 @@ def added_text(digit: int, total: int) -> str:
 
 
 class LabelControls(QWidget):
-    """After a guess: "That's right" (Enter or Y) and "No, it's a" with a button per digit (or its
-    key), then what was done, with Undo."""
+    """After a guess: "That's right" (Enter or Y), "No, it's a …" (a menu of the digits, or the digit's
+    key) and Undo, in one row; what was done is said in ``message`` (placed by the Draw area)."""
 
     right_clicked = Signal()
     digit_clicked = Signal(int)
@@ -46,43 +47,40 @@ class LabelControls(QWidget):
         self.right_button = QPushButton("✓ That's right")
         self.right_button.setToolTip("Add the drawing to My digits as the digit guessed (Enter or Y)")
         self.right_button.clicked.connect(self.right_clicked)
-        self.digit_buttons = []
-        grid = QGridLayout()
-        grid.setSpacing(2)
+        self.digit_menu = QMenu(self)
         for d in range(10):
-            button = QPushButton(str(d))
-            button.setFixedWidth(max(26, button.fontMetrics().horizontalAdvance("0") + 16))
-            button.setToolTip(f"No, it's a {d}: add the drawing to My digits as a {d} (key {d})")
-            button.clicked.connect(lambda checked=False, d=d: self.digit_clicked.emit(d))
-            grid.addWidget(button, d // 5, d % 5)
-            self.digit_buttons.append(button)
-        self.message = QLabel()
+            action = self.digit_menu.addAction(f"It's a &{d}")
+            action.triggered.connect(lambda checked=False, d=d: self.digit_clicked.emit(d))
+        self.no_button = QToolButton()
+        self.no_button.setText("No, it's a…")
+        self.no_button.setToolTip("Add the drawing to My digits as another digit (or press the digit's key)")
+        self.no_button.setMenu(self.digit_menu)
+        self.no_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.no_button.setMinimumWidth(self.no_button.fontMetrics().horizontalAdvance("No, it's a…") + 36)
+        self.no_button.setMinimumHeight(self.right_button.sizeHint().height())
+        self.message = QLabel("After a guess: Enter if it is right, the digit's key if not; the drawing goes "
+                              "to My digits.")
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.undo_button = QPushButton("Undo")
-        self.undo_button.setToolTip("Take the drawing out of My digits again and put it back on the pad")
+        self.undo_button.setToolTip("Take the drawing just added out of My digits and put it back on the pad")
         self.undo_button.clicked.connect(self.undo_clicked)
-        self.undo_button.hide()
-        layout = QVBoxLayout(self)
+        self.undo_button.setEnabled(False)
+        layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.right_button)
-        layout.addWidget(QLabel("No, it's a:"))
-        layout.addLayout(grid)
-        row = QHBoxLayout()
-        row.addWidget(self.message, 1)
-        row.addWidget(self.undo_button)
-        layout.addLayout(row)
+        layout.addWidget(self.no_button)
+        layout.addWidget(self.undo_button)
         self.set_state(False, False)
 
     def set_state(self, drawing: bool, guess: bool) -> None:
         """Enable what applies: a label needs a drawing, "That's right" a guess too."""
         self.right_button.setEnabled(guess)
-        for button in self.digit_buttons:
-            button.setEnabled(drawing)
+        self.no_button.setEnabled(drawing)
 
     def say(self, text: str, undo: bool = False) -> None:
         self.message.setText(text)
-        self.undo_button.setVisible(undo)
+        self.undo_button.setEnabled(undo)
 
 
 class MyDigitsDialog(QDialog):
@@ -217,7 +215,8 @@ class MyDigitsDialog(QDialog):
 
 class FineTuneBar(QWidget):
     """"My digits (N)…" to browse them, "Fine-tune on my digits" to train the model in use on MNIST
-    plus them (on a worker thread), its progress, Stop, and the accuracies before and after."""
+    plus them (on a worker thread), Stop and its progress; ``result`` (placed by the Draw area) says
+    how it goes and the accuracies before and after."""
 
     fine_tuned = Signal(dict)  # the core's ``fine_tuned`` event: the run folder and the figures
     browse_closed = Signal()
@@ -239,7 +238,7 @@ class FineTuneBar(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the fine-tune (what it learned so far is kept as a run)")
         self.stop_button.clicked.connect(self.stop)
-        self.stop_button.hide()
+        self.stop_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.hide()
@@ -250,9 +249,8 @@ class FineTuneBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.browse_button)
         layout.addWidget(self.tune_button)
-        layout.addWidget(self.progress)
         layout.addWidget(self.stop_button)
-        layout.addWidget(self.result, 1)
+        layout.addWidget(self.progress)
         self.update_count()
 
     @property
@@ -295,7 +293,7 @@ class FineTuneBar(QWidget):
         self._worker.yielded.connect(self._event)
         self._worker.finished.connect(self._done)
         self.tune_button.setEnabled(False)
-        self.stop_button.show()
+        self.stop_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.progress.show()
         self.result.setText("Measuring the model on your drawings and on MNIST's test images…")
@@ -330,7 +328,7 @@ class FineTuneBar(QWidget):
     def _done(self) -> None:
         self._worker = None
         self._trainer = []
-        self.stop_button.hide()
+        self.stop_button.setEnabled(False)
         self.progress.hide()
         self.update_count()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 
 from playground.core.my_digits import MyDigits, read_drawing
 from playground.core.preprocess import preprocess_strokes
@@ -36,10 +36,23 @@ def draw_stroke(qtbot, area, stroke, steps=8):
     assert area.probabilities is not None
 
 
+def pick_from_menu(qtbot, teach, digit):
+    """Click "No, it's a…", then the digit's entry in the menu it opens (the menu runs its own event
+    loop, in which the timer's click comes)."""
+    menu = teach.digit_menu
+
+    def click():
+        assert menu.isVisible()
+        qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(menu.actions()[digit]).center())
+
+    QTimer.singleShot(0, click)
+    qtbot.mouseClick(teach.no_button, Qt.MouseButton.LeftButton)
+
+
 def test_thats_right_and_no_its_a_keep_the_drawing(draw, qtbot):
     store = MyDigits()
     teach = draw.teach
-    assert not teach.right_button.isEnabled()  # nothing drawn: nothing to say
+    assert not teach.right_button.isEnabled() and not teach.no_button.isEnabled()  # nothing drawn
     draw_stroke(qtbot, draw, SEVEN)
     guess = int(draw.guess.text())
     seen = draw.image.copy()
@@ -59,9 +72,9 @@ def test_thats_right_and_no_its_a_keep_the_drawing(draw, qtbot):
     assert store.counts()[4] == 0 and draw.pad.point_lists() == strokes
     qtbot.waitUntil(lambda: draw.probabilities is not None, timeout=10_000)
 
-    # By the digit buttons; then Y for "That's right".
-    qtbot.mouseClick(teach.digit_buttons[1], Qt.MouseButton.LeftButton)
-    assert store.counts()[1] == 1
+    # By the menu of "No, it's a…"; then Y for "That's right".
+    pick_from_menu(qtbot, teach, 1)
+    assert store.counts()[1] == 1 and draw.pad.empty
     draw_stroke(qtbot, draw, ONE)
     guess = int(draw.guess.text())
     draw.pad.setFocus()
