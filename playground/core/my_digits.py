@@ -27,7 +27,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -333,6 +333,15 @@ def _accuracy(model, images: np.ndarray, labels: np.ndarray) -> float:
     return evaluate(model, torch.from_numpy(images), torch.from_numpy(labels)).accuracy
 
 
+def reads_digits(classifier) -> bool:
+    """Whether a model's classes are the ten digits, 0 to 9 (a model of another data set's classes
+    cannot learn from My digits)."""
+    spec = getattr(classifier, "spec", None)
+    classes = getattr(classifier, "classes", None)
+    return (spec is not None and spec.num_classes == 10
+            and (classes is None or [str(c) for c in classes] == list(DIGITS)))
+
+
 def _source(source):
     """A Classifier for ``source``: one already loaded, a path (run folder, model folder or model
     file) or None (the default model)."""
@@ -370,7 +379,7 @@ def fine_tune_data(digits: LoadedDigits, weight: float, mnist_images: int, seed:
     of the whole; MNIST's validation images (a part) and its whole test set. Returns (splits, copies)."""
     import torch
 
-    from playground.core.data import DataSplits, Split, load_dataset
+    from playground.core.data import Split, load_dataset
 
     mnist = load_dataset("mnist", seed=seed)
     g = torch.Generator().manual_seed(seed)
@@ -380,8 +389,8 @@ def fine_tune_data(digits: LoadedDigits, weight: float, mnist_images: int, seed:
     repeat = np.resize(np.arange(len(digits)), copies)
     images = torch.cat([mnist.train.images[pick], torch.from_numpy(digits.images[repeat])])
     labels = torch.cat([mnist.train.labels[pick], torch.from_numpy(digits.labels[repeat])])
-    train = Split(images, labels)
-    return DataSplits("mnist", train, mnist.val.head(VAL_IMAGES), mnist.test), copies
+    # ``replace`` keeps whatever else the splits carry (their class names).
+    return replace(mnist, train=Split(images, labels), val=mnist.val.head(VAL_IMAGES)), copies
 
 
 def fine_tune_events(source=None, digits: LoadedDigits | None = None, epochs: int = 1,
@@ -399,6 +408,9 @@ def fine_tune_events(source=None, digits: LoadedDigits | None = None, epochs: in
     if not 1 <= epochs <= 20 or not 0 < weight < 1:
         raise ValueError("a fine-tune takes 1 to 20 epochs and a weight between 0 and 1")
     classifier = _source(source)
+    if not reads_digits(classifier):
+        raise MyDigitsError(f"{classifier.spec.name} does not classify the digits 0 to 9, so it cannot learn "
+                            f"from My digits; choose a model of MNIST's digits")
     digits = MyDigits().load() if digits is None else digits
     if not len(digits):
         raise MyDigitsError("there are no drawings in My digits yet: after a guess, say whether it was right")

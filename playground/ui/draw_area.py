@@ -973,6 +973,11 @@ class DrawArea(QWidget):
         if self.image is None:
             self.teach.say("Draw a digit first, then say what it is.")
             return False
+        from playground.core.my_digits import reads_digits
+
+        if self.classifier is not None and not reads_digits(self.classifier):
+            self.teach.say("This model does not read digits: choose a digit model to add drawings to My digits.")
+            return False
         if digit is None:
             if self.probabilities is None:
                 self.teach.say("There is no guess yet: press the digit's key to say what it is.")

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
 from playground.core.my_digits import MyDigits, MyDigitsError, read_drawing
 
 THUMB = 56  # pixels: a drawing shown twice its size
+MAX_SHOWN = 2000  # thumbnails made at most (the newest of each digit come last, so the oldest are shown)
 
 
 def drawing_pixmap(image: np.ndarray, side: int = THUMB) -> QPixmap:
@@ -156,9 +157,12 @@ class MyDigitsDialog(QDialog):
         self.counts_label.setText(" · ".join(f"{d}: {counts[d]}" for d in range(10)) + f" — {len(drawings)} in all")
         problems = list(self.store.problems)
         self.grid.clear()
-        for drawing in drawings:
-            if shown is not None and drawing.digit != shown:
-                continue
+        wanted = [d for d in drawings if shown is None or d.digit == shown]
+        notes = []
+        if len(wanted) > MAX_SHOWN:
+            notes.append(f"Showing {MAX_SHOWN:,} of {len(wanted):,}: choose a digit to see the others.")
+            wanted = wanted[:MAX_SHOWN]
+        for drawing in wanted:
             try:
                 image = read_drawing(drawing.path)
             except ValueError as exc:
@@ -169,7 +173,9 @@ class MyDigitsDialog(QDialog):
             item.setToolTip(f"A {drawing.digit}: {drawing.path.name}")
             self.grid.addItem(item)
         if problems:
-            self.message.setText(f"Skipped {len(problems)} odd file(s): " + "; ".join(problems[:3]))
+            notes.append(f"Skipped {len(problems)} odd file(s): " + "; ".join(problems[:3]))
+        if notes:
+            self.message.setText(" ".join(notes))
         self._selection_changed()
         self.undo_button.setEnabled(bool(self._removed))
 

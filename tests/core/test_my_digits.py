@@ -161,3 +161,15 @@ def test_fine_tuning_with_no_drawings_says_so(tmp_path):
     with pytest.raises(MyDigitsError, match="no drawings"):
         fine_tune(None, MyDigits(tmp_path / "empty").load(), run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_model_of_other_classes_is_not_fine_tuned_on_digits(tmp_path):
+    from playground.core.predict import Classifier
+
+    clothes = Classifier.from_path()
+    clothes.classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                       "Ankle boot"]
+    digits = LoadedDigits(to_uint8(drawings(1, 0)[0])[None], np.array([7]), [None])
+    with pytest.raises(MyDigitsError, match="does not classify the digits"):
+        fine_tune(clothes, digits, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
