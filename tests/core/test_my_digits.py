@@ -15,6 +15,18 @@ from playground.core.my_digits import (RESULT_FILE, LoadedDigits, MyDigits, MyDi
                                        split_held_out, to_uint8)
 from playground.core.preprocess import preprocess_strokes
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch thread: on a shared two-core machine two threads spent most of a fine-tune in their
+    barriers (measured: 10 s with one, 36-57 s with two, beside other processes)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 SHORT_TOP_SEVEN = [[(0.45, 0.0), (0.6, 0.0), (0.45, 1.0)]]  # a top bar a sixth of the height: reads as a 1
 
 
@@ -173,3 +185,12 @@ def test_a_model_of_other_classes_is_not_fine_tuned_on_digits(tmp_path):
     with pytest.raises(MyDigitsError, match="does not classify the digits"):
         fine_tune(clothes, digits, run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_with_enough_drawings_some_are_held_out_and_measured(tmp_path):
+    sevens = drawings(50, seed=5)
+    digits = LoadedDigits(np.stack([to_uint8(i) for i in sevens]), np.full(50, 7), [f"{i}" for i in range(50)])
+    result = fine_tune(None, digits, run_dir=tmp_path / "run", mnist_images=500)
+    assert result.drawings == 40 and result.held_out == 10
+    assert result.held_out_before is not None and result.held_out_after >= result.held_out_before
+    assert "did not train on" in result.summary()
