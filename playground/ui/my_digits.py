@@ -243,7 +243,7 @@ class FineTuneBar(QWidget):
         self.tune_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the fine-tune (what it learned so far is kept as a run)")
-        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.clicked.connect(lambda: self.stop())
         self.stop_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
@@ -305,9 +305,11 @@ class FineTuneBar(QWidget):
         self.result.setText("Measuring the model on your drawings and on MNIST's test images…")
         self._worker.start()
 
-    def stop(self) -> None:
+    def stop(self, evaluate: bool = True) -> None:
+        """Stop between steps; the weights so far are kept as the run's (and measured, unless
+        ``evaluate`` is False: the window is closing)."""
         if self._trainer:
-            self._trainer[0].stop()
+            self._trainer[0].stop(evaluate=evaluate)
 
     def _event(self, event: dict) -> None:
         kind = event.get("type")
@@ -340,4 +342,4 @@ class FineTuneBar(QWidget):
 
     def shutdown(self) -> None:
         """Stop a fine-tune that is running (the window is closing)."""
-        self.stop()
+        self.stop(evaluate=False)
