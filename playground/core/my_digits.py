@@ -297,8 +297,8 @@ class FineTuneResult:
 
     def summary(self) -> str:
         """The figures in a few words."""
-        parts = [f"On your {self.drawings} drawings: {self.drawings_before:.0%} right before, "
-                 f"{self.drawings_after:.0%} after."]
+        drawings = f"{self.drawings} drawing{'s' if self.drawings != 1 else ''}"
+        parts = [f"On your {drawings}: {self.drawings_before:.0%} right before, {self.drawings_after:.0%} after."]
         if self.held_out_before is not None:
             parts.append(f"On {self.held_out} drawings it did not train on: {self.held_out_before:.0%} before, "
                          f"{self.held_out_after:.0%} after.")

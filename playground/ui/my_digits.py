@@ -234,6 +234,7 @@ class FineTuneBar(QWidget):
         self.mnist_images = None  # MNIST training images to go over (None: the core's default)
         self._worker = None
         self._trainer: list = []
+        self._stop_asked: list = []
         self.browse_button = QPushButton()
         self.browse_button.setToolTip("See your drawings by digit, and delete some")
         self.browse_button.clicked.connect(self.browse)
@@ -289,11 +290,15 @@ class FineTuneBar(QWidget):
             self.result.setText("Choose a model to fine-tune first (the Model list below).")
             return
         self._trainer = []
-        store_factory, trainers = self.store_factory, self._trainer
+        self._stop_asked = []  # [evaluate] once Stop was pressed, before or after the trainer exists
+        store_factory, trainers, stop_asked = self.store_factory, self._trainer, self._stop_asked
         sizes = {"mnist_images": self.mnist_images} if self.mnist_images else {}
 
         def events():  # on the worker thread: reading the drawings too
-            yield from fine_tune_events(classifier, store_factory().load(), trainer_out=trainers, **sizes)
+            for event in fine_tune_events(classifier, store_factory().load(), trainer_out=trainers, **sizes):
+                if event.get("type") == "start" and stop_asked:
+                    trainers[0].stop(evaluate=stop_asked[0])  # Stop came while it measured the model before
+                yield event
 
         self._worker = GeneratorWorker(guarded, events())
         self._worker.yielded.connect(self._event)
@@ -308,6 +313,10 @@ class FineTuneBar(QWidget):
     def stop(self, evaluate: bool = True) -> None:
         """Stop between steps; the weights so far are kept as the run's (and measured, unless
         ``evaluate`` is False: the window is closing)."""
+        if self.running:
+            self._stop_asked.append(evaluate)
+            self.stop_button.setEnabled(False)
+            self.result.setText("Stopping…")
         if self._trainer:
             self._trainer[0].stop(evaluate=evaluate)
 
@@ -315,7 +324,8 @@ class FineTuneBar(QWidget):
         kind = event.get("type")
         if kind == "start":
             self.progress.setRange(0, int(event.get("total_steps") or 1))
-            self.result.setText(f"Fine-tuning on {event.get('train_size', 0):,} images…")
+            if not self._stop_asked:
+                self.result.setText(f"Fine-tuning on {event.get('train_size', 0):,} images…")
         elif kind == "progress":
             self.progress.setValue(int(event.get("step", 0)))
         elif kind == "finished":

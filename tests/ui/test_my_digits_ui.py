@@ -151,3 +151,18 @@ def test_fine_tune_makes_a_run_the_draw_area_uses(draw, qtbot, own_data_folder):
     assert "tuned on my digits" in draw.model_box.currentText()
     assert draw.classifier is not None and draw.classifier.source.startswith(result["run_dir"])
     assert draw.probabilities is not None
+
+
+def test_a_stopped_fine_tune_keeps_what_it_has(draw, qtbot, own_data_folder):
+    store = MyDigits()
+    store.add(preprocess_strokes([[(45, 0), (60, 0), (45, 100)]]), 7)
+    bar = draw.fine_tune_bar
+    bar.update_count()
+    results = []
+    bar.fine_tuned.connect(results.append)
+    qtbot.mouseClick(bar.tune_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(bar.stop_button, Qt.MouseButton.LeftButton)  # while it measures the model before
+    assert bar.result.text() == "Stopping…" and not bar.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: bool(results) and not bar.running, timeout=120_000)
+    assert results[0]["status"] == "stopped"
+    assert bar.result.text().startswith("Stopped early.") and bar.tune_button.isEnabled()
