@@ -360,11 +360,13 @@ def fine_tune_config(source, epochs: int, seed: int):
     import json
 
     from playground.core.config import TrainConfig
-    from playground.core.runs import CONFIG_FILE
+    from playground.core.runs import CONFIG_FILE, DESIGN_FILE
 
     loss = "cross-entropy"
     folder = Path(source.source)
     for candidate in (folder, folder.parent):
+        if not (candidate / DESIGN_FILE).is_file():
+            continue  # not a run or model folder: a config.json there is someone else's
         try:
             loss = TrainConfig.from_dict(json.loads(read_regular(candidate / CONFIG_FILE, 1_000_000))).loss
             break
