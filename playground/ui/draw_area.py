@@ -9,6 +9,11 @@ Only what is on screen is computed: each layer's output while "Inside" is shown,
 "What it looks at" is on, the map's marker (at most ten times a second) while the map is shown.
 The pad and the preview grow with the window (the pad up to about 45% of its width); the views
 beside them (the bars, "Inside", the map) take the rest.
+
+Teach it your handwriting (issue 17, widgets in ``ui/my_digits.py``): after a guess, "That's right"
+(Enter or Y) or "No, it's a …" (a digit's key, or the menu) keeps what the network saw in My digits
+and clears the pad (Undo takes it back). A digit's key on the probability bars still picks the digit
+whose saliency is shown; anywhere else in the area (the pad, a button) it labels the drawing.
 """
 
 from __future__ import annotations
