@@ -762,6 +762,9 @@ class MainWindow(QMainWindow):
             ("Alt+Up / Alt+Down", "Move the selected layer"), ("Ins", "Go to the palette to add a layer"),
             ("Ctrl+Return", "Start training (from any area: it shows the Train area)"),
             ("F2", "Rename the selected run (in the Train area's run list)"),
+            ("Enter or Y", "Draw tab: that's right (the drawing goes to My digits as guessed)"),
+            ("0 … 9", "Draw tab: no, it's that digit (to My digits); on the probability bars: what counts "
+                      "for that digit"),
             ("F5 / F6 / Shift+F5", "GAN tab: start, pause or resume, stop the GAN run"),
             ("D / G", "GAN tab, while paused: one discriminator step / one generator step"),
             ("0 … 9, N, R", "GAN explorer: the digit (conditional GAN), new samples, a random end"),
