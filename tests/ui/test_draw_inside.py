@@ -312,7 +312,9 @@ def test_the_new_views_fit_small_and_large_windows(draw, qtbot):
             tabs = draw.views.tabBar()
             assert all(tabs.rect().contains(tabs.tabRect(i)) for i in range(tabs.count()))  # no scroll arrows
         assert draw.pad.width() >= 280 and draw.views.width() >= 200
-    # With a map enlarged in the smallest window, the layer list keeps room to scroll through.
+    # With a map enlarged in the smallest window, the layer list keeps room to scroll through (once
+    # the Map tab's fitting is done: no worker left running when the window closes).
+    qtbot.waitUntil(lambda: draw.feature_map.feature_map is not None, timeout=120_000)
     window.resize(730, 572)
     draw.use_classifier(random_classifier("tutorial-cnn"), "Opened: tutorial-cnn")
     click_tab(qtbot, draw.views, draw.inside)
