@@ -198,6 +198,11 @@ def _event_layers(event: Any) -> list[dict]:
     return [layer for layer in event["layers"] if _layer_ok(layer)]
 
 
+def snapshot_layers(event: Any) -> list[dict]:
+    """A histograms event's well-formed layers ([] for anything else)."""
+    return _event_layers(event)
+
+
 def histogram_snapshots(events: list[Any]) -> list[dict]:
     """The histograms events that can be drawn (a step that fits int64 and at least one well-formed
     layer), in order; malformed ones, and events of other types, left out."""

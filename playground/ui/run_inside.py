@@ -433,8 +433,9 @@ class LayerHeatmaps(QWidget):
         self._title_zeros(events)
 
     def _title_zeros(self, events: list[dict]) -> None:
-        layer = next((lay for e in reversed(events) if e.get("type") == "histograms"
-                      for lay in e.get("layers", []) if lay.get("index") == self.index), None)
+        from playground.core.histograms import snapshot_layers
+
+        layer = next((lay for e in reversed(events) for lay in snapshot_layers(e) if lay["index"] == self.index), None)
         self._set_header(layer)
 
     def _set_header(self, layer: dict | None) -> None:

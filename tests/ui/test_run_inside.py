@@ -346,7 +346,10 @@ def stranger_window(data_folder, ready_window, monkeypatch, qtbot, tmp_path):
     huge = json.loads(json.dumps(good))
     for layer in huge["layers"]:
         layer["weight_range"] = [-1e308, 1e308]
-    lines += [json.dumps(dict(good, step=10 ** 30)), json.dumps(huge)]
+    # The latest event: one good layer, a malformed one, and junk.
+    junk = next(json.loads(line) for line in reversed(lines) if '"histograms"' in line)
+    junk["layers"] = ["x", None, dict(junk["layers"][1], grad_counts="many"), junk["layers"][1]]
+    lines += [json.dumps(dict(good, step=10 ** 30)), json.dumps(huge), json.dumps(dict(junk, step=junk["step"] + 1))]
     metrics.write_text(re.sub(r'"steps_per_epoch": \d+', '"steps_per_epoch": 3', "\n".join(lines)) + "\n")
     (folder / "weights_last.safetensors").write_bytes(b"not safetensors")
     monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
@@ -365,10 +368,10 @@ def test_a_strangers_damaged_run_is_drawn_from_what_is_readable(stranger_window,
     select_run(qtbot, area, "stranger-cnn")
     page = click_page(qtbot, area, "Weights & gradients")
     run = run_named(window, "stranger-cnn")
-    good = [e for e in run.events if e.get("type") == "histograms"][:-2]  # the last two are the bad ones
-    assert sorted(page.rows) == [0, 4] and "Select a run" not in page.warnings.text()
+    good = [e for e in run.events if e.get("type") == "histograms"][:-3]  # the last three are the bad ones
+    assert sorted(page.rows) == [4] and "Select a run" not in page.warnings.text()  # the latest event's good layer
     for row in page.rows.values():
-        assert row.matrices["weight"].shape[0] == len(good)
+        assert row.matrices["weight"].shape[0] == len(good) + 1
         assert row.plots["weight"].getAxis("bottom").labelText == "epoch"
         rect = row.images["weight"].mapRectToParent(row.images["weight"].boundingRect())
         assert 0.0 <= rect.left() < 0.5 and 1.5 < rect.right() <= 2.5  # two epochs, not steps/3
