@@ -227,7 +227,7 @@ def test_export_command_checks_the_export(tmp_path):
     text = run("export", str(_default_model()), "--format", "script", "--out", str(tmp_path / "net.py"))
     assert text.returncode == 0 and "check PASSED: 300 test images, labels agree on 100.00%" in text.stdout
     bad = run("export", str(tmp_path / "nothing"), "--format", "onnx", "--out", str(out))
-    assert bad.returncode == 2 and "not a folder" in bad.stderr
+    assert bad.returncode == 2 and "no such file or folder" in bad.stderr
 
 
 def _default_model():

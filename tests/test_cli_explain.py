@@ -113,4 +113,51 @@ def test_an_unusable_out_folder_is_refused_before_anything_is_written(files, tmp
 
 def test_a_missing_model_is_a_usage_error(files, tmp_path, capsys):
     assert main(["explain", files["seven"], "--out", str(tmp_path / "m"), "--model", str(tmp_path / "nope")]) == 2
-    assert "not a folder" in capsys.readouterr().err
+    assert "nope: no such file or folder" in capsys.readouterr().err
+
+
+def test_force_leaves_no_layer_files_of_another_model(files, tmp_path, capsys):
+    import torch
+
+    from playground.core import NetworkSpec
+    from playground.core import make_layer as L
+    from playground.core.export import save_model_file
+
+    out = tmp_path / "twice"
+    assert main(["explain", files["seven"], "--out", str(out)]) == 0  # the default model: many layers
+    (out / "001-seven.notes.txt").write_text("mine")
+    (out / "001-seven.layer-x.npy").write_text("mine too: not a name explain makes")
+    spec = NetworkSpec((L("Flatten"), L("Linear", out_features=10)))
+    small = save_model_file(tmp_path / "small.pgmodel.safetensors", spec,
+                            {"1.weight": torch.zeros(10, 784), "1.bias": torch.zeros(10)})
+    assert main(["explain", files["seven"], "--out", str(out), "--model", str(small), "--force"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "001-seven.input.npy", "001-seven.layer-00-Flatten.npy", "001-seven.layer-01-Linear.npy",
+        "001-seven.layer-x.npy", "001-seven.notes.txt", "001-seven.saliency.npy"]
+
+
+def test_a_file_size_limit_leaves_no_half_written_image_and_says_why(files, tmp_path):
+    import resource
+
+    def limit_file_size():  # as `ulimit -f 4`: the input and saliency fit, the first layer's output does not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    out = tmp_path / "limited"
+    result = subprocess.run([sys.executable, "-m", "playground", "explain", files["seven"], files["two"],
+                             "--out", str(out), "--json"], capture_output=True, text=True, preexec_fn=limit_file_size)
+    assert result.returncode == 1 and "Traceback" not in result.stderr + result.stdout
+    lines = json_lines(result.stdout)
+    assert len(lines) == 2
+    for line in lines:
+        assert line["error"].endswith("could not write its files into " + str(out)
+                                      + ": the disk is full or a file size limit was hit")
+    assert list(out.iterdir()) == []
+
+
+def test_a_dangling_link_as_out_is_refused_up_front(files, tmp_path, capsys):
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "nowhere")
+    assert main(["explain", files["seven"], files["two"], "--out", str(link)]) == 2
+    assert capsys.readouterr().err.count("is a link to something that does not exist") == 1
+    assert not (tmp_path / "nowhere").exists() and link.is_symlink()

@@ -21,15 +21,16 @@ def add_commands(sub) -> None:
                     "NumPy .npy files into OUT: the 28x28 image the network sees (PREFIX.input.npy), a 28x28 "
                     "saliency map aligned with it (PREFIX.saliency.npy: positive = evidence for the class) and "
                     "one file per layer of the design with that layer's output (PREFIX.layer-NN-TYPE.npy), "
-                    "where PREFIX is the image's position (001, 002, ...) and its file name. Every image gets "
+                    "where PREFIX is the image's position (001, 002, ...) and its file name, and NN the layer's "
+                    "position in the design's list of layers, counted from 0 (the app counts from 1). Every image gets "
                     "a line (with --json, {\"path\", \"digit\", \"probabilities\", \"target\", \"method\", "
                     "\"input\", \"saliency\", \"layers\": [{\"index\", \"type\", \"shape\", \"file\"}]} or "
-                    "{\"path\", \"error\"}), and a bad image does not stop the others.",
+                    "{\"path\", \"error\"}; \"index\" is NN, from 0), and a bad image does not stop the others.",
         epilog="OUT is a new folder (its parent must exist) or an empty one; with --force, an existing "
-               "folder: files of the same names are replaced, others kept. Exit code: 2 if the model, an "
-               "option or OUT is unusable (nothing is written) or any image could not be read, even if others "
-               "were explained; otherwise 1 if any image had no digit (blank), the model's output was not a "
-               "number or a file could not be written; otherwise 0.")
+               "folder: an image's files replace those of the same prefix (PREFIX.*.npy), others are kept. "
+               "Exit code: 2 if the model, an option or OUT is unusable (nothing is written) or any image "
+               "could not be read, even if others were explained; otherwise 1 if any image had no digit "
+               "(blank), the model's output was not a number or a file could not be written; otherwise 0.")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", type=Path, metavar="RUN_DIR_OR_MODEL",
                    help="a run folder, a model folder or a model file (.pgmodel.safetensors; "
@@ -51,6 +52,9 @@ def check_out_folder(folder: Path, force: bool) -> None:
     from playground.core.text import printable
 
     shown = printable(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise UsageError(f"{shown} is a link to something that does not exist; give a new or empty folder for "
+                         f"the files")
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{shown} is a file, not a folder; give a new or empty folder for the files")
     if folder.is_dir():
@@ -99,15 +103,44 @@ def _save(folder: Path, name: str, array) -> str:
     return str(target)
 
 
+def _own_files(folder: Path, prefix: str) -> list[Path]:
+    """The files of ``prefix`` that an earlier run may have left in ``folder`` (only names this
+    command makes: PREFIX.input.npy, PREFIX.saliency.npy, PREFIX.layer-NN-TYPE.npy)."""
+    pattern = re.compile(re.escape(prefix) + r"\.(input|saliency|layer-\d{2,}-[A-Za-z0-9]+)\.npy")
+    try:
+        return [p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_file()]
+    except OSError:
+        return []
+
+
 def _write_files(folder: Path, prefix: str, image, explanation) -> tuple[str, str, list[dict]]:
-    """The input, saliency and layer files of one image; ``OSError`` if one cannot be written."""
+    """The input, saliency and layer files of one image, in place of any an earlier run left under
+    the same prefix (another model's layers would not all be replaced); ``OSError`` if one cannot be
+    written, and then none of this image's files are left."""
     folder.mkdir(exist_ok=True)
-    input_file = _save(folder, f"{prefix}.input.npy", image)
-    saliency_file = _save(folder, f"{prefix}.saliency.npy", explanation.saliency)
-    layers = [{"index": out.index, "type": out.type, "shape": list(out.shape),
-               "file": _save(folder, f"{prefix}.layer-{out.index:02d}-{out.type}.npy", out.values)}
-              for out in explanation.outputs]
+    for old in _own_files(folder, prefix):
+        old.unlink()
+    try:
+        input_file = _save(folder, f"{prefix}.input.npy", image)
+        saliency_file = _save(folder, f"{prefix}.saliency.npy", explanation.saliency)
+        layers = [{"index": out.index, "type": out.type, "shape": list(out.shape),
+                   "file": _save(folder, f"{prefix}.layer-{out.index:02d}-{out.type}.npy", out.values)}
+                  for out in explanation.outputs]
+    except OSError:
+        for written in _own_files(folder, prefix):
+            written.unlink(missing_ok=True)
+        raise
     return input_file, saliency_file, layers
+
+
+def _write_error(exc: OSError) -> str:
+    """Why a file could not be written, in words (NumPy's own message for a short write is
+    "12544 requested and 5088 written")."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or exc.errno is None:
+        return "the disk is full or a file size limit was hit"
+    return exc.strerror or str(exc)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -161,7 +194,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             input_file, saliency_file, layers = _write_files(args.out, _prefix(position, width, path), image, result)
         except OSError as exc:
             failed += 1
-            report_error(path, f"{path}: cannot write into {args.out} ({exc.strerror or exc})")
+            report_error(path, f"{path}: could not write its files into {args.out}: {_write_error(exc)}")
             continue
         digit = int(probs.argmax())
         if args.json:

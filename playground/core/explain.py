@@ -15,7 +15,9 @@ Saliency methods:
   ``log p`` exactly 0), and unlike the bare logit it counts evidence for the other classes against
   the target. One forward and one backward pass.
 - ``"grad-cam"`` (designs with a Conv2d layer): Selvaraju et al.'s Grad-CAM on the last image-shaped
-  output at or after the last Conv2d layer, upsampled bilinearly to 28x28.
+  output at or after the last Conv2d layer, each of its cells placed on the input pixel its receptive
+  field is centred on (linearly in between, held at the borders), so a map of a convolution without
+  padding lines up with the digit.
 - ``"gradient"`` and ``"gradient-magnitude"`` (:data:`COMPARISON_METHODS`, for the deletion benchmark,
   not offered in the app): the plain gradient of the log-odds, signed, and its absolute value (the
   classic "vanilla gradient" saliency map).
@@ -207,7 +209,7 @@ def _graph_forward(model, spec: NetworkSpec, x, method: str, record: bool):
     return x, logits, outputs, sequences, kept
 
 
-def _maps(x, logits, kept, targets, method: str) -> np.ndarray:
+def _maps(spec: NetworkSpec, x, logits, kept, targets, method: str) -> np.ndarray:
     """(n, 28, 28) saliency of a batch from its forward pass, with one backward pass (images are
     independent in eval mode, so the sum's gradient is each image's own). ``autograd.grad``, not
     ``backward()``: the model's own ``.grad`` stay untouched and only the gradients needed are made."""
@@ -217,7 +219,7 @@ def _maps(x, logits, kept, targets, method: str) -> np.ndarray:
     with torch.enable_grad():
         (grad,) = torch.autograd.grad(_log_odds(logits, targets).sum(), x if kept is None else kept)
     if method == "grad-cam":
-        return _grad_cam_maps(kept.detach(), grad, x.shape[-2:])
+        return _grad_cam_maps(kept.detach(), grad, x.shape[-2:], receptive_field_centres(spec, grad_cam_layer(spec)))
     grad = grad.reshape(len(x), *x.shape[-2:])
     if method == "gradient-x-input":
         grad = grad * x.detach().reshape_as(grad)
@@ -228,16 +230,63 @@ def _maps(x, logits, kept, targets, method: str) -> np.ndarray:
 
 def _saliency_batch(model, spec: NetworkSpec, x, targets, method: str) -> np.ndarray:
     x, logits, _, _, kept = _graph_forward(model, spec, x, method, record=False)
-    return _maps(x, logits, kept, targets, method)
+    return _maps(spec, x, logits, kept, targets, method)
 
 
-def _grad_cam_maps(activation, grad, size) -> np.ndarray:
+# Layers that keep each pixel where it was, for the receptive fields of Grad-CAM's cells.
+_IMAGE_PIXELWISE = ("BatchNorm", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU")
+
+
+def receptive_field_centres(spec: NetworkSpec, index: int) -> tuple[float, float] | None:
+    """Where the cells of layer ``index``'s output are centred on the input image: ``(start, jump)``,
+    cell ``j``'s receptive field centred on input pixel ``start + j * jump`` (pixel ``p`` centred at
+    ``p``), the same along both axes (square kernels, strides and paddings). From each Conv2d,
+    ConvTranspose2d, MaxPool2d and AvgPool2d's kernel, stride and padding; None when a layer before
+    it moves pixels some other way (an Unflatten of a Linear's output)."""
+    start, jump = 0.0, 1.0
+    for layer in spec.layers[:index + 1]:
+        p = layer.params
+        if layer.type in ("Conv2d", "MaxPool2d", "AvgPool2d"):
+            k = p["kernel_size"]
+            stride = p["stride"] or k  # a pool's stride 0 is its window
+            start, jump = start + ((k - 1) / 2 - p["padding"]) * jump, jump * stride
+        elif layer.type == "ConvTranspose2d":
+            k, stride = p["kernel_size"], p["stride"]
+            start, jump = start + (p["padding"] - (k - 1) / 2) / stride * jump, jump / stride
+        elif layer.type not in _IMAGE_PIXELWISE:
+            return None
+    return start, jump
+
+
+def _resample_matrix(cells: int, pixels: int, start: float, jump: float):
+    """(pixels, cells) weights that interpolate linearly between cells centred at ``start + j * jump``
+    onto the pixel centres 0..pixels-1, held at the first and last cell beyond them."""
+    import torch
+
+    u = ((torch.arange(pixels, dtype=torch.float64) - start) / jump).clamp(0, cells - 1)
+    low = u.floor().long().clamp(max=cells - 1)
+    high = (low + 1).clamp(max=cells - 1)
+    frac = u - low
+    weights = torch.zeros(pixels, cells, dtype=torch.float64)
+    weights[torch.arange(pixels), low] += 1 - frac
+    weights[torch.arange(pixels), high] += frac
+    return weights.float()
+
+
+def _grad_cam_maps(activation, grad, size, centres: tuple[float, float] | None = None) -> np.ndarray:
+    """Grad-CAM of a batch, placed on the input's pixels: each cell at its receptive field's centre
+    (``centres``, from :func:`receptive_field_centres`), linearly in between; without them, stretched
+    over the image."""
     import torch
 
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activation).sum(dim=1, keepdim=True))
-    cam = torch.nn.functional.interpolate(cam, size=tuple(size), mode="bilinear", align_corners=False)
-    return cam[:, 0].numpy().astype(np.float32, copy=False)
+    if centres is None:
+        cam = torch.nn.functional.interpolate(cam, size=tuple(size), mode="bilinear", align_corners=False)
+        return cam[:, 0].numpy().astype(np.float32, copy=False)
+    rows = _resample_matrix(cam.shape[2], int(size[0]), *centres)
+    cols = _resample_matrix(cam.shape[3], int(size[1]), *centres)
+    return (rows @ cam[:, 0] @ cols.T).numpy().astype(np.float32, copy=False)
 
 
 def saliency(model, spec: NetworkSpec, image, target: int, method: str = "gradient-x-input") -> np.ndarray:
@@ -258,7 +307,7 @@ def explain(model, spec: NetworkSpec, image, target: int | None = None, method: 
     if not 0 <= target < len(probs):
         raise ValueError(f"target class {target} is not one of 0..{len(probs) - 1}")
     layers = _layer_list(spec, outputs, sequences) if with_outputs else []
-    return Explanation(probs, layers, target, method, _maps(x, logits, kept, [target], method)[0])
+    return Explanation(probs, layers, target, method, _maps(spec, x, logits, kept, [target], method)[0])
 
 
 # -- deletion test ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from playground.core.events import (HISTOGRAM_GRAD_BINS, HISTOGRAM_GRAD_LOG10_RANGE, HISTOGRAM_WEIGHT_BINS,
-                                    MAX_HISTOGRAM_LAYERS, HistogramLayer)
+                                    HISTOGRAMS_PER_EPOCH, MAX_HISTOGRAM_LAYERS, HistogramLayer)
 from playground.core.spec import NetworkSpec
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ EXPLODING_GRAD_RMS = 10.0
 MOSTLY_DEAD_SHARE = 0.99
 
 _CHUNK = 1 << 24  # float32 counts are exact up to 2**24: histograms of larger tensors go by chunks
+# What a logged event may hold and still be drawn: a step that fits int64, weights whose span fits a float.
+_MAX_STEP = 2 ** 63 - 1
+_MAX_WEIGHT = 1e300
 
 
 def snapshot_steps(steps_per_epoch: int, per_epoch: int) -> frozenset[int]:
@@ -160,6 +163,13 @@ def _is_finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _range_ok(value: Any) -> bool:
+    """A weight range [lo, hi]: finite, lo <= hi, and small enough that any two ranges' span is finite
+    (a stranger's 1e308 would make NaN bin edges)."""
+    return (isinstance(value, list) and len(value) == 2 and all(_is_finite(v) and abs(v) <= _MAX_WEIGHT for v in value)
+            and value[0] <= value[1])
+
+
 def _counts_ok(value: Any, bins: int) -> bool:
     return isinstance(value, list) and len(value) == bins and all(_is_int(v) and v >= 0 for v in value)
 
@@ -171,7 +181,7 @@ def _layer_ok(layer: Any) -> bool:
         return False
     wr, gr = layer.get("weight_range"), layer.get("grad_log10_range")
     return (_is_int(layer.get("index")) and layer["index"] >= 0 and isinstance(layer.get("type"), str)
-            and isinstance(wr, list) and len(wr) == 2 and all(_is_finite(v) for v in wr) and wr[0] <= wr[1]
+            and _range_ok(wr)
             and gr == list(HISTOGRAM_GRAD_LOG10_RANGE)
             and _counts_ok(layer.get("weight_counts"), HISTOGRAM_WEIGHT_BINS)
             and _counts_ok(layer.get("grad_counts"), HISTOGRAM_GRAD_BINS)
@@ -182,9 +192,42 @@ def _layer_ok(layer: Any) -> bool:
 def _event_layers(event: Any) -> list[dict]:
     """A histograms event's well-formed layers ([] for anything else)."""
     if not (isinstance(event, dict) and event.get("type") == "histograms" and _is_int(event.get("step"))
+            and 0 <= event["step"] <= _MAX_STEP
             and isinstance(event.get("layers"), list)):
         return []
     return [layer for layer in event["layers"] if _layer_ok(layer)]
+
+
+def snapshot_layers(event: Any) -> list[dict]:
+    """A histograms event's well-formed layers ([] for anything else)."""
+    return _event_layers(event)
+
+
+def histogram_snapshots(events: list[Any]) -> list[dict]:
+    """The histograms events that can be drawn (a step that fits int64 and at least one well-formed
+    layer), in order; malformed ones, and events of other types, left out."""
+    return [event for event in events if _event_layers(event)]
+
+
+def snapshot_positions(events: list[dict], index: int, steps_per_epoch: Any) -> tuple[np.ndarray, str]:
+    """Where :func:`heatmap`'s snapshots of layer ``index`` lie on the x axis, and its unit: in epochs
+    from the step and ``steps_per_epoch`` (from the run's log) when they agree with each event's own
+    epoch; else from the events' epochs alone (evenly spread within each epoch); else in steps. A
+    stranger's log may hold garbage in any of them."""
+    rows = [event for event in events for layer in _event_layers(event) if layer["index"] == index]
+    steps = np.array([event["step"] for event in rows], dtype=np.float64)
+    epochs = [event.get("epoch") for event in rows]
+    if not all(_is_int(e) and 1 <= e <= _MAX_STEP for e in epochs) or epochs != sorted(epochs):
+        return steps, "step"
+    spe = steps_per_epoch
+    if _is_int(spe) and spe > 0 and all((e - 1) * spe < s <= e * spe for e, s in zip(epochs, steps)):
+        return steps / spe, "epoch"
+    x = np.zeros(len(rows))
+    for epoch in set(epochs):
+        at = [i for i, e in enumerate(epochs) if e == epoch]
+        share = max(len(at), HISTOGRAMS_PER_EPOCH)
+        x[at] = (epoch - 1) + (np.arange(len(at)) + 1) / share
+    return x, "epoch"
 
 
 def histogram_layers(events: list[dict]) -> list[tuple[int, str]]:

@@ -62,6 +62,9 @@ class Classifier:
             except ExportError as exc:
                 raise RunError(str(exc)) from None
             return cls(spec, state, str(folder))
+        if not folder.exists():
+            raise RunError(f"{folder}: no such file or folder; give a run folder, a model folder "
+                           f"(with {DESIGN_FILE} and weights) or a model file")
         if not folder.is_dir():
             raise RunError(f"{folder}: not a folder; give a run folder or a model folder "
                            f"(with {DESIGN_FILE} and weights)")

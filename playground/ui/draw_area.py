@@ -407,6 +407,10 @@ class ProbabilityBars(QWidget):
             painter.drawRect(bar)
 
 
+BROKEN_MODEL = ("The model's output is not a number (NaN): the model is broken; retrain it or choose "
+                "another model.")
+
+
 class DrawArea(QWidget):
     """The pad, the guess, the probabilities, the 28x28 image the network sees, and a model chooser
     that lists the run library's runs with best weights (and follows the run being trained).
@@ -518,6 +522,9 @@ class DrawArea(QWidget):
         self.views.setTabToolTip(1, "Inside the network: each layer's output for your drawing, as you draw")
         self.views.setTabToolTip(2, "Where it puts things: your drawing among 2,000 test images, placed by the "
                                     "network's layer before the last")
+        # All three tabs in view, no scroll arrows, even in the smallest window.
+        self.views.tabBar().setUsesScrollButtons(False)
+        self.views.setMinimumWidth(self.views.tabBar().sizeHint().width())
         self.views.currentChanged.connect(self._view_changed)
         self.feature_map.fitted.connect(self._place_on_map)
         self.bars.digit_clicked.connect(self._bar_clicked)
@@ -533,6 +540,9 @@ class DrawArea(QWidget):
                                    "changes with it (passes the deletion test). Grad-CAM: the last "
                                    "convolution's maps weighted by their gradients (convolutional models).")
         self.method_box.currentIndexChanged.connect(self._saliency_changed)
+        # The user's choice (activated: not our own changes), restored when a model allows it again.
+        self.chosen_method = "gradient-x-input"
+        self.method_box.activated.connect(lambda _: setattr(self, "chosen_method", self.method_box.currentData()))
         self.target_label = QLabel()
         self.target_label.setMinimumWidth(80)
         self.guess_target_button = QPushButton("Back to the guess")
@@ -783,8 +793,9 @@ class DrawArea(QWidget):
         item = self.method_box.model().item(self.method_box.findData("grad-cam"))
         item.setEnabled(grad_cam)
         item.setToolTip("" if grad_cam else "Grad-CAM needs a convolutional layer")
-        if not grad_cam and self.method_box.currentData() == "grad-cam":
-            self.method_box.setCurrentIndex(self.method_box.findData("gradient-x-input"))
+        wanted = self.chosen_method if grad_cam else "gradient-x-input"
+        if self.method_box.currentData() != wanted:
+            self.method_box.setCurrentIndex(self.method_box.findData(wanted))
 
     def time_travel_run(self):
         """The run whose epochs the slider steps through: the chosen run (or followed one), or None."""
@@ -820,7 +831,7 @@ class DrawArea(QWidget):
                         self._epoch_models.pop(next(iter(self._epoch_models)))
                     self._epoch_models[key] = Classifier.from_weights_file(run.spec, run.epoch_weights_path(epoch))
             except (RunError, OSError, ValueError) as exc:
-                self.time_travel.label.setText(f"Cannot load epoch {epoch}'s weights: {exc}")
+                self.time_travel.failed(f"Cannot load epoch {epoch}'s weights: {exc}")
                 return
             self._classifier = self._epoch_models[key]
         base = self.model_status.text().split(TRAVEL_NOTE)[0]
@@ -914,12 +925,14 @@ class DrawArea(QWidget):
         self.classify()
 
     def _show_target(self) -> None:
+        # Grad-CAM is never negative: no blue.
+        colours = "redder counts more" if self.method_box.currentData() == "grad-cam" else "red for it, blue against"
         if self.target is not None:
             self.target_label.setText(f"for {self.target} (picked: click its bar again to go back)")
         elif self.probabilities is not None:
-            self.target_label.setText(f"for the guess, {int(np.argmax(self.probabilities))}: red for it, blue against")
+            self.target_label.setText(f"for the guess, {int(np.argmax(self.probabilities))}: {colours}")
         else:
-            self.target_label.setText("for the guess: red for it, blue against")
+            self.target_label.setText(f"for the guess: {colours}")
         self.guess_target_button.setEnabled(self.target is not None)
 
     def _too_small(self) -> bool:
@@ -928,12 +941,16 @@ class DrawArea(QWidget):
         return bool(points) and max(max(xs) - min(xs), max(ys) - min(ys)) < TOO_SMALL
 
     def _show(self, image: np.ndarray | None, probs: np.ndarray | None) -> None:
+        broken = probs is not None and not np.isfinite(probs).all()  # e.g. finite weights of 1e38
+        if broken:
+            probs = self.explanation = None  # no guess, no layer outputs or saliency made of NaN
         self.probabilities = probs
         self.image = image
         if probs is None:
             self.sure = None
             self.guess.setText("?" if image is not None else "")
-            self.guess_caption.setText("Loading the model…" if image is not None else "Draw a digit on the pad")
+            self.guess_caption.setText(BROKEN_MODEL if broken else "Loading the model…" if image is not None
+                                       else "Draw a digit on the pad")
         else:
             first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
             small = self._too_small()

@@ -61,8 +61,10 @@ COLOUR_TABLE = [value_colour((i - ZERO_INDEX) / ZERO_INDEX).rgb() for i in range
 
 def value_indices(values: np.ndarray, scale: float) -> np.ndarray:
     """uint8 colour indices of ``values`` divided by ``scale`` (0..254, 127 for zero)."""
-    k = ZERO_INDEX / max(scale, 1e-12)
-    return np.clip(np.rint(values * k + ZERO_INDEX), 0, 254).astype(np.uint8)
+    k = ZERO_INDEX / scale if math.isfinite(scale) and scale > 1e-12 else ZERO_INDEX / 1e-12
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN: the ends of the scale and zero
+        scaled = np.nan_to_num(np.asarray(values, np.float64) * k, nan=0.0, posinf=ZERO_INDEX, neginf=-ZERO_INDEX)
+    return np.clip(np.rint(scaled + ZERO_INDEX), 0, 254).astype(np.uint8)
 
 
 def indexed_image(indices: np.ndarray) -> QImage:
@@ -151,7 +153,7 @@ class LayerCell:
 def layer_title(output, spec) -> str:
     what = spec.layers[output.index].describe() if spec is not None else output.type
     shape = "×".join(str(n) for n in output.shape)
-    return f"{output.index}. {what}  ·  {shape}"
+    return f"{output.index + 1}. {what}  ·  {shape}"  # counted from 1, as the designer counts
 
 
 def output_kind(output) -> str:
@@ -235,7 +237,8 @@ class ActivationsView(QWidget):
             values = output.steps
         else:
             values = output.values
-        scale = float(np.abs(values).max()) if values.size else 1.0
+        finite = np.abs(values[np.isfinite(values)])
+        scale = float(finite.max()) if finite.size else 1.0
         cell.title = f"{layer_title(output, self.spec)}  ·  max {scale:.3g}"
         indices = value_indices(values, scale)
         if cell.kind == "maps":
@@ -306,16 +309,24 @@ class ColourLegend(QWidget):
         self.setToolTip("Each layer is coloured on its own scale: its largest magnitude (written after "
                         "its title) is the end of the bar; zero is black.")
 
+        self._ramp: QImage | None = None  # the colour bar, made once per width (not at each paint)
+        self.ramp_builds = 0
+
     def sizeHint(self) -> QSize:
         return QSize(320, self.minimumHeight())
+
+    def _ramp_image(self, width: int) -> QImage:
+        if self._ramp is None or self._ramp.width() != width:
+            indices = np.rint(np.linspace(0, 254, width)).astype(np.uint8)
+            self._ramp = indexed_image(indices.reshape(1, -1))
+            self.ramp_builds += 1
+        return self._ramp
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         line = self.fontMetrics().height()
         bar = QRect(6, 2, max(self.width() - 12, 40), 12)
-        for x in range(bar.width()):
-            painter.setPen(value_colour(2 * x / max(bar.width() - 1, 1) - 1))
-            painter.drawLine(bar.left() + x, bar.top(), bar.left() + x, bar.bottom())
+        painter.drawImage(bar, self._ramp_image(bar.width()))  # one row, stretched down
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         labels = QRect(bar.left(), bar.bottom() + 2, bar.width(), line)
         painter.drawText(labels, Qt.AlignmentFlag.AlignLeft, "− largest")
@@ -364,7 +375,7 @@ class MapDetail(QWidget):
         close.setToolTip("Hide the enlarged feature map")
         close.clicked.connect(self.closed)
         self.canvas = QWidget()
-        self.canvas.setMinimumHeight(112)
+        self.canvas.setMinimumHeight(64)
         self.canvas.paintEvent = self._paint_canvas
         top = QHBoxLayout()
         top.addWidget(self.caption, 1)
@@ -376,10 +387,12 @@ class MapDetail(QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self.canvas.setFixedHeight(max(112, min(240, self.width() // 3)))  # larger in a wide panel
+        # Larger in a wide panel; small in a narrow one, where the layer list below needs the room.
+        self.canvas.setFixedHeight(max(64, min(240, self.width() // 3)))
 
     def show_map(self, values: np.ndarray, caption: str, filters: np.ndarray | None) -> None:
-        scale = float(np.abs(values).max())
+        finite = np.abs(values[np.isfinite(values)])
+        scale = float(finite.max()) if finite.size else 1.0
         self.map_image = indexed_image(value_indices(values, scale))
         if filters is not None:
             f_scale = float(np.abs(filters).max())
@@ -433,39 +446,43 @@ class InsidePanel(QWidget):
         layout.addWidget(self.scroll, 1)
 
     def set_model(self, model, spec) -> None:
+        """A new model (another epoch's weights, another design): an enlarged map stays open, to
+        watch it change, and follows at the next outputs if its layer and channel still exist."""
         self.model, self.spec = model, spec
-        self._close_detail()
 
     def show_outputs(self, outputs) -> None:
         self.hint.setVisible(not outputs)
         self.view.show_outputs(outputs, self.spec)
         if self.view.selected is not None and self.detail.isVisible():
-            self.show_map(*self.view.selected)
+            if not self.show_map(*self.view.selected):  # cleared, or that map is gone
+                self._close_detail()
 
     def _close_detail(self) -> None:
         self.view.selected = None
         self.detail.hide()
         self.view.update()
 
-    def show_map(self, index: int, channel: int) -> None:
-        """Enlarge feature map ``channel`` of layer ``index`` beside the filter that made it."""
+    def show_map(self, index: int, channel: int) -> bool:
+        """Enlarge feature map ``channel`` of layer ``index`` beside the filter that made it (False
+        if the outputs shown have no such map)."""
         output = next((o for o in self.view.outputs if o.index == index), None)
         if output is None or len(output.shape) != 3 or channel >= output.shape[0]:
-            return
+            return False
         self.view.selected = (index, channel)
         made = filter_of(self.model, self.spec, index, channel) if self.model is not None else None
         what = self.spec.layers[index].describe() if self.spec is not None else output.type
-        caption = f"Layer {index} ({what}), map {channel + 1} of {output.shape[0]}"
+        caption = f"Layer {index + 1} ({what}), map {channel + 1} of {output.shape[0]}"
         if made is not None:
             conv, weights = made
             shape = "×".join(str(n) for n in weights.shape)
-            caption += (f" — right: filter {channel + 1} of layer {conv} (Conv2d), {shape} weights"
+            caption += (f" — right: filter {channel + 1} of layer {conv + 1} (Conv2d), {shape} weights"
                         + (", one square per input channel" if weights.shape[0] > 1 else ""))
         else:
             caption += " — no single filter made it"
         self.detail.show_map(output.values[channel], caption, None if made is None else made[1])
         self.detail.show()
         self.view.update()
+        return True
 
 
 # -- where it puts things ---------------------------------------------------------------------------------
@@ -596,6 +613,18 @@ class FeatureMapView(QWidget):
 # -- time travel ----------------------------------------------------------------------------------------
 
 
+def epoch_list(epochs: list[int]) -> str:
+    """``1 to 3, 5 and 7``: increasing epoch numbers, runs of three or more as ranges."""
+    runs: list[list[int]] = []
+    for e in epochs:
+        if runs and e == runs[-1][-1] + 1:
+            runs[-1].append(e)
+        else:
+            runs.append([e])
+    parts = [f"{r[0]} to {r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 class TimeTravel(QWidget):
     """A slider over a run's epochs: the drawing re-scored with that epoch's weights. Hidden steps
     (no run, or a run with no weights per epoch) show why instead."""
@@ -606,6 +635,7 @@ class TimeTravel(QWidget):
         super().__init__(parent)
         self.epochs: list[int] = []
         self.epoch: int | None = None  # the epoch shown, None: the model's own weights
+        self._before: int | None = None  # the epoch shown before the last choice (if it fails to load)
         self.note: str | None = None
         self.home: int | None = None
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -641,7 +671,7 @@ class TimeTravel(QWidget):
         self.back.setEnabled(False)
         if len(self.epochs) > 1:
             own = f" (the model's own weights are epoch {home}'s)" if home in self.epochs else ""
-            self.label.setText(f"Epochs 1 to {self.epochs[-1]} kept{own}: move the slider to see the drawing "
+            self.label.setText(f"Epochs {epoch_list(self.epochs)} kept{own}: move the slider to see the drawing "
                                f"through an epoch's weights" + (f"; {note}" if note else "."))
         elif note:
             self.label.setText(f"No time travel: {note}.")
@@ -653,15 +683,26 @@ class TimeTravel(QWidget):
             self.choose(self.epochs[value])
 
     def choose(self, epoch: int | None) -> None:
+        self._before = self.epoch
+        self._show_chosen(epoch)
+        self.epoch_chosen.emit(epoch)
+
+    def _show_chosen(self, epoch: int | None) -> None:
         self.epoch = epoch
         self.back.setEnabled(epoch is not None)
         if epoch is None:
             self.set_epochs(self.epochs, self.note, self.home)
-        else:
-            self.label.setText(f"Epoch {epoch} of {self.epochs[-1]}: the weights as they were after it")
-            if self.slider.value() != self.epochs.index(epoch):
-                self.slider.blockSignals(True)
-                self.slider.setValue(self.epochs.index(epoch))
-                self.slider.blockSignals(False)
-        self.epoch_chosen.emit(epoch)
+            return
+        contiguous = self.epochs == list(range(1, self.epochs[-1] + 1))
+        kept = f"of {self.epochs[-1]}" if contiguous else f"(kept: {epoch_list(self.epochs)})"
+        self.label.setText(f"Epoch {epoch} {kept}: the weights as they were after it")
+        if self.slider.value() != self.epochs.index(epoch):
+            self.slider.blockSignals(True)
+            self.slider.setValue(self.epochs.index(epoch))
+            self.slider.blockSignals(False)
+
+    def failed(self, message: str) -> None:
+        """The epoch just chosen could not be loaded: back to the one shown before, saying why."""
+        self._show_chosen(self._before if self._before in self.epochs else None)
+        self.label.setText(message)
 

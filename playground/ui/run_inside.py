@@ -197,14 +197,23 @@ class FilterGrid(QWidget):
         painter.end()
 
 
-def read_learned(spec, weights_path) -> tuple[Any, str | None]:
-    """The first layer's learned filters from a weights file (``LearnedFilters`` or None) and, when
-    there are none to show, why (``first_layer_note``). Runs off the GUI thread."""
+def read_learned(spec, weights_paths) -> tuple[Any, str | None]:
+    """The first layer's learned filters from the first readable of the weights files given
+    (``LearnedFilters`` or None) and, when there are none to show, why (``first_layer_note``); the
+    first file's error if none can be read. Runs off the GUI thread."""
     from playground.core.explain import first_layer_note, first_layer_weights
     from playground.core.runs import load_weights
     from playground.core.weights import expected_weights
 
-    state = load_weights(weights_path, expected_weights(spec))
+    first_error = None
+    for path in weights_paths:
+        try:
+            state = load_weights(path, expected_weights(spec))
+            break
+        except Exception as exc:  # damaged or of another design: try the next one
+            first_error = first_error or exc
+    else:
+        raise first_error
     learned = first_layer_weights(spec, state)
     return learned, None if learned is not None else first_layer_note(spec)
 
@@ -265,8 +274,8 @@ class LearnedPage(QWidget):
         if run is None:
             self._show_nothing("Select a run in the list below to see what its first layer learned.")
             return
-        path = self._weights_file(run)
-        if path is None:
+        paths = self._weights_files(run)
+        if not paths:
             self._show_nothing(f"{html.escape(run.label)} has no weights yet: its first layer's filters show "
                                f"after its first epoch.", run)
             return
@@ -274,7 +283,7 @@ class LearnedPage(QWidget):
 
         self._loading += 1
         number = self._loading
-        self._worker = create_worker(read_learned, run.spec, path, _start_thread=True,
+        self._worker = create_worker(read_learned, run.spec, paths, _start_thread=True,
                                      _connect={"returned": lambda result: self._loaded(number, run, result),
                                                "errored": lambda exc: self._failed(number, run, exc)})
 
@@ -283,12 +292,10 @@ class LearnedPage(QWidget):
         return self._worker is not None
 
     @staticmethod
-    def _weights_file(run: RunRecord):
-        for which in ("last", "best"):
-            path = run.weights_path(which) if run.path is not None else None
-            if path is not None and path.is_file():
-                return path
-        return None
+    def _weights_files(run: RunRecord) -> list:
+        """The run's weights files, the last first (a damaged one falls back to the best)."""
+        paths = [run.weights_path(which) for which in ("last", "best")] if run.path is not None else []
+        return [path for path in paths if path is not None and path.is_file()]
 
     def _loaded(self, number: int, run: RunRecord, result) -> None:
         if number != self._loading:
@@ -342,14 +349,17 @@ class LearnedPage(QWidget):
 
 
 def histogram_events(run: RunRecord) -> list[dict]:
-    return [e for e in run.events if e.get("type") == "histograms"]
+    """The run's histograms events that can be drawn (a stranger's malformed ones left out)."""
+    from playground.core.histograms import histogram_snapshots
+
+    return histogram_snapshots(run.events)
 
 
-def steps_per_epoch(run: RunRecord) -> int:
-    """From the run's events (0 if unknown)."""
+def steps_per_epoch(run: RunRecord) -> Any:
+    """As the run's log says (anything: the core checks it against the events' own epochs)."""
     for e in reversed(run.events):
-        if e.get("steps_per_epoch"):
-            return int(e["steps_per_epoch"])
+        if isinstance(e, dict) and e.get("steps_per_epoch"):
+            return e["steps_per_epoch"]
     return 0
 
 
@@ -401,17 +411,19 @@ class LayerHeatmaps(QWidget):
         self._set_header(None)
         self.apply_palette()
 
-    def set_data(self, events: list[dict], per_epoch: int) -> None:
-        from playground.core.histograms import heatmap
+    def set_data(self, events: list[dict], per_epoch: Any) -> None:
+        from playground.core.histograms import heatmap, snapshot_positions
 
+        x, unit = snapshot_positions(events, self.index, per_epoch)
         for which, image in self.images.items():
-            matrix, y_edges, x_steps = heatmap(events, self.index, which)
+            matrix, y_edges, _ = heatmap(events, self.index, which)
             matrix = np.asarray(matrix, dtype=np.float64)
             self.matrices[which] = matrix
+            self.plots[which].setLabel("bottom", unit)
             if not len(matrix):
                 continue
             # Snapshots are evenly spaced in steps (four an epoch): equal columns centred on them.
-            x_edges = column_edges(np.asarray(x_steps, dtype=np.float64) / (per_epoch or 1))
+            x_edges = column_edges(x)
             y_edges = np.asarray(y_edges, dtype=np.float64)
             image.setImage(column_shares(matrix), levels=(0.0, 1.0), autoLevels=False)
             image.setRect(QRectF(x_edges[0], y_edges[0], x_edges[-1] - x_edges[0], y_edges[-1] - y_edges[0]))
@@ -421,8 +433,9 @@ class LayerHeatmaps(QWidget):
         self._title_zeros(events)
 
     def _title_zeros(self, events: list[dict]) -> None:
-        layer = next((lay for e in reversed(events) if e.get("type") == "histograms"
-                      for lay in e.get("layers", []) if lay.get("index") == self.index), None)
+        from playground.core.histograms import snapshot_layers
+
+        layer = next((lay for e in reversed(events) for lay in snapshot_layers(e) if lay["index"] == self.index), None)
         self._set_header(layer)
 
     def _set_header(self, layer: dict | None) -> None:

@@ -127,6 +127,33 @@ def test_grad_cam_is_for_conv_designs(classifier, test_digits):
         E.saliency(build_model(mlp).eval(), mlp, images[0], 0, "grad-cam")
 
 
+def test_grad_cam_cells_sit_on_their_receptive_fields_centres():
+    # A 9x9 convolution without padding that copies its centre pixel: cell (j, k) of its 20x20 output
+    # sees input pixel (j + 4, k + 4). Only cell (5, 7) counts for class 0, and only input pixel
+    # (9, 11) is lit, so Grad-CAM is that one cell: its peak must be on pixel (9, 11) itself (a map
+    # stretched over the image would put it near (7, 10)).
+    spec = NetworkSpec((L("Conv2d", out_channels=1, kernel_size=9), L("ReLU"), L("Flatten"),
+                        L("Linear", out_features=10)), name="one-cell")
+    model = build_model(spec).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model[0].weight[0, 0, 4, 4] = 1.0
+        model[3].weight[0, 5 * 20 + 7] = 1.0
+    image = np.zeros((28, 28), np.float32)
+    image[9, 11] = 1.0
+    cam = E.saliency(model, spec, image, 0, "grad-cam")
+    assert np.unravel_index(np.argmax(cam), cam.shape) == (9, 11) and cam[9, 11] > 1.5 * np.sort(cam.ravel())[-2]
+    for name, centres in (("tutorial-cnn", (7.5, 4.0)), ("lenet5", (5.5, 4.0)), ("fast-cnn", (1.5, 4.0))):
+        spec = PRESETS[name].spec
+        assert E.receptive_field_centres(spec, E.grad_cam_layer(spec)) == centres, name
+    unflattened = NetworkSpec((L("Flatten"), L("Linear", out_features=784), L("Unflatten", channels=1, height=28,
+                                                                              width=28),
+                               L("Conv2d", out_channels=2, kernel_size=3), L("Flatten"),
+                               L("Linear", out_features=10)), name="unflat")
+    assert E.receptive_field_centres(unflattened, 3) is None  # stretched, as before
+
+
 def test_first_layer_weights_are_the_models_own(classifier):
     state = classifier.model.state_dict()
     filters = E.first_layer_weights(classifier.spec, state)

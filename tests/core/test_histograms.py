@@ -17,7 +17,8 @@ from playground.core.config import TrainConfig
 from playground.core.data import load_dataset
 from playground.core.events import (HISTOGRAM_GRAD_BINS, HISTOGRAM_WEIGHT_BINS, HISTOGRAMS_PER_EPOCH,
                                     MAX_HISTOGRAM_LAYERS)
-from playground.core.histograms import gradient_warnings, heatmap, histogram_layers, layer_histograms
+from playground.core.histograms import (gradient_warnings, heatmap, histogram_layers, histogram_snapshots,
+                                        layer_histograms, snapshot_positions)
 from playground.core.objective import to_input
 from playground.core.runs import read_events
 from playground.core.train import Trainer
@@ -233,6 +234,44 @@ def test_heatmap_rebins_each_snapshot_onto_the_common_range():
     assert matrix[0, 15] == 8 and matrix[0].sum() == 8  # [31/32, 1] lies in the bin [15/16, 1]
     assert np.allclose(matrix[1], 1.0)  # the same range: unchanged
     assert matrix[2, 8] == 32 and matrix[2].sum() == 32  # every weight at 0.5: all in its bin
+
+
+def test_heatmap_skips_events_whose_step_or_weight_range_cannot_be_drawn():
+    def event(step, lo, hi):
+        layer = {"index": 0, "type": "Linear", "weight_range": [lo, hi], "weight_counts": [1] * 32,
+                 "grad_log10_range": [-12.0, 2.0], "grad_counts": [0] * 28, "grad_zero": 32,
+                 "weight_rms": 1.0, "grad_rms": 0.0}
+        return {"type": "histograms", "epoch": 1, "step": step, "layers": [layer]}
+
+    # A step past int64, a negative one, and a range whose span could overflow (NaN edges) are skipped;
+    # a huge but safe one is kept.
+    events = [event(10 ** 30, 0.0, 1.0), event(-1, 0.0, 1.0), event(2, -1e308, 1e308), event(3, -1e300, 0.0),
+              event(4, -2.0, 3.0)]
+    for which in ("weight", "grad"):
+        matrix, edges, steps = heatmap(events, 0, which)
+        assert steps.tolist() == [3, 4] and np.isfinite(edges).all() and np.isfinite(matrix).all()
+    assert histogram_layers([event(5, 0.0, 1e308)]) == []
+
+
+def test_snapshot_positions_are_in_epochs_even_when_the_logs_steps_per_epoch_is_garbage():
+    def event(epoch, step):
+        layer = {"index": 0, "type": "Linear", "weight_range": [0.0, 1.0], "weight_counts": [1] * 32,
+                 "grad_log10_range": [-12.0, 2.0], "grad_counts": [0] * 28, "grad_zero": 32,
+                 "weight_rms": 1.0, "grad_rms": 0.0}
+        return {"type": "histograms", "epoch": epoch, "step": step, "layers": [layer]}
+
+    events = [event(1, 1), event(1, 4), event(1, 8), event(1, 12), event(2, 16), event(2, 19)]
+    x, unit = snapshot_positions(events, 0, 15)
+    assert unit == "epoch" and np.allclose(x, np.array([1, 4, 8, 12, 16, 19]) / 15)
+    for garbage in (0, -3, 1, 10 ** 9, "15", 15.5, None, True):  # disagrees with the events' epochs
+        x, unit = snapshot_positions(events, 0, garbage)
+        assert unit == "epoch" and np.allclose(x, [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]), garbage
+    for epochs in ([1, 1, "x", 1, 2, 2], [2, 1, 1, 1, 1, 1], [0, 0, 0, 0, 1, 1]):  # no usable epochs: steps
+        odd = [dict(e, epoch=n) for e, n in zip(events, epochs)]
+        x, unit = snapshot_positions(odd, 0, 15)
+        assert unit == "step" and x.tolist() == [1, 4, 8, 12, 16, 19]
+    assert len(snapshot_positions(events, 3, 15)[0]) == 0
+    assert histogram_snapshots([{"type": "progress"}, event(1, 10 ** 30), *events[:2], "x"]) == events[:2]
 
 
 def test_a_deep_design_keeps_its_events_short():

@@ -160,7 +160,10 @@ def test_clicking_a_feature_map_enlarges_it_beside_its_filter(draw, qtbot):
     qtbot.waitUntil(inside.detail.isVisible, timeout=10_000)
     assert view.selected == (3, 7)
     assert inside.detail.filter_shape == (20, 5, 5)
-    assert "map 8 of 50" in inside.detail.caption.text() and "filter 8 of layer 3" in inside.detail.caption.text()
+    caption = inside.detail.caption.text()
+    # Counted from 1, as the designer, summary and the run pages count: the design's 4th layer.
+    assert caption.startswith("Layer 4 (Conv2d 50@5x5), map 8 of 50") and "filter 8 of layer 4" in caption
+    assert view.cells[position].title.startswith("4. Conv2d 50@5x5")
     # A map after pooling: the filter that made it is the convolution's before it.
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.map_rect(2, 0).center())  # layer 2: pooled maps
     qtbot.waitUntil(lambda: view.selected == (2, 0), timeout=10_000)
@@ -168,6 +171,12 @@ def test_clicking_a_feature_map_enlarges_it_beside_its_filter(draw, qtbot):
     (close,) = [b for b in inside.detail.findChildren(QToolButton) if b.text() == "Close"]
     qtbot.mouseClick(close, Qt.MouseButton.LeftButton)
     assert not inside.detail.isVisible() and view.selected is None
+    # Clear (Esc on the pad) takes the enlarged map away with the drawing.
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.map_rect(2, 0).center())
+    qtbot.waitUntil(inside.detail.isVisible, timeout=10_000)
+    qtbot.keyClick(draw.pad, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not inside.detail.isVisible(), timeout=10_000)
+    assert view.selected is None and inside.hint.isVisible()
 
 
 # -- what it looks at -------------------------------------------------------------------------------------
@@ -215,9 +224,18 @@ def test_the_method_chooser_offers_grad_cam_only_for_convolutional_models(draw, 
     qtbot.waitUntil(lambda: draw.explanation is not None and draw.explanation.method == "grad-cam", timeout=10_000)
     cam = draw.explanation.saliency
     assert cam.shape == (28, 28) and cam.max() > 0
+    assert "blue" not in draw.target_label.text()  # Grad-CAM is never negative
+    default = draw.classifier
     draw.use_classifier(random_classifier("lstm-rows"), "Opened: lstm-rows")
     qtbot.waitUntil(lambda: box.currentData() == "gradient-x-input", timeout=10_000)
     assert not box.model().item(box.findData("grad-cam")).isEnabled()
+    assert "red for it, blue against" in draw.target_label.text()
+    # Back to a convolutional model: the user's choice comes back.
+    draw.use_classifier(default, "Opened: the default model")
+    qtbot.waitUntil(lambda: draw.explanation is not None and draw.explanation.method == "grad-cam", timeout=10_000)
+    assert box.currentData() == "grad-cam"
+    draw.use_classifier(random_classifier("lstm-rows"), "Opened: lstm-rows")
+    qtbot.waitUntil(lambda: box.currentData() == "gradient-x-input", timeout=10_000)
     # Turning the overlay off takes it off the pad and the preview.
     qtbot.mouseClick(draw.saliency_box, Qt.MouseButton.LeftButton, pos=QPoint(6, draw.saliency_box.height() // 2))
     qtbot.waitUntil(lambda: draw.pad.overlay is None, timeout=10_000)
@@ -276,7 +294,7 @@ def test_the_map_places_the_drawing_and_the_marker_moves_as_you_draw(draw, qtbot
 def test_the_new_views_fit_small_and_large_windows(draw, qtbot):
     window = draw.window()
     draw_strokes(qtbot, draw.pad, SEVEN)
-    for width, height in ((800, 600), (1920, 1080)):
+    for width, height in ((730, 572), (800, 600), (1920, 1080)):  # 730x572: the window's smallest
         window.resize(width, height)
         qtbot.waitExposed(window)
         for view in (draw.inside, draw.feature_map, draw.bars):
@@ -294,6 +312,19 @@ def test_the_new_views_fit_small_and_large_windows(draw, qtbot):
             tabs = draw.views.tabBar()
             assert all(tabs.rect().contains(tabs.tabRect(i)) for i in range(tabs.count()))  # no scroll arrows
         assert draw.pad.width() >= 280 and draw.views.width() >= 200
+    # With a map enlarged in the smallest window, the layer list keeps room to scroll through (once
+    # the Map tab's fitting is done: no worker left running when the window closes).
+    qtbot.waitUntil(lambda: draw.feature_map.feature_map is not None, timeout=120_000)
+    window.resize(730, 572)
+    draw.use_classifier(random_classifier("tutorial-cnn"), "Opened: tutorial-cnn")
+    click_tab(qtbot, draw.views, draw.inside)
+    settled(qtbot, draw)
+    view = draw.inside.view
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.map_rect(0, 0).center())
+    qtbot.waitUntil(draw.inside.detail.isVisible, timeout=10_000)
+    for _ in range(5):
+        QApplication.processEvents()
+    assert draw.inside.scroll.height() >= 100
 
 
 # -- time travel ------------------------------------------------------------------------------------------
@@ -396,3 +427,84 @@ def test_a_run_without_epoch_weights_says_why(draw, qtbot, epoch_run, tmp_path):
     box.setCurrentIndex(index)
     travel = draw.time_travel
     assert not travel.slider.isEnabled() and travel.label.text().startswith("No time travel: ")
+
+
+def test_time_travel_keeps_the_enlarged_map_open_and_says_which_epochs_are_kept(draw, qtbot, epoch_run, tmp_path):
+    import shutil
+
+    from playground.core.runs import EPOCHS_DIR, epoch_file_name, load_run
+
+    copy = tmp_path / "runs" / "gaps"
+    shutil.copytree(epoch_run / "tiny", copy)
+    (copy / EPOCHS_DIR / epoch_file_name(2)).unlink()  # epochs 1 and 3 kept; 3's file damaged
+    (copy / EPOCHS_DIR / epoch_file_name(3)).write_bytes(b"not safetensors")
+    (copy / EPOCHS_DIR / epoch_file_name(5)).write_bytes((epoch_run / "tiny" / EPOCHS_DIR / epoch_file_name(1))
+                                                          .read_bytes())
+    run = load_run(copy)
+    assert run.epoch_numbers() == [1, 3, 5]
+    draw.window().library.load_from_disk(tmp_path / "runs")
+    click_tab(qtbot, draw.views, draw.inside)
+    draw_strokes(qtbot, draw.pad, SEVEN)
+    settled(qtbot, draw)
+    box = draw.model_box
+    box.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is box, timeout=10_000)
+    while box.currentData() != ("run", str(copy)):
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+    travel = draw.time_travel
+    qtbot.waitUntil(lambda: travel.slider.isEnabled(), timeout=10_000)
+    assert travel.label.text().startswith("Epochs 1, 3 and 5 kept")
+    settled(qtbot, draw)
+    inside, view = draw.inside, draw.inside.view
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.map_rect(0, 2).center())
+    qtbot.waitUntil(inside.detail.isVisible, timeout=10_000)
+    travel.slider.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is travel.slider, timeout=10_000)
+    qtbot.keyClick(travel.slider, Qt.Key.Key_Home)  # epoch 1: the map stays open, with epoch 1's values
+    qtbot.waitUntil(lambda: travel.epoch == 1 and not draw.timer.isActive(), timeout=10_000)
+    assert inside.detail.isVisible() and view.selected == (0, 2)
+    assert travel.label.text().startswith("Epoch 1 (kept: 1, 3 and 5)")
+    first = inside.detail.map_image
+    qtbot.keyClick(travel.slider, Qt.Key.Key_Right)  # epoch 3: damaged, so back on epoch 1, saying why
+    qtbot.waitUntil(lambda: "Cannot load epoch 3's weights" in travel.label.text(), timeout=10_000)
+    assert travel.epoch == 1 and travel.slider.value() == 0 and travel.back.isEnabled()
+    assert inside.detail.isVisible() and inside.detail.map_image == first
+    qtbot.mouseClick(travel.back, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: travel.epoch is None and not draw.timer.isActive(), timeout=10_000)
+    assert inside.detail.isVisible() and view.selected == (0, 2) and inside.detail.map_image != first
+
+
+def test_a_model_whose_output_is_not_a_number_says_so(draw, qtbot):
+    import warnings
+
+    import torch
+
+    from playground.core import NetworkSpec
+    from playground.core import make_layer as L
+    from playground.core.predict import Classifier
+
+    spec = NetworkSpec((L("Flatten"), L("Linear", out_features=10)), name="huge")
+    state = {"1.weight": torch.full((10, 784), 1e38), "1.bias": torch.zeros(10)}  # finite, the logits overflow
+    draw.use_classifier(Classifier(spec, state, "huge"), "Opened: huge")
+    click_tab(qtbot, draw.views, draw.inside)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        draw_strokes(qtbot, draw.pad, SEVEN)
+        qtbot.waitUntil(lambda: not draw.timer.isActive() and "not a number" in draw.guess_caption.text(),
+                        timeout=10_000)
+    assert draw.guess.text() == "?" and "nan" not in draw.guess_caption.text().lower().replace("(nan)", "")
+    assert draw.probabilities is None and draw.explanation is None and draw.pad.overlay is None
+    assert draw.inside.view.cells == []
+
+
+def test_the_colour_legend_is_made_once_not_at_each_paint(draw, qtbot):
+    click_tab(qtbot, draw.views, draw.inside)
+    legend = draw.inside.legend
+    for stroke in (SEVEN, ONE, ZERO):
+        draw_strokes(qtbot, draw.pad, stroke)
+        settled(qtbot, draw)
+        legend.repaint()
+    assert legend.ramp_builds == 1
+    image = legend.grab().toImage()
+    left, right = image.pixelColor(8, 8), image.pixelColor(legend.width() - 8, 8)
+    assert left.blue() > left.red() and right.red() > right.blue()  # blue for negative, warm for positive

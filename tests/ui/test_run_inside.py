@@ -323,3 +323,58 @@ def test_the_pages_read_well_and_fit(palette_kind, size, window, qtbot):
     middle = QColor(image.pixel(4 + min(220, max(learned.legend.width() // 3, 90)) // 2, 10))
     base = learned.palette().color(QPalette.ColorRole.Base)
     assert abs(middle.lightnessF() - base.lightnessF()) < 0.1
+
+
+@pytest.fixture
+def stranger_window(data_folder, ready_window, monkeypatch, qtbot, tmp_path):
+    """The window listing one run copied from the small CNN as a stranger could have left it: a
+    histograms event with a step past int64, one with a weight range of +-1e308, a steps_per_epoch
+    that disagrees with the events' epochs, and a damaged weights_last."""
+    import json
+    import re
+    import shutil
+
+    runs = tmp_path / "data" / "runs"
+    folder = runs / "stranger-cnn"
+    shutil.copytree(data_folder / "runs" / "small-cnn", folder)
+    design = json.loads((folder / "design.json").read_text())
+    design["name"] = "stranger-cnn"
+    (folder / "design.json").write_text(json.dumps(design))
+    metrics = folder / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    good = next(json.loads(line) for line in lines if '"histograms"' in line)
+    huge = json.loads(json.dumps(good))
+    for layer in huge["layers"]:
+        layer["weight_range"] = [-1e308, 1e308]
+    # The latest event: one good layer, a malformed one, and junk.
+    junk = next(json.loads(line) for line in reversed(lines) if '"histograms"' in line)
+    junk["layers"] = ["x", None, dict(junk["layers"][1], grad_counts="many"), junk["layers"][1]]
+    lines += [json.dumps(dict(good, step=10 ** 30)), json.dumps(huge), json.dumps(dict(junk, step=junk["step"] + 1))]
+    metrics.write_text(re.sub(r'"steps_per_epoch": \d+', '"steps_per_epoch": 3', "\n".join(lines)) + "\n")
+    (folder / "weights_last.safetensors").write_bytes(b"not safetensors")
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(tmp_path / "data"))
+    window = ready_window
+    window.resize(1280, 820)
+    window._torch_loaded("CPU", 0.0, ["cpu"])
+    bar = window.tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(window.tabs.indexOf(window.train_area)).center())
+    qtbot.waitUntil(window.train_area.isVisible, timeout=10_000)
+    return window
+
+
+def test_a_strangers_damaged_run_is_drawn_from_what_is_readable(stranger_window, qtbot):
+    window = stranger_window
+    area = window.train_area
+    select_run(qtbot, area, "stranger-cnn")
+    page = click_page(qtbot, area, "Weights & gradients")
+    run = run_named(window, "stranger-cnn")
+    good = [e for e in run.events if e.get("type") == "histograms"][:-3]  # the last three are the bad ones
+    assert sorted(page.rows) == [4] and "Select a run" not in page.warnings.text()  # the latest event's good layer
+    for row in page.rows.values():
+        assert row.matrices["weight"].shape[0] == len(good) + 1
+        assert row.plots["weight"].getAxis("bottom").labelText == "epoch"
+        rect = row.images["weight"].mapRectToParent(row.images["weight"].boundingRect())
+        assert 0.0 <= rect.left() < 0.5 and 1.5 < rect.right() <= 2.5  # two epochs, not steps/3
+    page = click_page(qtbot, area, "What it learned")
+    qtbot.waitUntil(lambda: page.learned is not None, timeout=20_000)  # read from weights_best
+    assert page.grid.count == 6 and "Cannot read" not in page.note.text()
