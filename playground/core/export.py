@@ -76,14 +76,35 @@ class ExportWriteError(ExportError):
 
 
 def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-                    test_accuracy: float | None = None) -> Path:
+                    test_accuracy: float | None = None, classes: list[str] | None = None) -> Path:
+    """The app's model file: weights, with the design, preprocessing, test accuracy and the class
+    names (``classes``, a JSON list; "0".."n-1" when not given) in its metadata."""
     path = Path(path)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
                 "preprocessing": json.dumps(PREPROCESSING),
                 "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
+                "classes": json.dumps(_classes(spec, classes), ensure_ascii=False),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_weights(path, state, metadata)
     return path
+
+
+def _classes(spec: NetworkSpec, classes: list[str] | None) -> list[str]:
+    if classes is not None and len(classes) == spec.num_classes:
+        return [str(c) for c in classes]
+    return [str(i) for i in range(spec.num_classes)]
+
+
+def model_file_classes(meta: dict[str, str], spec: NetworkSpec) -> list[str]:
+    """The class names a model file's metadata records; "0".."n-1" for a file without them (or with
+    a list that does not fit its design)."""
+    from playground.core.data import check_class_names
+
+    try:
+        names = check_class_names(json.loads(meta.get("classes", "null")), spec.num_classes)
+    except (ValueError, RecursionError):
+        names = None
+    return names if names is not None else [str(i) for i in range(spec.num_classes)]
 
 
 def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tensor], dict[str, str]]:
@@ -639,7 +660,8 @@ def check_target(path: str | Path, fmt: str | None = None) -> Path:
 
 
 def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-           test_accuracy: float | None = None, check_images: torch.Tensor | None = None) -> ExportCheck | None:
+           test_accuracy: float | None = None, check_images: torch.Tensor | None = None,
+           classes: list[str] | None = None) -> ExportCheck | None:
     """Export in ``fmt`` to ``path`` and, given test images, check the result.
 
     The file is built in memory and written atomically: a failed write (no permission, a full disk)
@@ -653,7 +675,7 @@ def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch
     model.load_state_dict(state)
     try:
         if fmt == "model":
-            save_model_file(path, spec, state, test_accuracy)
+            save_model_file(path, spec, state, test_accuracy, classes)
         elif fmt == "torchscript":
             export_torchscript(path, model)
         elif fmt == "onnx":
