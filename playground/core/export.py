@@ -265,7 +265,8 @@ def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> s
             "    python {this file} image.png [--json]   # or: from this_module import load, predict\n\n"
             "Image files are preprocessed as the Playground does (load_image, preprocess_image below).\n"
             "Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), the digit scaled\n"
-            "so that its longer side is 20 pixels and centred by its centre of mass. Output: 10 class scores.\n")
+            f"so that its longer side is 20 pixels and centred by its centre of mass. Output: {spec.num_classes} class "
+            "scores.\n")
 
 
 def _string_literal(text: str) -> str:
@@ -394,7 +395,7 @@ def main(argv=None):
     if not WEIGHTS.is_file():  # a script copied without its weights
         print(f"{WEIGHTS.name} not found next to the script: copy it along", file=sys.stderr)
         return 2
-    net = load()
+    net, names = load(), class_names()
     unreadable = blank = 0
     for name in args.images:
         try:
@@ -413,12 +414,13 @@ def main(argv=None):
             continue
         probs = [float(p) for p in predict(net, image.reshape(1, 1, 28, 28))[0]]
         digit = max(range(len(probs)), key=probs.__getitem__)
+        labels = names if len(names) == len(probs) else [str(d) for d in range(len(probs))]
         if args.json:
-            print(json.dumps({"path": name, "digit": digit, "probabilities": [round(p, 6) for p in probs]}),
-                  flush=True)
+            print(json.dumps({"path": name, "digit": digit, "label": labels[digit],
+                              "probabilities": [round(p, 6) for p in probs]}), flush=True)
         else:
-            table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
-            print(f"{name}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
+            table = "  ".join(f"{labels[d]}:{p:.3f}" for d, p in enumerate(probs))
+            print(f"{name}: {labels[digit]} ({probs[digit]:.1%})   {table}", flush=True)
     return 2 if unreadable else 1 if blank else 0
 
 
@@ -462,8 +464,21 @@ def load(weights=WEIGHTS):
     return net.eval()
 
 
+def class_names(weights=WEIGHTS):
+    \"\"\"The classes' names (output i is names[i]), as the weights file records them; [] if it does not.\"\"\"
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as f:
+        meta = f.metadata() or {{}}
+    try:
+        names = json.loads(meta.get("classes", "[]"))
+    except ValueError:
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
 def predict(net, images):
-    \"\"\"Class probabilities (N, 10) of float images (N, 1, 28, 28) in [0, 1].\"\"\"
+    \"\"\"Class probabilities (N, classes) of float images (N, 1, 28, 28) in [0, 1].\"\"\"
     with torch.no_grad():
         return torch.softmax(net(torch.as_tensor(images, dtype=torch.float32)), dim=1)
 
@@ -532,7 +547,7 @@ def _restored_on_failure(path: Path) -> Iterator[None]:
 
 
 def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-                  test_accuracy: float | None = None) -> Path:
+                  test_accuracy: float | None = None, classes: list[str] | None = None) -> Path:
     """Writes ``path`` (.py) and its weights beside it (``path`` with ``.safetensors``).
 
     The weights are written first, then the script; if the script cannot be written, the earlier
@@ -545,7 +560,7 @@ def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
         raise ExportError(f"{weights} is a folder; the script's weights go there: choose another name")
     source = script_source(spec, weights.name, test_accuracy)
     with _restored_on_failure(weights):
-        save_weights(weights, state)
+        save_weights(weights, state, {"classes": json.dumps(_classes(spec, classes), ensure_ascii=False)})
         atomic_write_text(path, source)
     return weights
 
@@ -681,7 +696,7 @@ def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch
         elif fmt == "onnx":
             export_onnx(path, model)
         else:
-            export_script(path, spec, state, test_accuracy)
+            export_script(path, spec, state, test_accuracy, classes)
     except OSError as exc:
         earlier = "any earlier files are" if fmt == "script" else "any earlier file is"
         raise ExportWriteError(f"{path}: cannot be written ({exc.strerror or exc}); {earlier} unchanged") \
