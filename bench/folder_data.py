@@ -12,7 +12,7 @@ and prints the share of unseen images named right (the issue's target: at least 
 and the times of each step, as text and as one JSON line.
 
 usage: python bench/folder_data.py [--folder DIR] [--train-per-class N] [--unseen-per-class N]
-                                   [--epochs N] [--threads N] [--keep]
+                                   [--epochs N] [--threads N] [--seed N] [--keep]
 """
 
 from __future__ import annotations
@@ -68,12 +68,13 @@ def main(argv=None) -> int:
     parser.add_argument("--unseen-per-class", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2, help="torch threads of each playground command")
+    parser.add_argument("--seed", type=int, default=0, help="of the generated images (the training's is the preset's)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="folder-data-"))
     try:
         start = time.perf_counter()
-        make_photographed_digits(folder, args.train_per_class, args.unseen_per_class)
+        make_photographed_digits(folder, args.train_per_class, args.unseen_per_class, seed=args.seed)
         made = time.perf_counter() - start
         final, notes, train_s = train(folder, folder / "run", args.epochs, args.threads)
         results, predict_s = predict(folder, folder / "run", args.threads)
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     print("named right: " + ", ".join(f"{c}: {sum(v) / len(v):.1%}" for c, v in sorted(per_class.items())))
     print(f"named right overall: {share:.2%} (target {TARGET:.0%}: {'met' if share >= TARGET else 'NOT met'})")
     print(json.dumps({"bench": "folder_data", "train_images": args.train_per_class * 5, "unseen": len(results),
-                      "epochs": args.epochs, "threads": args.threads, "named_right": round(share, 4),
+                      "epochs": args.epochs, "threads": args.threads, "seed": args.seed, "named_right": round(share, 4),
                       "test_accuracy": final["test_accuracy"], "make_s": round(made, 1),
                       "train_command_s": round(train_s, 1), "train_s": round(final["train_seconds"], 1),
                       "predict_s": round(predict_s, 1)}))

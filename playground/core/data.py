@@ -445,7 +445,22 @@ def folder_image(path: str, preprocess: str = "mnist"):
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
 
 
-def _decode(files: list[tuple[str, int]], preprocess: str, skipped: list[tuple[str, str]]) -> Split:
+class _Counter:
+    """Counts decoded images across the splits for a ``progress(done, total)`` callback, which
+    stops the loading by returning False."""
+
+    def __init__(self, total: int, progress):
+        self.done, self.total, self.progress = 0, total, progress
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress is not None and (self.done % 64 == 0 or self.done == self.total):
+            if self.progress(self.done, self.total) is False:
+                raise DataError("loading the folder was stopped")
+
+
+def _decode(files: list[tuple[str, int]], preprocess: str, skipped: list[tuple[str, str]],
+            counter: _Counter) -> Split:
     """The images of (path, label) pairs; unusable files go to ``skipped``."""
     import numpy as np
     import torch
@@ -453,6 +468,7 @@ def _decode(files: list[tuple[str, int]], preprocess: str, skipped: list[tuple[s
     images = np.zeros((len(files), 28, 28), np.uint8)
     labels, n = [], 0
     for path, label in files:
+        counter.tick()
         try:
             images[n] = folder_image(path, preprocess)
         except ValueError as exc:
@@ -492,10 +508,12 @@ def _test_split(files_by_class) -> tuple[list[list[str]], list[list[str]]]:
 
 
 def load_folder_dataset(folder: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0, limit: int = 0,
-                        test_limit: int = 0, preprocess: str = "mnist") -> DataSplits:
+                        test_limit: int = 0, preprocess: str = "mnist", progress=None) -> DataSplits:
     """A folder data set (see the module's docstring) as 28x28 uint8 splits, with its class names,
     layout and skipped files. ``limit`` / ``test_limit`` > 0 decode only that many training / test
-    images (a seeded mix of the classes). ``DataError`` for a folder that cannot be a data set."""
+    images (a seeded mix of the classes). ``progress(done, total)``, if given, is called every 64
+    images (and at the end); returning False stops the loading (``DataError``). ``DataError`` for a
+    folder that cannot be a data set."""
     if preprocess not in PREPROCESSING:
         raise DataError(f"unknown preprocessing {preprocess!r}; choose one of: {', '.join(PREPROCESSING)}")
     scan = scan_folder_dataset(folder)
@@ -505,8 +523,11 @@ def load_folder_dataset(folder: str | os.PathLike, val_fraction: float = 0.1, se
         train_files, test_files = _test_split(scan.parts["train"])
     skipped = list(scan.skipped)
     train_pairs, test_pairs = _shuffled(train_files, seed), _shuffled(test_files, TEST_SPLIT_SEED)
-    train = _decode(train_pairs[:limit] if limit else train_pairs, preprocess, skipped)
-    test = _decode(test_pairs[:test_limit] if test_limit else test_pairs, preprocess, skipped)
+    train_pairs = train_pairs[:limit] if limit else train_pairs
+    test_pairs = test_pairs[:test_limit] if test_limit else test_pairs
+    counter = _Counter(len(train_pairs) + len(test_pairs), progress)
+    train = _decode(train_pairs, preprocess, skipped, counter)
+    test = _decode(test_pairs, preprocess, skipped, counter)
     if not len(train):
         raise DataError(f"{printable(folder)}: none of its training images could be read "
                         f"(the first: {printable(skipped[0][0])}: {skipped[0][1]})")

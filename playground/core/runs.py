@@ -516,6 +516,9 @@ def _setting_text(name: str, value: Any) -> str:
         return "all images" if value == 0 else f"{value:,} images"
     if name == "epochs":
         return f"{value} ep"
+    if name == "data_folder":  # the folder's name, not its whole path: "data my-photos"
+        parts = Path(value).parts or ("",)
+        return f"data {'/'.join(parts[-2:]) if parts[-1].lower() == 'train' else parts[-1]}"
     shown = format_number(value) if isinstance(value, (int, float)) else str(value)
     return f"{_SHORT.get(name, name.replace('_', ' '))} {shown}"
 

@@ -366,6 +366,9 @@ class Trainer:
                                   f"{self.spec.num_classes}; make its last layer Linear {len(classes)}")
             if self._writer:
                 self._writer.write_summary(classes=classes)
+        elif getattr(self.spec, "conditional", False) and len(classes) > 10:  # a cGAN's one-hot digit code
+            raise ConfigError(f"a conditional GAN is told one of 10 classes; this data set has {len(classes)}: "
+                              f"use an unconditional GAN (gan-mlp, dcgan)")
         self.task.set_up(data, self.device, self.initial_state, self.optimizer_state)
         steps = self.task.steps_per_epoch
         return _Progress(steps_per_epoch=steps, total_steps=steps * cfg.epochs)

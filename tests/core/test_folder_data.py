@@ -94,9 +94,16 @@ def test_train_and_test_folders_are_used_when_present(tmp_path):
 
 
 def test_limits_decode_only_what_is_asked_for(shapes):
-    splits = load_folder_dataset(shapes, val_fraction=0.0, limit=30, test_limit=6)
-    assert len(splits.train) == 30 and len(splits.test) == 6
+    calls = []
+    splits = load_folder_dataset(shapes, val_fraction=0.0, limit=100, test_limit=6,
+                                 progress=lambda done, total: calls.append((done, total)))
+    assert len(splits.train) == 96 and len(splits.test) == 6  # the training part has 96 images
+    assert calls == [(64, 102), (102, 102)]
+    splits = load_folder_dataset(shapes, val_fraction=0.0, limit=30)
+    assert len(splits.train) == 30
     assert len(set(splits.train.labels.tolist())) == 3  # a seeded mix of the classes, not the first class
+    with pytest.raises(DataError, match="loading the folder was stopped"):
+        load_folder_dataset(shapes, progress=lambda done, total: False)
 
 
 @pytest.mark.parametrize("preprocess", ["mnist", "resize"])
