@@ -408,8 +408,12 @@ def scan_folder_dataset(folder: str | os.PathLike) -> FolderScan:
         empty = [n for n in names if not classes[n]]
         if empty:
             where = f"{part}/" if layout == LAYOUT_FOLDERS else "the folder"
+            nested = any(reason.startswith("a folder inside") and Path(p).parent.name == empty[0]
+                         for p, reason in skipped)
+            hint = (f"; it holds folders: is {printable(Path(folder) / empty[0])} the data set?" if nested
+                    else "; add some or remove the folder")
             raise DataError(f"{printable(folder)}: the class {empty[0]!r} in {where} has no images "
-                            f"(PNG, JPEG, BMP, GIF, TIFF or WebP); add some or remove the folder")
+                            f"(PNG, JPEG, BMP, GIF, TIFF or WebP){hint}")
     total = sum(len(files) for classes in found.values() for files in classes.values())
     if total > MAX_FOLDER_IMAGES:
         raise DataError(f"{printable(folder)} holds {total:,} images; a folder data set has at most "
