@@ -211,7 +211,8 @@ class InProcessRuns:
         if key not in self._data:
             self._data = {key: load_config_dataset(config)}
         self._trainer = Trainer(NetworkSpec.from_dict(job["design"]), config, data=self._data[key],
-                                run_dir=job["run_dir"], report_interval=job["report_interval"])
+                                run_dir=job["run_dir"], report_interval=job["report_interval"],
+                                min_reports_per_epoch=job["min_reports_per_epoch"])
         yield from self._trainer.run()
 
     def stop(self) -> None:
