@@ -26,7 +26,7 @@ from playground.core.units import format_eta
 NONE = "—"
 # Settings a sweep can vary (text settings such as the device are not tuning).
 SWEEPABLE = [name for name, spec in SETTINGS.items() if spec.kind != "text"]
-FIRST_ROWS = (("lr", "0.1,0.01,0.001"), ("batch_size", ""))
+FIRST_ROWS = (("lr", "0.1,0.01,0.001"), ("batch_size", "64,256"))
 SHOWN_DECIMALS = 2
 
 
