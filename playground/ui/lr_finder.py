@@ -23,6 +23,19 @@ def rounded(lr: float) -> float:
     return float(f"{lr:.{DECIMALS}g}")
 
 
+def style_plot(plot) -> None:
+    """A plot in its widget's palette (background Base, axes in Text), as the Train area's curves."""
+    from PySide6.QtGui import QPalette
+
+    palette = plot.palette()
+    plot.setBackground(palette.color(QPalette.ColorRole.Base))
+    for side in ("left", "bottom"):
+        axis = plot.getAxis(side)
+        axis.setPen(palette.color(QPalette.ColorRole.Text))
+        axis.setTextPen(palette.color(QPalette.ColorRole.Text))
+        axis.enableAutoSIPrefix(False)
+
+
 class LrFinderDialog(QDialog):
     """Run the finder for the design and settings given; show the curve and the suggestion."""
 
@@ -43,7 +56,9 @@ class LrFinderDialog(QDialog):
         self.plot.setLabel("bottom", "learning rate (log scale)")
         self.plot.setLabel("left", "smoothed training loss")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.curve = self.plot.plot([], [], pen=pg.mkPen(width=2))
+        style_plot(self.plot)
+        self.curve = self.plot.plot([], [], pen=pg.mkPen(self.palette().color(self.palette().ColorRole.Highlight),
+                                                         width=2))
         self.marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("r", width=2, style=Qt.PenStyle.DashLine))
         self.marker.hide()
         self.plot.addItem(self.marker)
@@ -123,6 +138,9 @@ class LrFinderDialog(QDialog):
         self._lrs.append(point["lr"])
         self._losses.append(point["loss"])
         self.curve.setData(self._lrs, self._losses)
+        # The explosion at the end would flatten the part that matters: the loss from its start down.
+        low, high = min(self._losses), max(self._losses[0], self._losses[len(self._losses) // 10])
+        self.plot.setYRange(low - 0.05 * (high - low), high + 0.25 * (high - low) + 1e-6, padding=0)
 
     def _on_error(self, exc: Exception) -> None:
         self.status.setText(f"The finder failed: {exc}")

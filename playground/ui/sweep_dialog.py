@@ -111,11 +111,15 @@ class SweepDialog(QDialog):
         self.x_box = QComboBox()
         self.x_box.setToolTip("The setting along the scatter's horizontal axis")
         self.x_box.currentIndexChanged.connect(self._draw_scatter)
+        from playground.ui.lr_finder import style_plot
+
         self.plot = pg.PlotWidget()
-        self.plot.setLabel("left", "validation accuracy")
+        self.plot.setLabel("left", "validation accuracy (%)")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.scatter = pg.ScatterPlotItem(size=10)
-        self.best_marker = pg.ScatterPlotItem(size=18, symbol="star")
+        style_plot(self.plot)
+        colour = self.palette().color(self.palette().ColorRole.Highlight)
+        self.scatter = pg.ScatterPlotItem(size=10, brush=pg.mkBrush(colour))
+        self.best_marker = pg.ScatterPlotItem(size=20, symbol="star", brush=pg.mkBrush("#e8a317"))
         self.plot.addItem(self.scatter)
         self.plot.addItem(self.best_marker)
 
@@ -343,8 +347,8 @@ class SweepDialog(QDialog):
 
         self.plot.getAxis("bottom").setTicks([[(x(v), value_text(v)) for v in values]])
         self.plot.setLabel("bottom", SETTINGS[name].label + (" (log scale)" if log else ""))
-        self.scatter.setData([x(r[name]) for r in rows], [r["val_accuracy"] for r in rows])
-        self.best_marker.setData([x(best[name])] if best else [], [best["val_accuracy"]] if best else [])
+        self.scatter.setData([x(r[name]) for r in rows], [100 * r["val_accuracy"] for r in rows])
+        self.best_marker.setData([x(best[name])] if best else [], [100 * best["val_accuracy"]] if best else [])
 
     def selected_result(self) -> dict[str, Any] | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
