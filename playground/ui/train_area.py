@@ -819,8 +819,11 @@ class TrainArea(QWidget):
 
         if self.training or not self.torch_ready:
             return None
-        dialog = SweepDialog(self.document.spec, self._current_config(), self.library, runs_dir(), parent=self)
+        # The first run takes the worker process started ahead (torch already imported).
+        dialog = SweepDialog(self.document.spec, self._current_config(), self.library, runs_dir(),
+                             start_process=self._take_process, parent=self)
         dialog.settings_applied.connect(self.apply_settings)
+        dialog.finished.connect(lambda _: self.torch_ready and self.isVisible() and self._start_spare())
         dialog.open()
         return dialog
 

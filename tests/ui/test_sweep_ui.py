@@ -67,13 +67,17 @@ def test_a_tiny_sweep_runs_shows_results_and_applies_a_row(own_data_folder, read
     dialog.reject()
 
 
-def test_the_lr_finder_shows_a_suggestion_and_use_applies_it(own_data_folder, ready_window, qtbot):
+def test_the_lr_finder_shows_a_suggestion_and_use_applies_it(own_data_folder, active_window, qtbot, press):
+    """Opened with its key (Ctrl+Shift+L, the Train menu's) from the Design area."""
     from playground.ui.lr_finder import LrFinderDialog
 
-    window = ready_window
+    window = active_window
     _train_form_for(window, limit=3000)
+    window.tabs.setCurrentWidget(window.designer)
+    window.designer.stack.setFocus()
     area = window.train_area
-    qtbot.mouseClick(area.lr_find_button, Qt.MouseButton.LeftButton)
+    press(Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.tabs.currentWidget() is area
     dialog = area.findChild(LrFinderDialog)
     assert dialog is not None and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.use_button.isEnabled(), timeout=RUN_TIMEOUT)
