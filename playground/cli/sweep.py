@@ -112,10 +112,13 @@ def _print_run(event: dict[str, Any]) -> None:
     from playground.core.sweep import describe
 
     val, test = event["val_accuracy"], event["test_accuracy"]
-    figures = (f"val {val:.2%}" if val is not None else "no validation") + \
+    figures = (f"val {val:.2%}" if val is not None else "no validation accuracy") + \
         (f", test {test:.2%}" if test is not None else "")
+    if event["status"] == "failed" and event["message"]:
+        figures = event["message"].rstrip(".")
     print(f"run {event['index'] + 1}/{event['runs']}  {describe({n: event[n] for n in event['settings']})}: "
-          f"{event['status']}, {figures} ({event['train_seconds']:.1f} s)", file=sys.stderr, flush=True)
+          f"{event['status']}{':' if event['status'] == 'failed' else ','} {figures} ({event['train_seconds']:.1f} s)",
+          file=sys.stderr, flush=True)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -833,7 +833,18 @@ class TrainArea(QWidget):
 
         if self.training or not self.torch_ready:
             return None
-        dialog = LrFinderDialog(self.document.spec, self._current_config(), parent=self)
+        spec, initial = self.document.spec, None
+        opened = self._initial_weights_for(spec)
+        if opened is not None:  # an opened model: the finder starts from a copy of its weights
+            from playground.core.runs import load_weights
+            from playground.core.weights import expected_weights
+
+            try:
+                initial = load_weights(opened, expected_weights(spec))
+            except RunError as exc:
+                self._show_banner(f"Cannot read the opened model's weights: {exc}")
+                return None
+        dialog = LrFinderDialog(spec, self._current_config(), initial_state=initial, parent=self)
         dialog.rate_chosen.connect(lambda lr: self.apply_settings({"lr": lr}))
         dialog.open()
         dialog.start()
