@@ -2,9 +2,10 @@
 
 A short training of a copy of the model whose learning rate rises exponentially, step by step, from
 a tiny rate to a huge one. The loss (smoothed by a debiased running average) first stays flat, then
-falls, then blows up; the suggestion is the rate where it falls fastest ("steep", fastai's
-``steepest``) or the rate part-way down the longest falling stretch ("valley", fastai's default
-since 2021). Nothing is written anywhere: the user's weights and runs are never touched.
+falls, then blows up; the suggestion is the rate where it falls fastest ("steep", as fastai's
+``steep`` but with the slope taken over a stretch of points, see :func:`steepest`) or the rate
+part-way down the longest falling stretch ("valley", fastai's default since 2021). Nothing is
+written anywhere: the user's weights and runs are never touched.
 """
 
 from __future__ import annotations
@@ -61,11 +62,25 @@ def _trimmed(lrs: list[float], losses: list[float]) -> tuple[list[float], list[f
 
 
 def steepest(lrs: list[float], losses: list[float]) -> float | None:
-    """The rate where the loss falls fastest against log(rate)."""
-    if len(lrs) < 2:
+    """The middle of the stretch where the loss falls fastest against log(rate), before its lowest
+    point. The slope is taken across a stretch of about a sixteenth of the points (6 of ~95) on each
+    side rather than between neighbours as fastai's ``steep`` does: neighbours' slopes are noise, and
+    on MNIST their steepest often lies a few times too high (mlp-300: 0.12 to 0.42 from run to run,
+    against 0.10 to 0.14 this way)."""
+    n = len(lrs)
+    if n < 2:
         return None
-    slopes = [(losses[i + 1] - losses[i]) / (math.log(lrs[i + 1]) - math.log(lrs[i])) for i in range(len(lrs) - 1)]
-    return lrs[min(range(len(slopes)), key=slopes.__getitem__)]
+    k = max(1, n // 16)
+    end = max(2, losses.index(min(losses)) + 1)  # the fall, not the explosion after it
+    best, at = math.inf, None
+    for i in range(end):
+        lo, hi = max(0, i - k), min(n - 1, i + k)
+        if hi == lo:
+            continue
+        slope = (losses[hi] - losses[lo]) / (math.log(lrs[hi]) - math.log(lrs[lo]))
+        if slope < best:
+            best, at = slope, lrs[i]
+    return at
 
 
 def valley(lrs: list[float], losses: list[float]) -> float | None:
