@@ -207,10 +207,24 @@ class MainWindow(QMainWindow):
         self.start_action = self._action("&Start Training", self.start_training, ["Ctrl+Return", "Ctrl+Enter"],
                                          "Train the design with the Train area's settings (from any area)")
         self.addAction(self.start_action)  # a window shortcut, without a menu entry
+        self._make_tune_actions()
         self.duplicate_action = self._action("D&uplicate Layer", self.duplicate_selected, "Ctrl+D",
                                              "Duplicate the selected layer")
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.about_action = self._action("&About", self.show_about)
+
+    def _make_tune_actions(self) -> None:
+        """Train menu: the Sweep dialog and the learning-rate finder (they open from the Train area)."""
+        def in_train_area(open_dialog):
+            self.tabs.setCurrentWidget(self.train_area)
+            open_dialog()
+
+        self.sweep_action = self._action("S&weep Settings…", lambda: in_train_area(self.train_area.open_sweep),
+                                         "Ctrl+Shift+P", "Train one run per combination of values of up to four "
+                                         "settings and compare them")
+        self.lr_find_action = self._action("Find &Learning Rate…", lambda: in_train_area(
+            self.train_area.open_lr_finder), "Ctrl+Shift+L", "Suggest a learning rate for the design and the "
+            "Train area's optimizer")
 
     def _make_menus(self) -> None:
         bar = self.menuBar()
@@ -254,6 +268,9 @@ class MainWindow(QMainWindow):
         self._make_scheme_menu(view)
         view.addAction(self._action("Reset &Layout", self.reset_layout, tip="Restore the default panel sizes"))
 
+        train_menu = bar.addMenu("&Train")
+        train_menu.addAction(self.sweep_action)
+        train_menu.addAction(self.lr_find_action)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
@@ -761,6 +778,7 @@ class MainWindow(QMainWindow):
             ("Enter or double-click in the palette", "Add that layer after the selected one (at the end if none is)"),
             ("Alt+Up / Alt+Down", "Move the selected layer"), ("Ins", "Go to the palette to add a layer"),
             ("Ctrl+Return", "Start training (from any area: it shows the Train area)"),
+            ("Ctrl+Shift+P / Ctrl+Shift+L", "Sweep settings / find a learning rate (Train menu)"),
             ("F2", "Rename the selected run (in the Train area's run list)"),
             ("Enter or Y", "Draw tab: that's right (the drawing goes to My digits as guessed)"),
             ("0 … 9", "Draw tab: no, it's that digit (to My digits); on the probability bars: what counts "

@@ -17,7 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPainter, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHeaderView, QLabel, QMenu,
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QMenu,
                                QProgressBar, QPushButton, QSizePolicy, QSplitter, QStyle, QTabWidget,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
@@ -185,6 +185,7 @@ class TrainArea(QWidget):
         batch_size.valueChanged.connect(document.set_batch_size)
         document.set_batch_size(batch_size.value())
         self._make_buttons()
+        self._make_tune_buttons()
         self._make_progress()
         self.plots = TrainingPlots()
         self._make_pages()
@@ -300,7 +301,7 @@ class TrainArea(QWidget):
         self.run_list.customContextMenuRequested.connect(self._run_list_menu)
 
     def _settings_panel(self) -> QWidget:
-        return settings_column(self.form, self.recommended_button, self.snapshot_label, self.banner_box,
+        return settings_column(self.form, self._tune_row(), self.snapshot_label, self.banner_box,
                                (self.start_button, self.pause_button, self.stop_button), self.progress,
                                self.progress_label)[0]
 
@@ -345,6 +346,8 @@ class TrainArea(QWidget):
         self.continue_button.setEnabled(idle and self.torch_ready and self._selected_continuable() != [])
         self.form.setEnabled(idle)
         self.recommended_button.setEnabled(idle)
+        self.sweep_button.setEnabled(idle and self.torch_ready)
+        self.lr_find_button.setEnabled(idle and self.torch_ready)
 
     def _take_process(self):
         from playground.core.worker import TrainingProcess
@@ -770,3 +773,79 @@ class TrainArea(QWidget):
     def _epochs_of(self, run: RunRecord) -> float:
         """The epochs axis for ``run``: to its planned end (after those of the run it continues)."""
         return self.library.offsets.get(run, 0.0) + run.config.epochs
+
+
+    # -- tuning: the Sweep dialog (ui/sweep_dialog.py) and the learning-rate finder (ui/lr_finder.py) ----
+
+    def _make_tune_buttons(self) -> None:
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("Train one run per combination of values of up to four settings and compare "
+                                     "them (Ctrl+Shift+P)")
+        self.sweep_button.clicked.connect(self.open_sweep)
+        self.lr_find_button = QPushButton("Find learning rate…")
+        self.lr_find_button.setToolTip("Raise the learning rate step by step on a copy of the model and suggest one "
+                                       "(Ctrl+Shift+L)")
+        self.lr_find_button.clicked.connect(self.open_lr_finder)
+
+    def _tune_row(self) -> QWidget:
+        """The recommended-settings button with the tuning buttons under it."""
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.recommended_button)
+        row = QHBoxLayout()
+        row.addWidget(self.sweep_button)
+        row.addWidget(self.lr_find_button)
+        layout.addLayout(row)
+        return box
+
+    def apply_settings(self, values: dict[str, Any]) -> None:
+        """Put ``values`` (a sweep's row, a found rate) into the form, and say what changed."""
+        before = self._current_config()
+        try:
+            after = before.updated(**values)
+        except ConfigError as exc:
+            self._show_banner(f"Cannot apply these settings: {exc}")
+            return
+        self._set_form(after)
+        changes = describe_changes(before, after)
+        self._show_banner(f"Changed {', '.join(changes)}." if changes else "The form already has these settings.",
+                          "success")
+
+    def open_sweep(self):
+        """The Sweep dialog for the current design and the form's settings (modal); None if busy."""
+        from playground.core.paths import runs_dir
+        from playground.ui.sweep_dialog import SweepDialog
+
+        if self.training or not self.torch_ready:
+            return None
+        # The first run takes the worker process started ahead (torch already imported).
+        dialog = SweepDialog(self.document.spec, self._current_config(), self.library, runs_dir(),
+                             start_process=self._take_process, parent=self)
+        dialog.settings_applied.connect(self.apply_settings)
+        dialog.finished.connect(lambda _: self.torch_ready and self.isVisible() and self._start_spare())
+        dialog.open()
+        return dialog
+
+    def open_lr_finder(self):
+        """The learning-rate finder for the current design and the form's settings, started at once."""
+        from playground.ui.lr_finder import LrFinderDialog
+
+        if self.training or not self.torch_ready:
+            return None
+        spec, initial = self.document.spec, None
+        opened = self._initial_weights_for(spec)
+        if opened is not None:  # an opened model: the finder starts from a copy of its weights
+            from playground.core.runs import load_weights
+            from playground.core.weights import expected_weights
+
+            try:
+                initial = load_weights(opened, expected_weights(spec))
+            except RunError as exc:
+                self._show_banner(f"Cannot read the opened model's weights: {exc}")
+                return None
+        dialog = LrFinderDialog(spec, self._current_config(), initial_state=initial, parent=self)
+        dialog.rate_chosen.connect(lambda lr: self.apply_settings({"lr": lr}))
+        dialog.open()
+        dialog.start()
+        return dialog
