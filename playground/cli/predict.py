@@ -15,9 +15,11 @@ def add_commands(sub) -> None:
         "predict", help="classify images of handwritten digits",
         description="Classify images of a digit (PNG, JPEG, BMP, GIF, TIFF or WebP, up to 40 megapixels; "
                     "dark on light, light on dark, or dark ink on a transparent background), preprocessed "
-                    "like MNIST. The model loads once; every image gets a line: its digit and "
-                    "probabilities, or an error (with --json, {\"path\", \"digit\", \"probabilities\"} or "
-                    "{\"path\", \"error\"}), and a bad image does not stop the others.",
+                    "like MNIST. The model loads once; every image gets a line: its class and "
+                    "probabilities, or an error (with --json, {\"path\", \"digit\", \"label\", "
+                    "\"probabilities\"} or {\"path\", \"error\"}: digit is the class's index, label its "
+                    "name, which for a model trained on a folder of images is the class folder's name), and a "
+                    "bad image does not stop the others.",
         epilog="Exit code: 2 if the model or any image could not be read (missing, not an image, another "
                "format, too big), even if other images were classified; otherwise 1 if any image had no "
                "digit (blank) or the model's output was not a number; otherwise 0.")
@@ -69,11 +71,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                f"retrain it or use another model")
             continue
         digit = int(probs.argmax())
+        label = classifier.classes[digit]
         if args.json:
-            print(json.dumps({"path": str(path), "digit": digit,
+            print(json.dumps({"path": str(path), "digit": digit, "label": label,
                               "probabilities": [round(float(p), 6) for p in probs]}, allow_nan=False),
                   flush=True)
         else:
-            table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
-            print(f"{printable(path)}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
+            names = classifier.classes
+            table = "  ".join(f"{printable(names[d])}:{p:.3f}" for d, p in enumerate(probs))
+            print(f"{printable(path)}: {printable(label)} ({probs[digit]:.1%})   {table}", flush=True)
     return 2 if unreadable else 1 if failed else 0

@@ -30,6 +30,10 @@ def add_commands(sub) -> None:
                "cannot be used.")
     add_design_source(p, gan=True)
     add_setting_flags(p.add_argument_group("training settings (defaults: the preset's, else these)"))
+    p.add_argument("--data", type=Path, metavar="FOLDER", help="train on your own images: a folder with one "
+                   "subfolder of images per class (named after the class; train/ and test/ used when present). "
+                   "Sets --dataset folder and --data-folder FOLDER; a design whose last Linear layer has "
+                   "another width than the number of classes gets that width (said on stderr)")
     p.add_argument("--out", type=Path, metavar="DIR", help="the run folder: a new or empty folder, which "
                    "this training owns while it runs (default: a new folder under the user data folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
@@ -99,6 +103,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         value = getattr(args, name)
         if value is not None:
             base[name] = value
+    if getattr(args, "data", None) is not None:
+        base["dataset"], base["data_folder"] = "folder", str(args.data)
     try:
         return TrainConfig.from_dict(base, "options")
     except ConfigError as exc:
@@ -179,9 +185,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         except RunFolderError as exc:
             raise UsageError(str(exc)) from None
     try:
-        trainer = Trainer(spec, config, task="gan" if gan else "classifier")
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
-        trainer.data = load_config_dataset(config)
+        data = load_config_dataset(config)
+        if not gan:
+            spec = _fit_classes(spec, data, args.json)
+        trainer = Trainer(spec, config, data=data, task="gan" if gan else "classifier")
     except (DesignError, ConfigError, DataError) as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -234,8 +242,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     return {"completed": 0, "stopped": 0}.get(final["status"], 1)
 
 
+def _fit_classes(spec, data, quiet: bool):
+    """``spec`` made for the data set's number of classes (its last Linear layer's width adapted),
+    saying so on stderr (also with --json: stdout stays JSON); the skipped files of a folder data
+    set are counted there too."""
+    from playground.core.shapes import adapt_to_classes
+    from playground.core.text import printable
+
+    spec, message = adapt_to_classes(spec, data.num_classes)
+    if message:
+        print(f"playground: note: {message}", file=sys.stderr)
+    if data.skipped:
+        path, reason = data.skipped[0]
+        print(f"playground: note: {counted(len(data.skipped), 'file')} of the data folder skipped (the first: "
+              f"{printable(path)}: {printable(reason)})", file=sys.stderr)
+    return spec
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from playground.core.data import CLASS_NAMES, DataError, load_config_dataset
+    from playground.core.data import DataError, load_config_dataset
     from playground.core.metrics import evaluate
     from playground.core.runs import RunError, load_run
 
@@ -253,8 +278,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(model, data.test.images, data.test.labels, loss=cfg.loss)
     if args.json:
         print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,
-                          **result.to_dict()}))
+                          "classes": run.classes, **result.to_dict()}))
     else:
         print(f"{printable(run.label)}, {args.weights} weights, {printable(run.path)} ({run.status})")
-        print(result.format(CLASS_NAMES[cfg.dataset]))
+        print(result.format(run.classes))
     return 0

@@ -33,10 +33,10 @@ def export_checked(source: str | Path, fmt: str, out: str | Path) -> ExportCheck
         return export_generator_checked(source, fmt, out)
     classifier = Classifier.from_path(source)
     # Only the run's evaluation, for the accuracy; without one the export does not mention it.
-    evaluation = read_evaluation(source) if source.is_dir() else None
+    evaluation = read_evaluation(source, classes=classifier.spec.num_classes) if source.is_dir() else None
     accuracy = evaluation.accuracy if evaluation is not None else None
     _, test = load_raw("mnist")
     check = export(fmt, out, classifier.spec, classifier.model.state_dict(), accuracy,
-                   check_images=test.images[:CHECK_IMAGES])
+                   check_images=test.images[:CHECK_IMAGES], classes=classifier.classes)
     assert check is not None  # given check images, export always checks
     return check

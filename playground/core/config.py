@@ -37,6 +37,12 @@ DATASETS = {
     "mnist": "Handwritten digits (ships with the app).",
     "fashion-mnist": "Clothing images (downloaded once, needs the internet).",
     "kmnist": "Japanese characters (downloaded once, needs the internet).",
+    "folder": "Your own images: a folder with one subfolder of images per class (see Data folder).",
+}
+
+PREPROCESS = {
+    "mnist": "As MNIST and the Draw area: the ink cropped, scaled to 20 pixels and centred by its mass.",
+    "resize": "The whole image scaled to 28x28 (dark-on-light images are inverted to white on black).",
 }
 
 MAX_SEED = 2**63 - 1  # torch's and numpy's generators take any seed from 0 to this
@@ -105,6 +111,7 @@ class SettingSpec:
     noun: str = ""  # how range messages name it; the name with spaces by default
     step: int | float = 1  # what Up/Down add in the form
     metavar: str = ""  # the value's name in --help
+    optional: bool = False  # a "text" setting that may be empty
 
     @property
     def title(self) -> str:
@@ -132,7 +139,7 @@ class SettingSpec:
                 raise ConfigError(f"{name} must be a name (text); got {short_repr(value)}")
             if self.kind == "choice" and value not in self.choices:
                 raise ConfigError(f"{name} must be one of {', '.join(self.choices)}; got {short_repr(value)}")
-            if not value:
+            if not value and not self.optional:
                 raise ConfigError(f"{name} must be a name such as {', '.join(self.choices)}")
             return
         if self.kind == "bool":
@@ -216,6 +223,13 @@ class TrainConfig:
                                 noun="the largest change of size", step=0.05, applies_to={"augment": (True,)},
                                 metavar="SHARE")
     dataset: str = _setting("mnist", "choice", "Dataset", "The images to learn from.", choices=DATASETS)
+    data_folder: str = _setting("", "text", "Data folder", "The folder of the images: for the folder data set, "
+                                "one subfolder of images per class (train/ and test/ used when present); for "
+                                "Fashion-MNIST and KMNIST, a folder with their four IDX files (no download).",
+                                optional=True, metavar="FOLDER",
+                                applies_to={"dataset": ("folder", "fashion-mnist", "kmnist")})
+    preprocess: str = _setting("mnist", "choice", "Preprocessing", "How a folder's images become 28x28.",
+                               choices=PREPROCESS, applies_to={"dataset": ("folder",)})
     limit: int = _setting(0, "int", "Training images", "Use only the first N training images (the validation "
                           "share included), for quick experiments. The test set stays whole unless Test images "
                           "limits it.", minimum=0, maximum=MAX_LIMIT, special=(0, "all images"), step=500,
@@ -234,6 +248,8 @@ class TrainConfig:
             spec.check(getattr(self, spec.name))
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ConfigError("Nesterov momentum needs the sgd optimizer with momentum above 0")
+        if "\0" in self.data_folder:
+            raise ConfigError("data_folder cannot contain a NUL character")
 
     def updated(self, **changes: Any) -> "TrainConfig":
         return replace(self, **changes)

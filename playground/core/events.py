@@ -32,6 +32,7 @@ class StartEvent(TypedDict):
     test_size: int
     device: str
     parameters: int
+    classes: list[str]  # the data set's class names: label i is classes[i]
 
 
 class ProgressEvent(TypedDict):

@@ -76,14 +76,35 @@ class ExportWriteError(ExportError):
 
 
 def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-                    test_accuracy: float | None = None) -> Path:
+                    test_accuracy: float | None = None, classes: list[str] | None = None) -> Path:
+    """The app's model file: weights, with the design, preprocessing, test accuracy and the class
+    names (``classes``, a JSON list; "0".."n-1" when not given) in its metadata."""
     path = Path(path)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
                 "preprocessing": json.dumps(PREPROCESSING),
                 "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
+                "classes": json.dumps(_classes(spec, classes), ensure_ascii=False),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     save_weights(path, state, metadata)
     return path
+
+
+def _classes(spec: NetworkSpec, classes: list[str] | None) -> list[str]:
+    if classes is not None and len(classes) == spec.num_classes:
+        return [str(c) for c in classes]
+    return [str(i) for i in range(spec.num_classes)]
+
+
+def model_file_classes(meta: dict[str, str], spec: NetworkSpec) -> list[str]:
+    """The class names a model file's metadata records; "0".."n-1" for a file without them (or with
+    a list that does not fit its design)."""
+    from playground.core.data import check_class_names
+
+    try:
+        names = check_class_names(json.loads(meta.get("classes", "null")), spec.num_classes)
+    except (ValueError, RecursionError):
+        names = None
+    return names if names is not None else [str(i) for i in range(spec.num_classes)]
 
 
 def load_model_file(path: str | Path) -> tuple[NetworkSpec, dict[str, torch.Tensor], dict[str, str]]:
@@ -244,7 +265,8 @@ def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> s
             "    python {this file} image.png [--json]   # or: from this_module import load, predict\n\n"
             "Image files are preprocessed as the Playground does (load_image, preprocess_image below).\n"
             "Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), the digit scaled\n"
-            "so that its longer side is 20 pixels and centred by its centre of mass. Output: 10 class scores.\n")
+            f"so that its longer side is 20 pixels and centred by its centre of mass. Output: {spec.num_classes} class "
+            "scores.\n")
 
 
 def _string_literal(text: str) -> str:
@@ -373,7 +395,7 @@ def main(argv=None):
     if not WEIGHTS.is_file():  # a script copied without its weights
         print(f"{WEIGHTS.name} not found next to the script: copy it along", file=sys.stderr)
         return 2
-    net = load()
+    net, names = load(), class_names()
     unreadable = blank = 0
     for name in args.images:
         try:
@@ -392,12 +414,13 @@ def main(argv=None):
             continue
         probs = [float(p) for p in predict(net, image.reshape(1, 1, 28, 28))[0]]
         digit = max(range(len(probs)), key=probs.__getitem__)
+        labels = names if len(names) == len(probs) else [str(d) for d in range(len(probs))]
         if args.json:
-            print(json.dumps({"path": name, "digit": digit, "probabilities": [round(p, 6) for p in probs]}),
-                  flush=True)
+            print(json.dumps({"path": name, "digit": digit, "label": labels[digit],
+                              "probabilities": [round(p, 6) for p in probs]}), flush=True)
         else:
-            table = "  ".join(f"{d}:{p:.3f}" for d, p in enumerate(probs))
-            print(f"{name}: {digit} ({probs[digit]:.1%})   {table}", flush=True)
+            table = "  ".join(f"{labels[d]}:{p:.3f}" for d, p in enumerate(probs))
+            print(f"{name}: {labels[digit]} ({probs[digit]:.1%})   {table}", flush=True)
     return 2 if unreadable else 1 if blank else 0
 
 
@@ -441,8 +464,21 @@ def load(weights=WEIGHTS):
     return net.eval()
 
 
+def class_names(weights=WEIGHTS):
+    \"\"\"The classes' names (output i is names[i]), as the weights file records them; [] if it does not.\"\"\"
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as f:
+        meta = f.metadata() or {{}}
+    try:
+        names = json.loads(meta.get("classes", "[]"))
+    except ValueError:
+        return []
+    return [str(n) for n in names] if isinstance(names, list) else []
+
+
 def predict(net, images):
-    \"\"\"Class probabilities (N, 10) of float images (N, 1, 28, 28) in [0, 1].\"\"\"
+    \"\"\"Class probabilities (N, classes) of float images (N, 1, 28, 28) in [0, 1].\"\"\"
     with torch.no_grad():
         return torch.softmax(net(torch.as_tensor(images, dtype=torch.float32)), dim=1)
 
@@ -511,7 +547,7 @@ def _restored_on_failure(path: Path) -> Iterator[None]:
 
 
 def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-                  test_accuracy: float | None = None) -> Path:
+                  test_accuracy: float | None = None, classes: list[str] | None = None) -> Path:
     """Writes ``path`` (.py) and its weights beside it (``path`` with ``.safetensors``).
 
     The weights are written first, then the script; if the script cannot be written, the earlier
@@ -524,7 +560,7 @@ def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
         raise ExportError(f"{weights} is a folder; the script's weights go there: choose another name")
     source = script_source(spec, weights.name, test_accuracy)
     with _restored_on_failure(weights):
-        save_weights(weights, state)
+        save_weights(weights, state, {"classes": json.dumps(_classes(spec, classes), ensure_ascii=False)})
         atomic_write_text(path, source)
     return weights
 
@@ -639,7 +675,8 @@ def check_target(path: str | Path, fmt: str | None = None) -> Path:
 
 
 def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-           test_accuracy: float | None = None, check_images: torch.Tensor | None = None) -> ExportCheck | None:
+           test_accuracy: float | None = None, check_images: torch.Tensor | None = None,
+           classes: list[str] | None = None) -> ExportCheck | None:
     """Export in ``fmt`` to ``path`` and, given test images, check the result.
 
     The file is built in memory and written atomically: a failed write (no permission, a full disk)
@@ -653,13 +690,13 @@ def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch
     model.load_state_dict(state)
     try:
         if fmt == "model":
-            save_model_file(path, spec, state, test_accuracy)
+            save_model_file(path, spec, state, test_accuracy, classes)
         elif fmt == "torchscript":
             export_torchscript(path, model)
         elif fmt == "onnx":
             export_onnx(path, model)
         else:
-            export_script(path, spec, state, test_accuracy)
+            export_script(path, spec, state, test_accuracy, classes)
     except OSError as exc:
         earlier = "any earlier files are" if fmt == "script" else "any earlier file is"
         raise ExportWriteError(f"{path}: cannot be written ({exc.strerror or exc}); {earlier} unchanged") \

@@ -95,8 +95,9 @@ class Evaluation:
 
 
 def evaluate(model, images, labels, device: str = "cpu", batch_size: int = 1000,
-             loss: str = "cross-entropy", num_classes: int = 10, should_stop=None) -> Evaluation:
-    """Run ``model`` over uint8 ``images`` (N, 28, 28) and compare with ``labels``."""
+             loss: str = "cross-entropy", num_classes: int | None = None, should_stop=None) -> Evaluation:
+    """Run ``model`` over uint8 ``images`` (N, 28, 28) and compare with ``labels``; ``num_classes``
+    None: as many as the model has outputs."""
     import torch
 
     from playground.core.objective import batch_loss, to_input
@@ -111,12 +112,14 @@ def evaluate(model, images, labels, device: str = "cpu", batch_size: int = 1000,
             x = to_input(images[i:i + batch_size], device)
             y = labels[i:i + batch_size].to(device)
             out = model(x)
+            if num_classes is None:
+                num_classes = out.shape[1]
             total_loss += batch_loss(out, y, loss, num_classes).item() * len(y)
             preds.append(out.argmax(1).cpu())
     model.train(was_training)
     pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.int64)
     true = labels[: len(pred)].cpu()
-    confusion = confusion_matrix(true, pred, num_classes)
+    confusion = confusion_matrix(true, pred, num_classes or 10)
     wrong = (pred != true).nonzero().flatten().tolist()
     n = len(pred)
     return Evaluation(

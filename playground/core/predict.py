@@ -9,7 +9,7 @@ import numpy as np
 
 from playground.core import weights
 from playground.core.paths import assets_dir
-from playground.core.runs import BEST_WEIGHTS, DESIGN_FILE, LAST_WEIGHTS, RunError, load_weights
+from playground.core.runs import BEST_WEIGHTS, DESIGN_FILE, LAST_WEIGHTS, RunError, load_weights, run_classes
 from playground.core.spec import DesignError, NetworkSpec, load_design
 from playground.core.text import printable
 
@@ -30,9 +30,11 @@ def _expected_weights(spec: NetworkSpec, source: str | Path) -> weights.Layout:
 
 
 class Classifier:
-    """A model loaded once, in eval mode on the CPU."""
+    """A model loaded once, in eval mode on the CPU. ``classes`` names its outputs: label i is
+    ``classes[i]`` ("0".."9" for a model of MNIST digits, and for runs and model files from before
+    class names)."""
 
-    def __init__(self, spec: NetworkSpec, state: dict, source: str = "model"):
+    def __init__(self, spec: NetworkSpec, state: dict, source: str = "model", classes: list[str] | None = None):
         """``RunError`` if the design cannot be built (a shape problem, or over the memory budget) or
         the weights do not fit it; both are checked (on the ``meta`` device) before the model is
         allocated. The weights' values were checked when they were read."""
@@ -40,6 +42,8 @@ class Classifier:
 
         self.spec = spec
         self.source = source
+        fits = classes is not None and len(classes) == spec.num_classes
+        self.classes: list[str] = list(classes) if fits else [str(i) for i in range(spec.num_classes)]
         needed = _expected_weights(spec, source)
         try:
             weights.check_fit(printable(source), weights.layout(state), needed)
@@ -55,13 +59,13 @@ class Classifier:
         ``RunError`` says what is wrong."""
         folder = Path(path) if path is not None else default_model_dir()
         if folder.is_file():
-            from playground.core.export import ExportError, load_model_file
+            from playground.core.export import ExportError, load_model_file, model_file_classes
 
             try:
-                spec, state, _ = load_model_file(folder)
+                spec, state, meta = load_model_file(folder)
             except ExportError as exc:
                 raise RunError(str(exc)) from None
-            return cls(spec, state, str(folder))
+            return cls(spec, state, str(folder), model_file_classes(meta, spec))
         if not folder.is_dir():
             raise RunError(f"{folder}: not a folder; give a run folder or a model folder "
                            f"(with {DESIGN_FILE} and weights)")
@@ -72,18 +76,22 @@ class Classifier:
         needed = _expected_weights(spec, folder)
         for name in (MODEL_WEIGHTS, BEST_WEIGHTS, LAST_WEIGHTS):
             if (folder / name).exists():
-                return cls(spec, load_weights(folder / name, needed), str(folder / name))
+                return cls(spec, load_weights(folder / name, needed), str(folder / name), run_classes(folder, spec))
         raise RunError(f"{folder}: no weights ({MODEL_WEIGHTS} or {BEST_WEIGHTS})")
 
     @classmethod
-    def from_weights_file(cls, spec: NetworkSpec, path: str | Path, source: str | None = None) -> "Classifier":
+    def from_weights_file(cls, spec: NetworkSpec, path: str | Path, source: str | None = None,
+                          classes: list[str] | None = None) -> "Classifier":
         """``spec`` with the weights of a safetensors file, whose header is checked against the design
-        before any weight is read (for the canvas following a run's last weights)."""
+        before any weight is read (for the canvas following a run's last weights); ``classes`` None:
+        those of the run folder the file is in."""
         path = Path(path)
-        return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path))
+        if classes is None:
+            classes = run_classes(path.parent, spec)
+        return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path), classes)
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities (10,) of a 28x28 image in [0, 1], white ink on black."""
+        """Class probabilities (n classes,) of a 28x28 image in [0, 1], white ink on black."""
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).reshape(1, 1, 28, 28)

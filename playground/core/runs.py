@@ -45,6 +45,7 @@ from typing import Any
 from playground.core import weights
 from playground.core.atomic import atomic_write_text
 from playground.core.config import SETTINGS, ConfigError, TrainConfig, format_number
+from playground.core.data import check_class_names, default_class_names
 from playground.core.files import NotRegularFileError, open_fd, open_regular, read_regular
 from playground.core.metrics import Evaluation
 from playground.core.gan_spec import GAN_PRESETS, GanSpec, load_any_design
@@ -515,6 +516,9 @@ def _setting_text(name: str, value: Any) -> str:
         return "all images" if value == 0 else f"{value:,} images"
     if name == "epochs":
         return f"{value} ep"
+    if name == "data_folder":  # the folder's name, not its whole path: "data my-photos"
+        parts = Path(value).parts or ("",)
+        return f"data {'/'.join(parts[-2:]) if parts[-1].lower() == 'train' else parts[-1]}"
     shown = format_number(value) if isinstance(value, (int, float)) else str(value)
     return f"{_SHORT.get(name, name.replace('_', ' '))} {shown}"
 
@@ -657,6 +661,14 @@ class RunRecord:
     def test_accuracy(self) -> float | None:
         return self.summary.get("test_accuracy")
 
+    @property
+    def classes(self) -> list[str]:
+        """The names of the classes, label i is ``classes[i]``: as run.json records them, else the
+        data set's usual names ("0".."9" for MNIST and for runs from before class names)."""
+        count = getattr(self.spec, "num_classes", NUM_CLASSES)
+        recorded = check_class_names(self.summary.get("classes"), count)
+        return recorded if recorded is not None else default_class_names(count, self.config.dataset)
+
     def file(self, name: str) -> Path:
         """One of the run folder's files (one of this module's ``*_FILE`` / ``*_WEIGHTS`` names)."""
         if self.path is None:
@@ -759,10 +771,12 @@ class RunRecord:
         the summary as the trainer writes it into run.json; the test evaluation is read then."""
         self.events.append(event)
         kind = event.get("type")
-        if kind == "finished":
+        if kind == "start" and isinstance(event.get("classes"), list):
+            self.summary["classes"] = event["classes"]
+        elif kind == "finished":
             self.summary.update({k: v for k, v in event.items() if k != "type"})
             if self.path is not None:
-                self.evaluation = read_evaluation(self.path, self.notes)
+                self.evaluation = read_evaluation(self.path, self.notes, getattr(self.spec, "num_classes", NUM_CLASSES))
         elif kind == "error":
             self.summary.update(status="failed", message=event.get("message", ""), test_accuracy=None)
 
@@ -866,11 +880,29 @@ def _read_summary(path: Path, notes: list[str]) -> dict[str, Any]:
     return summary
 
 
-def _evaluation_problem(data: Any) -> str | None:
+def run_classes(folder: str | Path, spec: NetworkSpec) -> list[str]:
+    """The class names of the run (or model) folder ``folder``: from its run.json, else its data
+    set's usual names, else "0".."n-1" (a folder without a run.json: a model folder)."""
+    folder, count = Path(folder), getattr(spec, "num_classes", NUM_CLASSES)
+    names = None
+    with contextlib.suppress(OSError, ValueError, RecursionError):
+        summary = _read_json(folder / SUMMARY_FILE) if os.path.lexists(folder / SUMMARY_FILE) else {}
+        names = check_class_names(summary.get("classes") if isinstance(summary, dict) else None, count)
+    if names is not None:
+        return names
+    dataset = "mnist"
+    with contextlib.suppress(OSError, ValueError, RecursionError, ConfigError):
+        if os.path.lexists(folder / CONFIG_FILE):
+            dataset = TrainConfig.from_dict(_read_json(folder / CONFIG_FILE), CONFIG_FILE).dataset
+    return default_class_names(count, dataset)
+
+
+def _evaluation_problem(data: Any, classes: int = NUM_CLASSES) -> str | None:
     """What is wrong with an evaluation.json's contents, or None. Everything the Evaluate tab and
     ``playground evaluate`` index is checked: a prediction and a true class (each in [0, 10)) for each
     of the ``count`` images, misclassified indices in [0, count), a 10x10 confusion table of whole
-    numbers from 0 to ``count``, and precision, recall, F1 and support for each of the 10 classes."""
+    numbers from 0 to ``count``, and precision, recall, F1 and support for each of the 10 classes (or
+``classes``: the design's number)."""
     if not isinstance(data, dict):
         return "it is not a JSON object"
     for key in ("accuracy", "loss"):
@@ -879,7 +911,6 @@ def _evaluation_problem(data: Any) -> str | None:
     count = data.get("count")
     if not _is_int(count) or count < 0:
         return "'count' is not a whole number"
-    classes = NUM_CLASSES
     confusion, per_class = data.get("confusion"), data.get("per_class")
     if (not isinstance(confusion, list) or len(confusion) != classes
             or not all(isinstance(row, list) and len(row) == classes
@@ -903,14 +934,15 @@ def _evaluation_problem(data: Any) -> str | None:
     return None
 
 
-def read_evaluation(path: str | Path, notes: list[str] | None = None) -> Evaluation | None:
-    """The test evaluation a run wrote, or None (missing, or unusable: then with a note)."""
+def read_evaluation(path: str | Path, notes: list[str] | None = None, classes: int = NUM_CLASSES) -> Evaluation | None:
+    """The test evaluation a run wrote, or None (missing, or unusable: then with a note); it must be
+    of ``classes`` classes (the design's)."""
     file = Path(path) / EVALUATION_FILE
     if not os.path.lexists(file):
         return None
     try:
         data = _read_json(file, EVALUATION_LIMIT)
-        problem = _evaluation_problem(data)
+        problem = _evaluation_problem(data, classes)
         if problem is None:
             return Evaluation.from_dict(data)
     except (OSError, ValueError) as exc:
@@ -950,7 +982,11 @@ def load_run(path: str | Path, with_events: bool = True) -> RunRecord:
         summary["message"] = ("The training process ended without finishing (it was killed, crashed or the "
                               "computer stopped); " + (f"the weights of its last finished epoch are kept in "
                                                       f"{last.name}." if last.exists() else "it saved no weights."))
-    evaluation = read_evaluation(path, notes)
+    count = getattr(spec, "num_classes", NUM_CLASSES)
+    evaluation = read_evaluation(path, notes, count)
+    if "classes" in summary and check_class_names(summary["classes"], count) is None:
+        notes.append(f"run.json: 'classes' is not a list of {count} class names; the classes are numbered")
+        del summary["classes"]
     events = read_events(path, notes) if with_events else None
     return RunRecord(path, spec, config, summary, events, evaluation, notes)
 

@@ -232,3 +232,21 @@ def _output_problem(spec: NetworkSpec, shape: Shape) -> Problem:
         f"scores but its output is {format_shape(shape)}",
         fix,
     )
+
+
+def adapt_to_classes(spec: NetworkSpec, num_classes: int) -> tuple[NetworkSpec, str | None]:
+    """``spec`` made for ``num_classes`` classes: its ``num_classes`` set and, when it ends with a
+    Linear layer of another width, that layer's ``out_features`` set to match; with a sentence
+    saying what changed (None when nothing did). A design that does not end with a Linear layer
+    only gets the new class count: its shape report then shows the problem and its fix."""
+    message = None
+    if spec.num_classes != num_classes:
+        spec = replace(spec, num_classes=num_classes)
+    if spec.layers and spec.layers[-1].type == "Linear":
+        last = len(spec.layers) - 1
+        width = spec.layers[last].params["out_features"]
+        if width != num_classes:
+            spec = spec.set_param(last, "out_features", num_classes)
+            message = (f"the data set has {num_classes} classes: the last layer (layer {last + 1}, Linear) "
+                       f"now has {num_classes} outputs instead of {width}")
+    return spec, message

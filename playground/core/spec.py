@@ -28,7 +28,8 @@ from playground.core.text import clean_text, printable, short_repr
 
 FORMAT_VERSION = 1
 INPUT_SHAPE: Shape = (1, 28, 28)
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # MNIST's digits: the default
+MAX_CLASSES = 1_000  # a folder data set has at most this many classes
 
 MAX_DESIGN_BYTES = 1_000_000  # the largest preset is under 2 kB
 MAX_NAME_CHARS = 200
@@ -197,15 +198,16 @@ def _parse(data: Any, source: str) -> NetworkSpec:
         raise DesignError(f"{source}: input_shape must be {list(INPUT_SHAPE)} (MNIST images); "
                           f"got {short_repr(input_shape)}")
     num_classes = data.get("num_classes", NUM_CLASSES)
-    if num_classes != NUM_CLASSES:
-        raise DesignError(f"{source}: num_classes must be {NUM_CLASSES}; got {short_repr(num_classes)}")
+    if type(num_classes) is not int or not 2 <= num_classes <= MAX_CLASSES:
+        raise DesignError(f"{source}: num_classes must be a whole number from 2 to {MAX_CLASSES} (10 for "
+                          f"MNIST); got {short_repr(num_classes)}")
     raw_layers = data.get("layers")
     if not isinstance(raw_layers, list):
         raise DesignError(f"{source}: 'layers' must be a list of layers")
     if len(raw_layers) > MAX_LAYERS:
         raise DesignError(f"{source}: {len(raw_layers):,} layers; a design has at most {MAX_LAYERS:,}")
     layers = tuple(parse_layer(raw, i, source) for i, raw in enumerate(raw_layers))
-    return NetworkSpec(layers, name, description)
+    return NetworkSpec(layers, name, description, num_classes=num_classes)
 
 
 def text_field(data: dict, key: str, default: str, limit: int, source: str) -> str:

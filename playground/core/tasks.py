@@ -186,7 +186,7 @@ class ClassifierTask(TrainingTask):
         if not len(val):
             return None
         result = evaluate(self.model, val.images, val.labels, self.device, loss=self.config.loss,
-                          should_stop=should_stop)
+                          num_classes=self.spec.num_classes, should_stop=should_stop)
         return result.loss, result.accuracy
 
     def weights(self) -> dict[str, torch.Tensor]:
@@ -200,7 +200,8 @@ class ClassifierTask(TrainingTask):
         model.load_state_dict(weights)
         model.to(self.device)
         test = self.data.test
-        return evaluate(model, test.images, test.labels, self.device, loss=self.config.loss)
+        return evaluate(model, test.images, test.labels, self.device, loss=self.config.loss,
+                        num_classes=self.spec.num_classes)
 
     def _snapshot(self, b: int) -> None:
         """Histograms of the weights and the gradients just computed: queued on the device, read at

@@ -359,6 +359,16 @@ class Trainer:
         data = self.data = self.data or load_config_dataset(cfg)
         if len(data.train) == 0:
             raise ConfigError("there are no training images (is limit too small?)")
+        classes = data.class_names
+        if isinstance(self.task, ClassifierTask):
+            if self.spec.num_classes != len(classes):
+                raise ConfigError(f"the data set has {len(classes)} classes but the design is made for "
+                                  f"{self.spec.num_classes}; make its last layer Linear {len(classes)}")
+            if self._writer:
+                self._writer.write_summary(classes=classes)
+        elif getattr(self.spec, "conditional", False) and len(classes) > 10:  # a cGAN's one-hot digit code
+            raise ConfigError(f"a conditional GAN is told one of 10 classes; this data set has {len(classes)}: "
+                              f"use an unconditional GAN (gan-mlp, dcgan)")
         self.task.set_up(data, self.device, self.initial_state, self.optimizer_state)
         steps = self.task.steps_per_epoch
         return _Progress(steps_per_epoch=steps, total_steps=steps * cfg.epochs)
@@ -368,7 +378,7 @@ class Trainer:
         return StartEvent(type="start", epochs=self.config.epochs, steps_per_epoch=run.steps_per_epoch,
                           total_steps=run.total_steps, batch_size=self.config.batch_size,
                           train_size=len(data.train), val_size=len(data.val), test_size=len(data.test),
-                          device=self.device, parameters=self.task.parameters())
+                          device=self.device, parameters=self.task.parameters(), classes=data.class_names)
 
     def _train_epoch(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
         """One epoch's steps, with progress reports; pauses and stops come between steps."""
