@@ -305,8 +305,6 @@ class EvaluateArea(QWidget):
 
     def show_run(self, run, images=None) -> None:
         """Show a run's evaluation; ``images`` are its test images (loaded by the caller if needed)."""
-        from playground.core.data import CLASS_NAMES
-
         self.run = run
         self.images = images
         evaluation = run.evaluation
@@ -321,7 +319,7 @@ class EvaluateArea(QWidget):
             self._shown = None
             self.saliency.gallery_filled(run, None, [])
             return
-        names = CLASS_NAMES[run.config.dataset]
+        names = run.classes  # the run's own: a folder data set's names, n of them
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))
         for row, (name, m) in enumerate(zip(names, evaluation.per_class)):
