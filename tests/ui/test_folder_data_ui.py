@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from playground.core.config import TrainConfig
 
 LEFT = Qt.MouseButton.LeftButton
-NAMES = ["zero", "one", "two", "three", "four"]
+WORDS = ["zero", "one", "two", "three", "four"]  # the folders of digits 0-4
+NAMES = sorted(WORDS)  # the classes: folders sorted by name
 PER_CLASS = 24
 
 
@@ -26,7 +27,7 @@ def digit_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shapes") / "digits"
     train, _ = load_raw("mnist")
     write_digit_folder(folder, train.images.numpy(), train.labels.numpy(), [0, 1, 2, 3, 4], PER_CLASS)
-    for digit, name in enumerate(NAMES):
+    for digit, name in enumerate(WORDS):
         (folder / str(digit)).rename(folder / name)
     (folder / "readme.txt").write_text("not a class")
     (folder / "two" / "notes.txt").write_text("not an image")
@@ -94,8 +95,8 @@ def test_adding_a_folder_shows_its_classes_counts_images_and_skipped_files(activ
     assert panel.preview is None and form.class_count is None and not panel.grid.isVisible()
 
 
-def test_a_five_class_folder_gets_the_fix_then_its_run_names_its_classes(active_window, qtbot, monkeypatch,
-                                                                          digit_folder, own_data_folder):
+def test_a_five_class_folder_gets_the_fix_then_its_run_names_its_classes(own_data_folder, active_window, qtbot,
+                                                                          monkeypatch, digit_folder):
     window, area, document = active_window, active_window.train_area, active_window.document
     window.new_from_preset("mlp-300")
     area.form.set_config(TrainConfig(epochs=1, batch_size=16, device="cpu", lr=0.003))
@@ -107,7 +108,7 @@ def test_a_five_class_folder_gets_the_fix_then_its_run_names_its_classes(active_
     assert area.class_box.isVisible()
     assert area.class_text.text().startswith("The data set has 5 classes but the design ends with 10 class scores")
     last = len(document.spec.layers)
-    assert area.class_fix_button.text() == f"Set out features of layer {last} to 5"
+    assert area.class_fix_button.text() == f"Set outputs of layer {last} to 5"
     assert [b.text() for b in window.designer.problems.fix_buttons] == [area.class_fix_button.text()]
     qtbot.mouseClick(area.class_fix_button, LEFT)
     assert document.spec.layers[-1].params["out_features"] == 5 and document.spec.num_classes == 5
