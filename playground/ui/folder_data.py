@@ -68,7 +68,8 @@ class FolderEdit(QWidget):
         self.box.lineEdit().editingFinished.connect(self._take_text)
         self.box.activated.connect(lambda _index: self._take_text())
 
-    def setToolTip(self, text: str) -> None:  # the help goes on the field itself
+    def setToolTip(self, text: str) -> None:  # the help shows over the field too
+        super().setToolTip(text)
         self.box.setToolTip(text)
 
     def fill_recent(self) -> None:
@@ -90,7 +91,6 @@ class FolderEdit(QWidget):
         blocked = self.box.blockSignals(True)
         self.box.setEditText(value)
         self.box.blockSignals(blocked)
-        self.box.setToolTip(value)
         if value != self._value:
             self._value = value
             if notify:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
 
@@ -40,32 +40,30 @@ class ConfigForm(QWidget):
             label = QLabel(spec.title)
             label.setToolTip(spec.help)
             self.editors[spec.name] = editor
-            self._fields[spec.name] = self._with_add_button(editor) if spec.name == "dataset" else editor
-            self.form.addRow(label, self._fields[spec.name])
+            self._fields[spec.name] = editor
+            self.form.addRow(label, editor)
             if isinstance(editor, NumberEdit):
                 self._add_problem_row(editor)
+            if spec.name == "dataset":
+                self.form.addRow("", self._add_folder_button())
             if spec.name == "preprocess":
                 self.form.addRow(self.folder_preview)
         self._update_visibility()
 
-    def _with_add_button(self, editor: QWidget) -> QWidget:
-        """The data set chooser with "Add a folder…" beside it."""
+    def _add_folder_button(self) -> QWidget:
+        """"Add a folder…" under the data set chooser."""
         self.add_folder_button = QPushButton("Add a folder…")
         self.add_folder_button.setToolTip("Train on your own images: a folder with one subfolder of images per "
                                           "class (the subfolders' names are the class names)")
         self.add_folder_button.clicked.connect(self.add_folder)
-        row = QWidget()
-        line = QHBoxLayout(row)
-        line.setContentsMargins(0, 0, 0, 0)
-        line.addWidget(editor, 1)
-        line.addWidget(self.add_folder_button)
-        return row
+        return self.add_folder_button
 
     def add_folder(self) -> bool:
         """Pick a folder in the system's dialog and train on it (dataset "folder"). False if cancelled."""
         folder = choose_folder(self, self.editors["data_folder"].value())
         if folder:
             self.use_folder(folder)
+            self._reveal_preview = True
         return bool(folder)
 
     def use_folder(self, folder: str) -> None:
@@ -92,6 +90,17 @@ class ConfigForm(QWidget):
     def _preview_shown(self, _preview) -> None:
         self.editors["data_folder"].fill_recent()
         self._update_class_count()
+        if getattr(self, "_reveal_preview", False):  # a folder just added: scroll to what it holds
+            self._reveal_preview = False
+            QTimer.singleShot(0, self._scroll_to_preview)
+
+    def _scroll_to_preview(self) -> None:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            parent.ensureWidgetVisible(self.folder_preview.grid, 0, 0)
+            parent.ensureWidgetVisible(self.folder_preview.status, 0, 0)
 
     def _update_preview(self) -> None:
         values = self._values()
