@@ -84,7 +84,7 @@ def _flag_help(spec: SettingSpec) -> str:
     if spec.kind in ("int", "float"):
         text += f", {spec.range_text()} (default {format_number(spec.default)})"
     elif spec.kind != "bool":
-        text += f" (default {spec.default})"
+        text += f" (default {spec.default})" if spec.default != "" else " (default: none)"
     for other, allowed in spec.applies_to.items():
         other_spec = SETTINGS[other]
         text += (f", with {other_spec.flag}" if other_spec.kind == "bool"
