@@ -480,7 +480,7 @@ class DrawArea(QWidget):
         self.image: np.ndarray | None = None  # what the network sees now
         self.target: int | None = None  # the digit the saliency is for; None: the guess
         self.sure: bool | None = None  # whether the guess shown is a confident one (None: no guess)
-        self._styled: tuple | None = None  # (sure, pad side) the guess was last styled for
+        self._styled: tuple | None = None  # (sure, pad side, longest class name) the guess was last styled for
         self.last_cost = 0.0  # seconds the last classification took on the GUI thread
         self._ready_at = 0.0  # perf_counter time before which the next one waits
         self.pad = DrawPad()
@@ -658,10 +658,12 @@ class DrawArea(QWidget):
 
     def _style_guess(self, force: bool = False) -> None:
         """A confident guess big and bold; a doubtful one half as big, in the muted text colour."""
-        if (self.sure, self.pad.side) == self._styled and not force:
+        longest = max(len(name) for name in self.bars.classes)  # a model's class names may be words
+        if (self.sure, self.pad.side, longest) == self._styled and not force:
             return
-        self._styled = (self.sure, self.pad.side)
+        self._styled = (self.sure, self.pad.side, longest)
         size = min(max(72, self.pad.side // 4), 240)
+        size = max(24, int(size * min(1.0, 2 / longest)))  # a name as wide as two digits at most
         font = QFont(self.font())
         font.setPixelSize(size if self.sure is not False else size // 2)
         font.setBold(self.sure is not False)
