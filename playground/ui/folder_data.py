@@ -185,7 +185,7 @@ class FolderPreviewPanel(QWidget):
         self.skipped_button.toggled.connect(self._show_skipped)
         self.skipped_list = QPlainTextEdit()
         self.skipped_list.setReadOnly(True)
-        self.skipped_list.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.skipped_list.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.skipped_list.setMaximumHeight(110)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)
