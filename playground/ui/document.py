@@ -7,6 +7,7 @@ specs are immutable values, a command just holds the spec before and after.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ class DesignDocument(QObject):
     path_changed = Signal()
     modified_changed = Signal(bool)
     batch_size_changed = Signal(int)  # the batch size the designer's memory estimate is for
+    class_count_changed = Signal(int)  # the number of classes the design is checked against
 
 
     def __init__(self, spec: NetworkSpec | None = None, parent: QObject | None = None,
@@ -60,6 +62,7 @@ class DesignDocument(QObject):
         history); by default the document has its own."""
         super().__init__(parent)
         self._spec = spec or NetworkSpec()
+        self._class_count: int | None = None  # the Train area's data set's; None: the design's own
         self._report = self._infer(self._spec)
         self._selected = -1
         self._batch_size = DEFAULT_BATCH_SIZE  # TrainConfig's, until the Train tab sets its own
@@ -110,6 +113,27 @@ class DesignDocument(QObject):
             self.batch_size_changed.emit(batch_size)
 
     @property
+    def class_count(self) -> int:
+        """The number of classes the design must end with: the data set's chosen in the Train area
+        (a folder data set may have any), else the design's own ``num_classes``."""
+        return self._class_count or self._spec.num_classes
+
+    def set_class_count(self, count: int | None) -> None:
+        """Check the design against a data set of ``count`` classes (None: its own ``num_classes``):
+        the report then has the usual problem, with its fix, when its output is another width."""
+        if count != self._class_count:
+            self._class_count = count
+            self._report = self._infer(self._spec)
+            self.spec_changed.emit()  # the report changed: views follow
+            self.class_count_changed.emit(self.class_count)
+
+    def spec_for_data(self, spec: NetworkSpec | None = None) -> NetworkSpec:
+        """``spec`` (the design by default) made for the data set's class count, as it trains."""
+        spec = spec or self._spec
+        count = self.class_count
+        return spec if spec.num_classes == count else replace(spec, num_classes=count)
+
+    @property
     def modified(self) -> bool:
         return not self.undo_stack.isClean()
 
@@ -136,8 +160,10 @@ class DesignDocument(QObject):
             self.selection_changed.emit(self._selected)
 
     def _infer(self, spec: NetworkSpec) -> ShapeReport:
-        """The shape report of ``spec`` (a GAN's stack adds the GAN's rules on how it ends)."""
-        return infer_shapes(spec)
+        """The shape report of ``spec`` for the data set's class count (a GAN's stack adds the GAN's
+        rules on how it ends)."""
+        count = getattr(self, "_class_count", None)
+        return infer_shapes(replace(spec, num_classes=count) if count and count != spec.num_classes else spec)
 
     def _push(self, after: NetworkSpec, text: str, select: int | None = None, merge_key=None) -> None:
         if after == self._spec:
@@ -183,7 +209,8 @@ class DesignDocument(QObject):
 
     def apply_fix(self, fix: Fix) -> None:
         select = fix.index if fix.action != "remove" else max(0, fix.index - 1)
-        self._push(apply_fix(self._spec, fix), fix.label, select=select)
+        # The design is then made for the data set's classes: saved, it says so.
+        self._push(self.spec_for_data(apply_fix(self._spec, fix)), fix.label, select=select)
 
     # -- whole documents (not undoable: they start a new history) -----------------------------------
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap, QTransform
+from PySide6.QtGui import (QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap,
+                           QTransform)
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QSlider, QTabWidget, QVBoxLayout, QWidget)
 
@@ -322,28 +323,49 @@ class ImagePreview(QLabel):
 
 
 class ProbabilityBars(QWidget):
-    """Ten bars, one per digit, with the top guess highlighted and each percentage beside its bar,
-    in the palette's colours. Clicking a bar picks that digit for "what it looks at"
-    (``digit_clicked``); the picked digit is framed."""
+    """One bar per class (ten digits for MNIST; ``set_classes`` names a model's own classes), with
+    the top guess highlighted and each percentage beside its bar, in the palette's colours. Clicking
+    a bar picks that class for "what it looks at" (``digit_clicked``: its index); the picked one is
+    framed. A digit's key picks the class named that digit, else the bar at that position."""
 
     digit_clicked = Signal(int)
+
+    MAX_NAME_WIDTH = 120  # longer class names are cut with "…" (the whole name in the tooltip)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.probabilities: np.ndarray | None = None
-        self.picked: int | None = None  # the digit the saliency is for, when not the guess
+        self.picked: int | None = None  # the class the saliency is for, when not the guess
+        self.classes: list[str] = [str(d) for d in range(10)]
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setToolTip("Click a digit's bar (or press its key) to see what counts for that digit in the drawing; "
+        self.setMouseTracking(True)
+        self.setToolTip("Click a class's bar (or press its digit key) to see what counts for it in the drawing; "
                         "click it again to go back to the guess")
         self.setMinimumSize(200, 10 * 18)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
+    @property
+    def count(self) -> int:
+        return len(self.classes)
+
+    def set_classes(self, names: list[str] | None) -> None:
+        """The model's class names (None: the ten digits)."""
+        names = list(names) if names else [str(d) for d in range(10)]
+        if names != self.classes:
+            self.classes = names
+            self.probabilities = None
+            self.picked = None
+            self.setMinimumSize(200, min(self.count, 10) * 18)
+            self.updateGeometry()
+            self.update()
+
     def sizeHint(self) -> QSize:
-        return QSize(360, 10 * 26)
+        return QSize(360, self.count * 26)
 
     def show_probabilities(self, probs: np.ndarray | None) -> None:
-        self.probabilities = None if probs is None else np.asarray(probs, np.float64)
+        probs = None if probs is None else np.asarray(probs, np.float64)
+        self.probabilities = probs if probs is None or len(probs) == self.count else None
         self.update()
 
     def set_picked(self, digit: int | None) -> None:
@@ -351,30 +373,54 @@ class ProbabilityBars(QWidget):
         self.update()
 
     def bar_rect(self, digit: int) -> QRectF:
-        """A digit's whole row, for clicking."""
+        """A class's whole row, for clicking."""
         return QRectF(0, digit * self.row_height(), self.width(), self.row_height())
 
+    def row_at(self, y: float) -> int | None:
+        row = int(y // self.row_height())
+        return row if 0 <= row < self.count else None
+
     def mousePressEvent(self, event) -> None:
-        digit = int(event.position().y() // self.row_height())
-        if event.button() == Qt.MouseButton.LeftButton and 0 <= digit < 10:
-            self.digit_clicked.emit(digit)
+        row = self.row_at(event.position().y())
+        if event.button() == Qt.MouseButton.LeftButton and row is not None:
+            self.digit_clicked.emit(row)
         else:
             super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        row = self.row_at(event.position().y())
+        tip = (f"{self.classes[row]}: click to see what counts for it in the drawing; click again to go back to "
+               f"the guess") if row is not None else ""
+        if tip and tip != self.toolTip():
+            self.setToolTip(tip)
+        super().mouseMoveEvent(event)
+
+    def class_for_key(self, text: str) -> int | None:
+        """The class a digit key picks: the one named that digit, else the bar at that position."""
+        if text in self.classes:
+            return self.classes.index(text)
+        return int(text) if int(text) < self.count else None
 
     def keyPressEvent(self, event) -> None:
         text = event.text()
         if len(text) == 1 and text.isdigit() and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
-            self.digit_clicked.emit(int(text))
+            row = self.class_for_key(text)
+            if row is not None:
+                self.digit_clicked.emit(row)
         else:
             super().keyPressEvent(event)
 
     def row_height(self) -> float:
-        return max(18.0, min(self.height() / 10, 44.0))
+        return max(18.0, min(self.height() / self.count, 44.0))
 
     def percent_rect(self, digit: int) -> QRectF:
-        """Where a digit's percentage is written."""
+        """Where a class's percentage is written."""
         width = self.fontMetrics().horizontalAdvance("100.0%") + 10
         return QRectF(self.width() - width, digit * self.row_height(), width, self.row_height())
+
+    def label_width(self) -> int:
+        metrics = self.fontMetrics()
+        return min(max(metrics.horizontalAdvance(name) for name in self.classes), self.MAX_NAME_WIDTH) + 10
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -387,14 +433,15 @@ class ProbabilityBars(QWidget):
         probs = self.probabilities
         top = int(np.argmax(probs)) if probs is not None else -1
         row = self.row_height()
-        label_width = self.fontMetrics().horizontalAdvance("0") + 10
-        for d in range(10):
+        label_width = self.label_width()
+        for d, name in enumerate(self.classes):
             font = QFont(self.font())
             font.setBold(d == top)
             painter.setFont(font)
             painter.setPen(ink)
+            shown = QFontMetrics(font).elidedText(name, Qt.TextElideMode.ElideRight, label_width - 6)
             painter.drawText(QRectF(0, d * row, label_width - 6, row),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(d))
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, shown)
             text_rect = self.percent_rect(d)
             bar = QRectF(label_width, d * row + row * 0.15, text_rect.left() - label_width, row * 0.7)
             painter.fillRect(bar, track)
@@ -437,7 +484,7 @@ class DrawArea(QWidget):
         self.image: np.ndarray | None = None  # what the network sees now
         self.target: int | None = None  # the digit the saliency is for; None: the guess
         self.sure: bool | None = None  # whether the guess shown is a confident one (None: no guess)
-        self._styled: tuple | None = None  # (sure, pad side) the guess was last styled for
+        self._styled: tuple | None = None  # (sure, pad side, longest class name) the guess was last styled for
         self.last_cost = 0.0  # seconds the last classification took on the GUI thread
         self._ready_at = 0.0  # perf_counter time before which the next one waits
         self.pad = DrawPad()
@@ -621,10 +668,12 @@ class DrawArea(QWidget):
 
     def _style_guess(self, force: bool = False) -> None:
         """A confident guess big and bold; a doubtful one half as big, in the muted text colour."""
-        if (self.sure, self.pad.side) == self._styled and not force:
+        longest = max(len(name) for name in self.bars.classes)  # a model's class names may be words
+        if (self.sure, self.pad.side, longest) == self._styled and not force:
             return
-        self._styled = (self.sure, self.pad.side)
+        self._styled = (self.sure, self.pad.side, longest)
         size = min(max(72, self.pad.side // 4), 240)
+        size = max(24, int(size * min(1.0, 2 / longest)))  # a name as wide as two digits at most
         font = QFont(self.font())
         font.setPixelSize(size if self.sure is not False else size // 2)
         font.setBold(self.sure is not False)
@@ -783,6 +832,7 @@ class DrawArea(QWidget):
     def _models_changed(self) -> None:
         classifier = self._classifier
         model, spec = getattr(classifier, "model", None), getattr(classifier, "spec", None)
+        self.bars.set_classes(getattr(classifier, "classes", None))
         self.inside.set_model(model, spec)
         self.feature_map.set_model(model, spec)
         grad_cam = False
@@ -924,13 +974,19 @@ class DrawArea(QWidget):
         self.bars.set_picked(digit)
         self.classify()
 
+    def class_name(self, index: int) -> str:
+        """The name of the model's class ``index`` (its digit for an MNIST model)."""
+        classes = self.bars.classes
+        return classes[index] if 0 <= index < len(classes) else str(index)
+
     def _show_target(self) -> None:
         # Grad-CAM is never negative: no blue.
         colours = "redder counts more" if self.method_box.currentData() == "grad-cam" else "red for it, blue against"
         if self.target is not None:
-            self.target_label.setText(f"for {self.target} (picked: click its bar again to go back)")
+            self.target_label.setText(f"for {self.class_name(self.target)} (picked: click its bar again to go back)")
         elif self.probabilities is not None:
-            self.target_label.setText(f"for the guess, {int(np.argmax(self.probabilities))}: {colours}")
+            self.target_label.setText(f"for the guess, {self.class_name(int(np.argmax(self.probabilities)))}: "
+                                      f"{colours}")
         else:
             self.target_label.setText(f"for the guess: {colours}")
         self.guess_target_button.setEnabled(self.target is not None)
@@ -952,16 +1008,18 @@ class DrawArea(QWidget):
             self.guess_caption.setText(BROKEN_MODEL if broken else "Loading the model…" if image is not None
                                        else "Draw a digit on the pad")
         else:
-            first, second = (int(d) for d in np.argsort(probs)[::-1][:2])
+            best, runner_up = (int(d) for d in np.argsort(probs)[::-1][:2])
+            first, second = self.class_name(best), self.class_name(runner_up)  # a model's own class names
             small = self._too_small()
-            self.sure = bool(probs[first] >= UNSURE_BELOW) and not small
-            self.guess.setText(str(first))
+            self.sure = bool(probs[best] >= UNSURE_BELOW) and not small
+            self.guess.setText(first)
             if self.sure:
-                self.guess_caption.setText(f"{probs[first]:.1%} sure")
+                self.guess_caption.setText(f"{probs[best]:.1%} sure")
             elif small:
                 self.guess_caption.setText(f"Not sure: {first} or {second}? Too small to read: draw the digit larger.")
             else:
-                self.guess_caption.setText(f"Not sure: {first} or {second}? ({probs[first]:.0%}, {probs[second]:.0%})")
+                shares = f"{probs[best]:.0%}, {probs[runner_up]:.0%}"
+                self.guess_caption.setText(f"Not sure: {first} or {second}? ({shares})")
         self._style_guess()
         self.teach.set_state(image is not None, probs is not None)
         self.bars.show_probabilities(probs)

@@ -114,10 +114,13 @@ class ConfusionMatrixView(QWidget):
     def _paint_axes(self, painter: QPainter, cell: int, n: int) -> None:
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         left, top = self.LEFT, self.TOP
-        for i, name in enumerate(self.names[:n]):
-            painter.drawText(QRect(left + i * cell, top - 18, cell, 16), Qt.AlignmentFlag.AlignCenter, name[:4])
+        metrics, elide = painter.fontMetrics(), Qt.TextElideMode.ElideRight
+        for i, name in enumerate(self.names[:n]):  # a class's whole name, or as much as fits, with "…"
+            painter.drawText(QRect(left + i * cell, top - 18, cell, 16), Qt.AlignmentFlag.AlignCenter,
+                             metrics.elidedText(name, elide, cell - 2))
             painter.drawText(QRect(0, top + i * cell, left - 4, cell),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name[:4])
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(name, elide, left - 6))
         painter.drawText(QRect(left, 0, n * cell, 16), Qt.AlignmentFlag.AlignCenter, "predicted →")
         painter.drawText(self.row_title_rect(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, "true ↓")
 
@@ -305,8 +308,6 @@ class EvaluateArea(QWidget):
 
     def show_run(self, run, images=None) -> None:
         """Show a run's evaluation; ``images`` are its test images (loaded by the caller if needed)."""
-        from playground.core.data import CLASS_NAMES
-
         self.run = run
         self.images = images
         evaluation = run.evaluation
@@ -321,7 +322,7 @@ class EvaluateArea(QWidget):
             self._shown = None
             self.saliency.gallery_filled(run, None, [])
             return
-        names = CLASS_NAMES[run.config.dataset]
+        names = run.classes  # the run's own: a folder data set's names, n of them
         self.accuracy.setText(f"Test accuracy {evaluation.accuracy:.2%}")
         self.table.setRowCount(len(evaluation.per_class))
         for row, (name, m) in enumerate(zip(names, evaluation.per_class)):

@@ -744,7 +744,7 @@ class MainWindow(QMainWindow):
         if self._closing or run.kind != "classifier":  # closing: load nothing; a GAN has no test evaluation
             return
         c = run.config
-        key = (c.dataset, c.val_fraction, c.seed, c.limit, c.test_limit)
+        key = (c.dataset, c.data_folder, c.preprocess, c.val_fraction, c.seed, c.limit, c.test_limit)
         if self._test_images is not None and self._test_images[0] == key:
             self.evaluate_area.show_run(run, self._test_images[1])
             return
@@ -753,7 +753,7 @@ class MainWindow(QMainWindow):
             return
         from superqt.utils import create_worker
 
-        from playground.core.data import load_dataset
+        from playground.core.data import load_config_dataset
 
         def loaded(data):
             self._test_images = (key, data.test.images)
@@ -764,7 +764,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Cannot load the test images: {exc}")
 
         # Handlers given through _connect: otherwise superqt also re-raises the error in the GUI thread.
-        self._image_loader = create_worker(load_dataset, *key, _start_thread=True,
+        self._image_loader = create_worker(load_config_dataset, c, _start_thread=True,
                                            _connect={"returned": loaded, "errored": failed})
 
     # -- help -------------------------------------------------------------------------------------------

@@ -184,6 +184,9 @@ class TrainArea(QWidget):
         batch_size = self.form.editors["batch_size"]
         batch_size.valueChanged.connect(document.set_batch_size)
         document.set_batch_size(batch_size.value())
+        # The design is checked against the chosen data set's classes (a folder's may be any number).
+        self.form.class_count_changed.connect(document.set_class_count)
+        document.set_class_count(self.form.class_count)
         self._make_buttons()
         self._make_tune_buttons()
         self._make_progress()
@@ -201,6 +204,7 @@ class TrainArea(QWidget):
         self._set_controls("idle")
         document.spec_changed.connect(self._design_changed)
         self._design_changed()
+        self._show_class_problem()
         for run in library.runs:
             self._add_run_item(run)
         library.run_added.connect(self._add_run_item)
@@ -238,6 +242,56 @@ class TrainArea(QWidget):
         self.snapshot_label = QLabel()
         self.snapshot_label.setWordWrap(True)
         self._make_banner()
+        self._make_class_problem()
+
+    def _make_class_problem(self) -> None:
+        """A design whose output does not fit the data set's classes: why, and the one-click fix."""
+        self.class_box = QFrame()
+        self.class_box.setObjectName("class_problem")
+        self.class_text = QLabel()
+        self.class_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.class_text.setWordWrap(True)
+        self.class_fix_button = QPushButton()
+        self.class_fix_button.setToolTip("Apply this fix to the design (undo with Ctrl+Z)")
+        self.class_fix_button.clicked.connect(self._apply_class_fix)
+        layout = QVBoxLayout(self.class_box)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.class_text)
+        layout.addWidget(self.class_fix_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.class_box.hide()
+        self._class_fix = None
+        self.document.spec_changed.connect(self._show_class_problem)
+
+    def class_problem(self):
+        """The design's problem with the data set's class count (None when its output fits)."""
+        report, count = self.document.report, self.document.class_count
+        if report.output_shape is None or report.output_shape == (count,) or not report.problems:
+            return None
+        return report.problems[0]  # with a known output shape, the first problem is the output's
+
+    def _show_class_problem(self) -> None:
+        problem = self.class_problem()
+        self._class_fix = problem.fix if problem is not None else None
+        self.class_box.setVisible(problem is not None)
+        if problem is None:
+            return
+        count, shape = self.document.class_count, self.document.report.output_shape
+        outputs = f"{shape[0]} class scores" if len(shape) == 1 else f"an output of {'x'.join(map(str, shape))}"
+        self.class_text.setText(f"The data set has {count} classes but the design ends with {outputs}: it cannot "
+                                f"train on it until they match.")
+        self.class_text.setToolTip(problem.message)
+        self.class_fix_button.setText(problem.fix.label if problem.fix else "")
+        self.class_fix_button.setVisible(problem.fix is not None)
+        self._style_class_box()
+
+    def _style_class_box(self) -> None:
+        self.class_box.setStyleSheet(f"QFrame#class_problem {{ background: {theme.css('error_background', self)}; "
+                                     f"border-radius: 4px; }} QFrame#class_problem QLabel {{ color: "
+                                     f"{theme.css('error', self)}; }}")
+
+    def _apply_class_fix(self) -> None:
+        if self._class_fix is not None:
+            self.document.apply_fix(self._class_fix)
 
     def _make_banner(self) -> None:
         """A message about the last start or run, with a way to its evaluation once a run has ended."""
@@ -301,7 +355,12 @@ class TrainArea(QWidget):
         self.run_list.customContextMenuRequested.connect(self._run_list_menu)
 
     def _settings_panel(self) -> QWidget:
-        return settings_column(self.form, self._tune_row(), self.snapshot_label, self.banner_box,
+        messages = QWidget()
+        layout = QVBoxLayout(messages)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner_box)
+        layout.addWidget(self.class_box)
+        return settings_column(self.form, self._tune_row(), self.snapshot_label, messages,
                                (self.start_button, self.pause_button, self.stop_button), self.progress,
                                self.progress_label)[0]
 
@@ -461,6 +520,7 @@ class TrainArea(QWidget):
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "banner_box"):
             self._style_banner()
+            self._style_class_box()
 
     def _clear_banner(self) -> None:
         if not self.training:
@@ -497,6 +557,8 @@ class TrainArea(QWidget):
         opened = self._initial_weights_for(spec) if initial is None else None
         if opened is not None:
             job["initial_weights"] = str(opened)
+        if initial is None:  # made for the data set's classes (its output width is checked below)
+            spec = self.document.spec_for_data(spec)
         check_compatible(spec, config)
         resolve_device(config.device)
         run_dir = new_run_dir(runs_dir(), spec.name + ("-continued" if initial else ""))

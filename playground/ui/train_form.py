@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QEvent, Signal
-from PySide6.QtWidgets import QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtWidgets import (QFormLayout, QFrame, QGroupBox, QHBoxLayout, QLabel, QPushButton, QScrollArea,
+                               QVBoxLayout, QWidget)
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
+from playground.ui.folder_data import FolderEdit, FolderPreviewPanel, choose_folder
+
+DATA_SETTINGS = ("dataset", "data_folder", "preprocess")  # what the folder preview shows
 
 
 class ConfigForm(QWidget):
@@ -16,24 +20,93 @@ class ConfigForm(QWidget):
     a setting shows only when it applies (momentum for SGD and RMSprop, not for Adam)."""
 
     changed = Signal()
+    class_count_changed = Signal(object)  # the chosen data set's number of classes (None: not known yet)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.editors: dict[str, QWidget] = {}
+        self._fields: dict[str, QWidget] = {}  # the widget in each setting's row (the editor, or a row of it)
         self.problem_labels: list[QLabel] = []
+        self.folder_preview = FolderPreviewPanel()
+        self.folder_preview.preview_shown.connect(self._preview_shown)
+        self._class_count: int | None = 10
         for spec in SETTINGS.values():
-            editor = editor_for_setting(spec)
+            editor = FolderEdit() if spec.name == "data_folder" else editor_for_setting(spec)
             editor.setObjectName(f"config_{spec.name}")
+            editor.setToolTip(spec.help)
             editor.valueChanged.connect(self._changed)
             label = QLabel(spec.title)
             label.setToolTip(spec.help)
-            self.form.addRow(label, editor)
             self.editors[spec.name] = editor
+            self._fields[spec.name] = editor
+            self.form.addRow(label, editor)
             if isinstance(editor, NumberEdit):
                 self._add_problem_row(editor)
+            if spec.name == "dataset":
+                self.form.addRow("", self._add_folder_button())
+            if spec.name == "preprocess":
+                self.form.addRow(self.folder_preview)
         self._update_visibility()
+
+    def _add_folder_button(self) -> QWidget:
+        """"Add a folder…" under the data set chooser."""
+        self.add_folder_button = QPushButton("Add a folder…")
+        self.add_folder_button.setToolTip("Train on your own images: a folder with one subfolder of images per "
+                                          "class (the subfolders' names are the class names)")
+        self.add_folder_button.clicked.connect(self.add_folder)
+        return self.add_folder_button
+
+    def add_folder(self) -> bool:
+        """Pick a folder in the system's dialog and train on it (dataset "folder"). False if cancelled."""
+        folder = choose_folder(self, self.editors["data_folder"].value())
+        if folder:
+            self.use_folder(folder)
+            self._reveal_preview = True
+        return bool(folder)
+
+    def use_folder(self, folder: str) -> None:
+        """Choose the folder data set ``folder`` (as "Add a folder…" does)."""
+        self.editors["data_folder"].setValue(folder, notify=False)
+        self.editors["dataset"].setValue("folder", notify=False)
+        self._changed()
+
+    @property
+    def class_count(self) -> int | None:
+        """The number of classes of the data set chosen: 10 for MNIST and its look-alikes, a folder's
+        once it has been read (None until then, or when it cannot be used)."""
+        return self._class_count
+
+    def _update_class_count(self) -> None:
+        from playground.core.data import CLASS_NAMES
+
+        dataset = self.editors["dataset"].value()
+        count = len(CLASS_NAMES[dataset]) if dataset in CLASS_NAMES else self.folder_preview.class_count
+        if count != self._class_count:
+            self._class_count = count
+            self.class_count_changed.emit(count)
+
+    def _preview_shown(self, _preview) -> None:
+        self.editors["data_folder"].fill_recent()
+        self._update_class_count()
+        if getattr(self, "_reveal_preview", False):  # a folder just added: scroll to what it holds
+            self._reveal_preview = False
+            QTimer.singleShot(0, self._scroll_to_preview)
+
+    def _scroll_to_preview(self) -> None:
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QScrollArea):
+            parent = parent.parentWidget()
+        if parent is not None:
+            parent.ensureWidgetVisible(self.folder_preview.grid, 0, 0)
+            parent.ensureWidgetVisible(self.folder_preview.status, 0, 0)
+
+    def _update_preview(self) -> None:
+        values = self._values()
+        if values["dataset"] == "folder":
+            self.folder_preview.show_folder(values["data_folder"], values["preprocess"], values["val_fraction"])
+        self._update_class_count()
 
     def _add_problem_row(self, editor: NumberEdit) -> None:
         """A line under the field that says why it refuses what was typed, shown only then."""
@@ -64,6 +137,7 @@ class ConfigForm(QWidget):
 
     def _changed(self, *args) -> None:
         self._update_visibility()
+        self._update_preview()
         self.changed.emit()
 
     def _values(self) -> dict[str, Any]:
@@ -76,12 +150,14 @@ class ConfigForm(QWidget):
             editor = self.editors[name]
             if not shown and isinstance(editor, NumberEdit) and editor.problem():
                 editor.revert()  # a refused value in a row that goes away would block Start unseen
-            self.form.setRowVisible(editor, shown)
+            self.form.setRowVisible(self._fields[name], shown)
+        self.form.setRowVisible(self.folder_preview, values["dataset"] == "folder")
 
     def set_config(self, config: TrainConfig) -> None:
         for name, editor in self.editors.items():
             editor.setValue(getattr(config, name), notify=False)
         self._update_visibility()
+        self._update_preview()
 
     def config(self) -> TrainConfig:
         """The settings as a TrainConfig; ``ConfigError`` says what is wrong, including a field whose
