@@ -548,6 +548,9 @@ class DrawArea(QWidget):
         self.guess = QLabel()
         self.guess.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.guess.setMinimumWidth(120)
+        # The guess's font grows with the pad; its minimum height is the smallest font's, so that a
+        # window once large can be made small again (else the big font would hold it tall).
+        self.guess.setMinimumHeight(96)
         self.guess_caption = QLabel()
         self.guess_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.guess_caption.setWordWrap(True)

@@ -26,7 +26,8 @@ from playground.core.units import format_eta
 from playground.ui.editors import ChoiceEdit, NumberEdit, editor_for_setting, problem_style
 from playground.ui.train_form import settings_column
 from playground.ui.gan_widgets import Banner, ClassHistogram, GanCurves, SampleGrid, digit_columns, row_labels
-from playground.ui.train_area import OneLineLabel, TrainingRunner
+from playground.ui.labels import OneLineLabel
+from playground.ui.train_area import TrainingRunner
 
 REPORT_INTERVAL = 0.08  # seconds between progress events from the trainer
 REDRAW_MS = 60

@@ -27,6 +27,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPen, QTransform
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QToolButton,
                                QVBoxLayout, QWidget)
 
+from playground.ui.labels import OneLineLabel
 from playground.ui import theme
 
 # -- colours ---------------------------------------------------------------------------------------------
@@ -438,6 +439,7 @@ class InsidePanel(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setMinimumHeight(100)  # the layer list keeps room beside an enlarged map
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.legend)
@@ -644,9 +646,7 @@ class TimeTravel(QWidget):
         self.slider.setToolTip("Time travel: re-score the drawing with the weights of any epoch of this run "
                                "(arrow keys step one epoch)")
         self.slider.valueChanged.connect(self._moved)
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.label.setWordWrap(True)
+        self.label = OneLineLabel()  # one line, cut with "…" to fit (the whole text in its tooltip)
         self.back = QPushButton("Own weights")
         self.back.setToolTip("Back to the weights the model chooser names")
         self.back.clicked.connect(lambda: self.choose(None))

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogBut
                                QVBoxLayout, QWidget)
 
 from playground.core.my_digits import MyDigits, MyDigitsError, read_drawing
+from playground.ui.labels import OneLineLabel
 
 THUMB = 56  # pixels: a drawing shown twice its size
 MAX_SHOWN = 2000  # thumbnails made at most (the newest of each digit come last, so the oldest are shown)
@@ -59,10 +60,9 @@ class LabelControls(QWidget):
         self.no_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.no_button.setMinimumWidth(self.no_button.fontMetrics().horizontalAdvance("No, it's a…") + 36)
         self.no_button.setMinimumHeight(self.right_button.sizeHint().height())
-        self.message = QLabel("After a guess: Enter if it is right, the digit's key if not; the drawing goes "
-                              "to My digits.")
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        # One line, cut with "…" to fit (the whole text in its tooltip), so the Draw area fits 800x600.
+        self.message = OneLineLabel("After a guess: Enter if it is right, the digit's key if not; the drawing "
+                                    "goes to My digits.")
         self.undo_button = QPushButton("Undo")
         self.undo_button.setToolTip("Take the drawing just added out of My digits and put it back on the pad")
         self.undo_button.clicked.connect(self.undo_clicked)

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QThreadPool, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QPainter, QShortcut
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QMenu,
-                               QProgressBar, QPushButton, QSizePolicy, QSplitter, QStyle, QTabWidget,
+                               QProgressBar, QPushButton, QSplitter, QStyle, QTabWidget,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from playground.core import PRESETS, NetworkSpec
@@ -26,6 +26,7 @@ from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.runs import RunError, RunRecord, setting_lines
 from playground.core.text import counted
 from playground.core.units import format_eta
+from playground.ui.labels import OneLineLabel
 from playground.ui import theme
 from playground.ui.plots import TrainingPlots, curves_from_events
 from playground.ui.run_inside import HistogramsPage, LearnedPage
@@ -82,33 +83,6 @@ def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-class OneLineLabel(QLabel):
-    """A label one line high whatever its text, cut with "…" to its width (the whole text in its
-    tooltip): the progress text changes every second and must not move what is around it."""
-
-    def __init__(self, text: str = "", parent=None):
-        super().__init__(text, parent)
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self.setToolTip(text)
-
-    def sizeHint(self) -> QSize:
-        return QSize(super().sizeHint().width(), self.fontMetrics().height() + 2)
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(0, self.sizeHint().height())
-
-    def paintEvent(self, event) -> None:
-        rect = self.contentsRect()
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
-        painter = QPainter(self)
-        self.style().drawItemText(painter, rect, int(self.alignment()), self.palette(), self.isEnabled(), shown,
-                                  self.foregroundRole())
 
 
 def _why_not_learning(run: RunRecord) -> str:
