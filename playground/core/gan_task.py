@@ -45,11 +45,6 @@ REAL_TARGET = 0.9
 # Batches that re-estimate the averaged generator's normalisation statistics: with 20, two estimates
 # for the same weights put the confident share 3 points apart; with 100 and more, within half a point.
 CALIBRATION_BATCHES = 100
-# Top-k generator steps (Sinha et al. 2020): the generator learns only from the share of its batch
-# the discriminator finds most real, a share that starts at all and shrinks by TOPK_DECAY each epoch
-# down to TOPK_MIN, so that late in a run the worst samples stop pulling it towards the middle.
-TOPK_DECAY = 1.0
-TOPK_MIN = 1.0
 
 
 def sample_layout(spec: GanSpec) -> tuple[int, list[int] | None]:
@@ -119,7 +114,6 @@ class GanTask(TrainingTask):
         self.fixed_z = torch.randn(count, spec.latent_size, generator=fixed).to(device)
         self.fixed_y = torch.tensor(digits, device=device) if digits else None
         self.lr, self.updates, self._cursor, self._manual = cfg.lr, 0, 0, None
-        self.epochs_started = 0
         self._window: list[torch.Tensor] = []  # per step: d_loss, g_loss, d_real, d_fake
         self._epoch_figures: list[tuple[float, float, float, float]] = []
         self._last_samples = 0.0
@@ -170,12 +164,7 @@ class GanTask(TrainingTask):
         # freezing them saves a share of the backward pass.
         self.D.requires_grad_(False)
         try:
-            scores = self._judge(fake, y)
-            share = max(TOPK_MIN, TOPK_DECAY ** (self.epochs_started - 1))
-            keep = max(1, round(share * len(scores)))
-            if keep < len(scores):
-                scores = scores.topk(keep).values
-            g_loss = self._loss(scores, 1.0)
+            g_loss = self._loss(self._judge(fake, y), 1.0)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
         finally:
@@ -194,7 +183,6 @@ class GanTask(TrainingTask):
             average.copy_(current)
 
     def start_epoch(self) -> None:
-        self.epochs_started += 1
         self.perm = torch.randperm(len(self.Y), generator=self.generator, device=self.device)
         self._epoch_figures = []
 
