@@ -57,7 +57,11 @@ def test_the_presets_and_their_inputs():
     dcgan = GAN_PRESETS["dcgan"].spec
     assert not dcgan.conditional and dcgan.generator_input == (64,) and dcgan.discriminator_input == (1, 28, 28)
     assert [row.out_shape for row in infer_gan_shapes(dcgan).generator.rows][3:] == [
-        (64, 7, 7), (32, 14, 14), (32, 14, 14), (32, 14, 14), (1, 28, 28), (1, 28, 28)]
+        (64, 7, 7), (64, 7, 7), (64, 7, 7), (64, 7, 7), (32, 14, 14), (32, 14, 14), (32, 14, 14),
+        (1, 28, 28), (1, 28, 28)]
+    assert [row.out_shape for row in infer_gan_shapes(dcgan).discriminator.rows] == [
+        (32, 14, 14), (32, 14, 14), (64, 7, 7), (64, 7, 7), (64, 7, 7), (128, 4, 4), (128, 4, 4), (128, 4, 4),
+        (2048,), (1,)]
 
 
 @pytest.mark.parametrize("name", list(GAN_PRESETS))
@@ -176,7 +180,7 @@ def _preset_dict() -> dict:
      "the generator has 1,001 layers; a stack has at most 1,000"),
     (lambda d: d["generator"][0]["params"].update(out_features=10**9),
      "generator: layer 1 \\(Linear\\), field 'out_features': must be at most 65536"),
-    (lambda d: d["discriminator"].append({"type": "Conv3d"}), "discriminator: layer 8: unknown layer type"),
+    (lambda d: d["discriminator"].append({"type": "Conv3d"}), "discriminator: layer 11: unknown layer type"),
 ])
 def test_malformed_gan_designs_give_clear_errors(change, fragment):
     data = _preset_dict()

@@ -32,8 +32,13 @@ def contrast(a: QColor, b: QColor) -> float:
 
 
 def rendered_background(image, widget: QWidget, top: QWidget) -> QColor:
-    """The colour most of the widget's outline is painted in on ``top``'s rendering: what it sits on."""
-    rect = QRect(widget.mapTo(top, QPoint(0, 0)), widget.size()).intersected(image.rect())
+    """The colour most of the widget's outline is painted in on ``top``'s rendering: what it sits on.
+    Only the part of the widget that is painted counts (a label half scrolled out of a scroll area's
+    view sits on the scroll area, not on what is drawn below it)."""
+    visible = widget.visibleRegion().boundingRect() if top.isVisible() else QRect()
+    if visible.isEmpty():
+        visible = widget.rect()
+    rect = QRect(widget.mapTo(top, visible.topLeft()), visible.size()).intersected(image.rect())
     pixels = Counter()
     for x in range(rect.left(), rect.right() + 1, 2):
         pixels[image.pixel(x, rect.top())] += 1
@@ -45,7 +50,9 @@ def rendered_background(image, widget: QWidget, top: QWidget) -> QColor:
 
 
 def shown(widget: QWidget, top: QWidget) -> bool:
-    return widget.isVisibleTo(top) and widget.isEnabled() and widget.width() > 0 and widget.height() > 0
+    """Shown and enabled, and not wholly scrolled out of view."""
+    return (widget.isVisibleTo(top) and widget.isEnabled() and widget.width() > 0 and widget.height() > 0
+            and not (top.isVisible() and widget.visibleRegion().isEmpty()))
 
 
 def unreadable_texts(top: QWidget) -> list[str]:
