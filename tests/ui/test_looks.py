@@ -8,7 +8,7 @@ import re
 from collections import Counter
 
 import pytest
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QApplication, QLabel, QLineEdit, QTabBar,
                                QTreeView,
