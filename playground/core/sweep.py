@@ -225,7 +225,9 @@ class InProcessRuns:
 
 
 def data_key(config: TrainConfig) -> tuple:
-    return config.dataset, config.val_fraction, config.seed, config.limit, config.test_limit
+    """The settings the loaded data depends on: runs with the same key share one load."""
+    return (config.dataset, config.data_folder, config.preprocess, config.val_fraction, config.seed,
+            config.limit, config.test_limit)
 
 
 class WorkerRuns:
@@ -302,6 +304,25 @@ def sorted_results(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(results, key=lambda r: -(r["val_accuracy"] if r["val_accuracy"] is not None else -1.0))
 
 
+def _check_runs_base(runs_base: Path) -> None:
+    """``SweepError`` (before any run) if the run folders cannot be made in ``runs_base``."""
+    if runs_base.exists() and not runs_base.is_dir():
+        raise SweepError(f"{short_repr(str(runs_base))} is not a folder: give --out a folder to put the runs in")
+    try:
+        runs_base.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SweepError(f"cannot make the runs folder {short_repr(str(runs_base))}: "
+                         f"{exc.strerror or exc}") from None
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """A run that failed before writing anything leaves no empty folder behind."""
+    try:
+        run_dir.rmdir()  # only succeeds on an empty folder
+    except OSError:
+        pass
+
+
 def run_sweep(spec, base: TrainConfig, sweep: Sweep, runs_base: Path, runs=None,
               control: SweepControl | None = None) -> Iterator[dict]:
     """Train ``spec`` once per combination of ``sweep`` on top of ``base``, one run after another, each
@@ -315,6 +336,7 @@ def run_sweep(spec, base: TrainConfig, sweep: Sweep, runs_base: Path, runs=None,
     configs = sweep.grid(base)
     for config in configs:
         check_compatible(spec, config)
+    _check_runs_base(Path(runs_base))
     runs = runs if runs is not None else InProcessRuns()
     control = control or SweepControl()
     control.runs = runs
@@ -338,6 +360,7 @@ def run_sweep(spec, base: TrainConfig, sweep: Sweep, runs_base: Path, runs=None,
                     finished = {"status": "failed", "message": event.get("message", "")}
                 yield event
             result = run_result(combo, finished, run_dir)
+            _remove_if_empty(run_dir)
             results.append(result)
             yield {"type": "sweep_run", "index": index, "runs": len(configs), **result}
     finally:

@@ -109,3 +109,40 @@ def test_a_stop_now_ends_the_run_in_progress_too(tmp_path):
     final = events[-1]
     assert [r["status"] for r in final["results"]] == ["stopped"]
     assert final["best"] is None and final["not_run"] == [{"lr": 0.01}]
+
+
+def test_runs_with_another_data_folder_or_preprocessing_load_their_own_data():
+    from playground.core.sweep import data_key
+
+    base = TrainConfig()
+    assert data_key(base.updated(preprocess="resize")) != data_key(base)
+    assert data_key(base.updated(dataset="folder", data_folder="/a")) != \
+        data_key(base.updated(dataset="folder", data_folder="/b"))
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_run(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    sweep = Sweep.from_texts({"lr": "0.1,0.01"})
+    with pytest.raises(SweepError, match="not a folder"):
+        next(run_sweep(get_preset("mlp-300").spec, TrainConfig(), sweep, afile))
+    with pytest.raises(SweepError, match="cannot make the runs folder"):
+        next(run_sweep(get_preset("mlp-300").spec, TrainConfig(), sweep, afile / "sub"))
+
+
+class _FailingRuns:
+    def run(self, job):
+        yield {"type": "error", "message": "failed at startup"}
+
+    def stop(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_a_run_that_failed_before_writing_leaves_no_empty_folder(tmp_path):
+    sweep = Sweep.from_texts({"lr": "0.1,0.01"})
+    events = list(run_sweep(get_preset("mlp-300").spec, TrainConfig(), sweep, tmp_path, runs=_FailingRuns()))
+    assert [r["status"] for r in events[-1]["results"]] == ["failed", "failed"]
+    assert list(tmp_path.iterdir()) == []
