@@ -116,13 +116,16 @@ def read_drawing(path: str | Path) -> np.ndarray:
             if img.size != (SIZE, SIZE):
                 raise ValueError(f"{printable(Path(path).name)}: {img.size[0]}x{img.size[1]} pixels, not a "
                                  f"{SIZE}x{SIZE} drawing made by the app")
-            return np.asarray(img.convert("L"), np.uint8).copy()
+            image = np.asarray(img.convert("L"), np.uint8).copy()
     except UnidentifiedImageError:
         raise ValueError(f"{printable(Path(path).name)}: not a PNG image") from None
     except ValueError:
         raise
     except Exception as exc:  # a damaged PNG: zlib.error, SyntaxError, OSError...
         raise ValueError(f"{printable(Path(path).name)}: a damaged PNG ({type(exc).__name__})") from None
+    if image.min() == image.max():
+        raise ValueError(f"{printable(Path(path).name)}: every pixel the same shade, not a drawing")
+    return image
 
 
 class MyDigits:
@@ -199,11 +202,9 @@ class MyDigits:
             self.problems.append("… and more odd files")
 
     def counts(self) -> list[int]:
-        """Drawings per digit (by file name)."""
-        counts = [0] * 10
-        for drawing in self.drawings():
-            counts[drawing.digit] += 1
-        return counts
+        """Drawings per digit: those :meth:`load` reads (so each file is read; the odd ones are
+        skipped and named in ``problems``)."""
+        return self.load().counts()
 
     def delete(self, paths: Sequence[str | Path]) -> list[tuple[Path, bytes]]:
         """Remove drawings of the store; what was removed (file and bytes), to put back with
@@ -224,6 +225,10 @@ class MyDigits:
             except OSError as exc:
                 raise MyDigitsError(f"cannot delete {path.name} ({exc.strerror or exc})") from None
             removed.append((path, data))
+            try:
+                path.parent.rmdir()  # the digit's last drawing: no empty folder (a class without images)
+            except OSError:
+                pass  # not empty
         return removed
 
     def load(self) -> LoadedDigits:

@@ -126,6 +126,27 @@ def test_odd_files_are_skipped_and_named(tmp_path):
     assert "100x100" in text and ".partial" not in text
 
 
+def test_deleting_a_digits_last_drawing_leaves_no_empty_folder(tmp_path):
+    store = MyDigits(tmp_path / "my-digits")
+    path = store.add(drawings(1, 2)[0], 5)
+    removed = store.delete([path])
+    assert not path.parent.exists()  # an empty class folder would stop `train --data`
+    store.restore(*removed[0])
+    assert store.counts()[5] == 1
+
+
+def test_counts_agree_with_load_and_blank_or_solid_images_are_not_drawings(tmp_path):
+    store = MyDigits(tmp_path / "my-digits")
+    folder = store.add(drawings(1, 3)[0], 9).parent
+    Image.new("L", (28, 28), 0).save(folder / "blank.png")
+    Image.new("RGB", (28, 28), (255, 0, 0)).save(folder / "red.png")
+    (folder / "junk.png").write_bytes(b"not a png")
+    assert store.counts()[9] == len(store.load()) == 1
+    for name in ("blank.png", "red.png"):
+        with pytest.raises(ValueError, match="not a drawing"):
+            read_drawing(folder / name)
+
+
 def test_held_out_drawings_only_when_there_are_enough():
     images = np.zeros((60, 28, 28), np.uint8)
     few = LoadedDigits(images[:20], np.full(20, 7), [None] * 20)
