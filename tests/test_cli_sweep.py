@@ -90,3 +90,47 @@ def test_ctrl_c_stops_after_the_current_run_and_still_prints_the_results(tmp_pat
     assert 1 <= len(final["results"]) < 4 and final["results"][0] == {k: v for k, v in first.items()
                                                                      if k not in ("type", "index", "runs", "settings")}
     assert len(final["results"]) + len(final["not_run"]) == 4
+
+
+@pytest.fixture
+def shapes(tmp_path):
+    """A folder data set of 3 classes (bars, boxes, dots), 8 small images each."""
+    from PIL import Image, ImageDraw
+
+    for name, box in (("bar", (12, 2, 16, 26)), ("box", (4, 4, 24, 24)), ("dot", (10, 10, 18, 18))):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(8):
+            image = Image.new("L", (28, 28), 0)
+            ImageDraw.Draw(image).rectangle([box[0] + i % 3, box[1], box[2] + i % 3, box[3]], fill=255)
+            image.save(tmp_path / "shapes" / name / f"{i}.png")
+    return tmp_path / "shapes"
+
+
+def test_sweep_and_lr_find_take_data_as_train_does(shapes, tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["sweep", "--preset", "mlp-300", "--data", str(shapes), "--lr", "0.1,0.01", "--epochs", "1",
+                 "--out", str(out), "--json"]) == 0
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [r["status"] for r in final["results"]] == ["completed", "completed"]
+    design = json.loads((Path(final["results"][0]["run_dir"]) / "design.json").read_text())
+    assert design["layers"][-1]["params"]["out_features"] == 3
+    assert main(["lr-find", "--preset", "mlp-300", "--data", str(shapes), "--steps", "10", "--json"]) == 0
+    assert "3 classes" in capsys.readouterr().err
+
+
+def test_switches_sweep_on_off_and_a_folder_name_is_not_split(shapes, tmp_path, capsys):
+    assert main(["sweep", "--preset", "mlp-300", "--augment", "on,off", "--limit", "300", "--epochs", "1",
+                 "--test-limit", "100", "--out", str(tmp_path / "runs"), "--json"]) == 0
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [r["augment"] for r in final["results"]] == [True, False]
+    comma = shapes.rename(tmp_path / "sha,pes")
+    assert main(["sweep", "--preset", "mlp-300", "--dataset", "folder", "--data-folder", str(comma),
+                 "--lr", "0.1,0.01", "--epochs", "1", "--out", str(tmp_path / "runs2"), "--json"]) == 0
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [r["status"] for r in final["results"]] == ["completed", "completed"]
+    assert main(["sweep", "--preset", "mlp-300", "--data", str(comma), "--dataset", "mnist",
+                 "--lr", "0.1,0.01"]) == 2
+    assert "--data FOLDER sets --dataset" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sweep", "--augment", "design.json", "--lr", "0.1,0.01"])
+    assert "a design file goes before --augment" in capsys.readouterr().err

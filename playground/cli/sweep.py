@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.cli.common import UsageError, add_design_source, resolve_design
-from playground.cli.train import add_setting_flags
+from playground.cli.train import _fit_classes, add_setting_flags
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 
 RANGE_HELP = ("every setting flag takes one value, or a comma list (0.1,0.01) or a range FROM..TO xN "
@@ -29,6 +29,7 @@ def add_commands(sub) -> None:
     add_design_source(p)
     add_setting_flags(p.add_argument_group("training settings (defaults: the preset's); " + RANGE_HELP))
     _take_lists(p)
+    _add_data_flag(p)
     p.add_argument("--out", type=Path, metavar="DIR", help="the folder to put the run folders in (default: "
                    "the user's runs folder, where the window lists them)")
     p.add_argument("--json", action="store_true", help="one JSON object per finished run, then "
@@ -41,6 +42,7 @@ def add_commands(sub) -> None:
                     "exponentially, and suggest the rate where the loss falls fastest. Writes nothing.")
     add_design_source(p)
     add_setting_flags(p.add_argument_group("training settings (defaults: the preset's)"))
+    _add_data_flag(p)
     p.add_argument("--start-lr", type=float, default=1e-7, metavar="RATE", help="the first rate (default 1e-7)")
     p.add_argument("--end-lr", type=float, default=10.0, metavar="RATE", help="the last rate (default 10)")
     p.add_argument("--steps", type=int, default=100, metavar="N", help="steps from the first rate to the "
@@ -52,13 +54,46 @@ def add_commands(sub) -> None:
     p.set_defaults(func=cmd_lr_find)
 
 
+def _add_data_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, metavar="FOLDER", help="your own images, as with `playground "
+                        "train --data`: sets --dataset folder and --data-folder FOLDER; a design whose last "
+                        "Linear layer has another width than the number of classes gets that width (said "
+                        "on stderr)")
+
+
+_ON_OFF = ("on", "off", "true", "false", "yes", "no", "1", "0")
+
+
+class _OnOffAction(argparse.BooleanOptionalAction):
+    """``--augment`` (on), ``--no-augment`` (off), or ``--augment on,off`` (a list to sweep)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string is not None and option_string.startswith("--no-"):
+            if values is not None:
+                parser.error(f"{option_string} takes no value (to sweep it: {self.option_strings[0]} on,off)")
+            setattr(namespace, self.dest, False)
+        elif values is not None and not all(w.strip().lower() in _ON_OFF for w in values.split(",")):
+            parser.error(f"{option_string} takes no value, or on,off to sweep it; got {values!r} "
+                         f"(a design file goes before {option_string})")
+        else:
+            setattr(namespace, self.dest, True if values is None else values)
+
+
 def _take_lists(parser: argparse.ArgumentParser) -> None:
-    """The generated setting flags take their values as text, parsed here into one value or a list."""
+    """The generated setting flags take their values as text, parsed here into one value or a list;
+    a switch takes no value (on) or a list (on,off); a text setting (a folder) takes one value, as typed."""
     for action in parser._actions:
-        if action.dest in SETTINGS and SETTINGS[action.dest].kind != "bool":
-            action.type, action.choices = None, None
-            if SETTINGS[action.dest].kind == "choice":
-                action.help += f" (one of {', '.join(SETTINGS[action.dest].choices)})"
+        if action.dest not in SETTINGS:
+            continue
+        kind = SETTINGS[action.dest].kind
+        if kind == "bool":
+            action.__class__, action.nargs, action.metavar = _OnOffAction, "?", "on,off"
+            action.help += f" ({action.option_strings[0]} on,off: a run with it and a run without)"
+            continue
+        action.type, action.choices = None, None
+        if kind == "choice":
+            action.help += f" (one of {', '.join(SETTINGS[action.dest].choices)})"
+        if kind != "text":
             action.metavar = f"{action.metavar or 'NAME'}[,...]"
 
 
@@ -69,15 +104,19 @@ def sweep_from_args(args: argparse.Namespace):
 
     base: dict[str, Any] = dict(get_preset(args.preset).train) if args.preset else {}
     swept: dict[str, str] = {}
+    if args.data is not None:
+        if args.dataset is not None or args.data_folder is not None:
+            raise UsageError("--data FOLDER sets --dataset and --data-folder: give one or the other")
+        base["dataset"], base["data_folder"] = "folder", str(args.data)
     try:
         for name, spec in SETTINGS.items():
             value = getattr(args, name)
             if value is None:
                 continue
-            if spec.kind != "bool" and ("," in value or ".." in value):
+            if isinstance(value, str) and spec.kind != "text" and ("," in value or ".." in value):
                 swept[name] = value
             else:
-                base[name] = value if spec.kind == "bool" else parse_value(name, value)
+                base[name] = value if isinstance(value, bool) else parse_value(name, value)
         sweep = Sweep.from_texts(swept)
         config = TrainConfig.from_dict(base, "options")
         sweep.grid(config)
@@ -130,7 +169,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     spec = resolve_design(args)
     config, sweep = sweep_from_args(args)
     try:
-        load_config_dataset(config)  # an unavailable data set: an error before any run folder
+        data = load_config_dataset(config)  # an unavailable data set: an error before any run folder
+        spec = _fit_classes(spec, data, args.json)  # as `train`: the last layer made as wide as the classes
         events = run_sweep(spec, config, sweep, args.out or runs_dir(), control=(control := SweepControl()))
         first = next(events)
     except (DesignError, ConfigError, DataError) as exc:
@@ -179,7 +219,9 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     spec = resolve_design(args)
     config = config_from_args(args)
     try:
-        finder = LrFinder(spec, config, data=load_config_dataset(config), start_lr=args.start_lr,
+        data = load_config_dataset(config)
+        spec = _fit_classes(spec, data, args.json)
+        finder = LrFinder(spec, config, data=data, start_lr=args.start_lr,
                           end_lr=args.end_lr, steps=args.steps, suggestion=args.suggestion)
         finding = finder.run()
     except (DesignError, ConfigError, DataError) as exc:
