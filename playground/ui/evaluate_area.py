@@ -4,12 +4,14 @@ clicking a cell shows those test images with their true and predicted labels."""
 from __future__ import annotations
 
 import html
+import os
+from collections.abc import Callable
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHeaderView, QLabel, QListView, QListWidget,
-                               QListWidgetItem, QSplitter, QStyle, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QListWidgetItem, QSplitter, QStyle, QTableWidget, QTableWidgetItem, QToolTip,
+                               QVBoxLayout, QWidget)
 
 from playground.core.explain import SALIENCY_LABELS, SALIENCY_METHODS, grad_cam_available
 from playground.core.text import counted
@@ -111,22 +113,51 @@ class ConfusionMatrixView(QWidget):
             painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 3, Qt.PenStyle.DashLine))
             painter.drawRect(self.cell_rect(*self.current).adjusted(2, 2, -2, -2))
 
+    def axis_texts(self, metrics=None) -> tuple[list[str], list[str]]:
+        """The columns' and the rows' names as drawn: whole, or cut to fit with "…" (a beginning all the
+        names share is cut first, so that the names stay told apart); the whole names are tooltips."""
+        metrics = metrics or self.fontMetrics()
+        cell, n = self._geometry()
+        names, elide = self.names[:n], Qt.TextElideMode.ElideRight
+        texts = []
+        for width in (cell - 2, self.LEFT - 6):
+            shown = axis_labels(names, lambda text, w=width: metrics.horizontalAdvance(text) <= w)
+            texts.append([metrics.elidedText(text, elide, width) for text in shown])
+        return texts[0], texts[1]
+
     def _paint_axes(self, painter: QPainter, cell: int, n: int) -> None:
         painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
         left, top = self.LEFT, self.TOP
-        metrics, elide = painter.fontMetrics(), Qt.TextElideMode.ElideRight
-        for i, name in enumerate(self.names[:n]):  # a class's whole name, or as much as fits, with "…"
-            painter.drawText(QRect(left + i * cell, top - 18, cell, 16), Qt.AlignmentFlag.AlignCenter,
-                             metrics.elidedText(name, elide, cell - 2))
+        columns, rows = self.axis_texts(painter.fontMetrics())
+        for i, (column, row) in enumerate(zip(columns, rows)):
+            painter.drawText(QRect(left + i * cell, top - 18, cell, 16), Qt.AlignmentFlag.AlignCenter, column)
             painter.drawText(QRect(0, top + i * cell, left - 4, cell),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                             metrics.elidedText(name, elide, left - 6))
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row)
         painter.drawText(QRect(left, 0, n * cell, 16), Qt.AlignmentFlag.AlignCenter, "predicted →")
         painter.drawText(self.row_title_rect(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, "true ↓")
 
     def row_title_rect(self) -> QRect:
         """Where the rows' title is written: in the corner above the row names."""
         return QRect(2, 0, self.LEFT - 4, self.TOP - 2)
+
+    def tooltip_at(self, x: float, y: float) -> str:
+        """A class name's whole text over the names; a cell's classes and count over a cell."""
+        cell, n = self._geometry()
+        col, row = int((x - self.LEFT) // cell), int((y - self.TOP) // cell)
+        names = self.names[:n]
+        if y < self.TOP and x >= self.LEFT and 0 <= col < len(names):
+            return f"Predicted {names[col]}"
+        if x < self.LEFT and y >= self.TOP and 0 <= row < len(names):
+            return f"True {names[row]}"
+        if self.cell_at(x, y) is not None and row < len(names) and col < len(names):
+            return f"True {names[row]}, predicted {names[col]}: {counted(self.matrix[row][col], 'image')}"
+        return self.toolTip()
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            QToolTip.showText(event.globalPos(), self.tooltip_at(event.pos().x(), event.pos().y()), self)
+            return True
+        return super().event(event)
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         cell, n = self._geometry()
@@ -168,6 +199,16 @@ class ConfusionMatrixView(QWidget):
             self.open_cell(*self.current)
         else:
             super().keyPressEvent(event)
+
+
+def axis_labels(names: list[str], fits: Callable[[str], bool]) -> list[str]:
+    """``names`` as they fit (``fits``): whole when all fit; else without the beginning they all share,
+    which shows as "…" ("class A", "class B" -> "…A", "…B"), so that cutting the end to fit never
+    leaves the same text for every class. Each name keeps at least its last character."""
+    if len(names) < 2 or all(fits(name) for name in names):
+        return list(names)
+    cut = min(len(os.path.commonprefix(names)), min(len(name) for name in names) - 1)
+    return [f"…{name[cut:]}" for name in names] if cut > 1 else list(names)
 
 
 def digit_icon(image, scale: int = 2) -> QIcon:

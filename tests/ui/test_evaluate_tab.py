@@ -115,3 +115,23 @@ def test_axis_labels_and_counts_are_readable_in_a_dark_palette(dark, area):
     empty = next((t, p) for t in range(10) for p in range(10) if area.run.evaluation.confusion[t][p] == 0)
     centre = matrix.cell_rect(*empty).center()
     assert abs(image.pixelColor(centre).lightnessF() - base.lightnessF()) < 0.1
+
+
+def test_class_names_cut_to_fit_stay_told_apart(qtbot):
+    from playground.ui.evaluate_area import ConfusionMatrixView, axis_labels
+
+    assert axis_labels(["class A", "class B"], lambda t: len(t) <= 3) == ["…A", "…B"]
+    assert axis_labels(["cat", "cats"], lambda t: len(t) <= 2) == ["…t", "…ts"]
+    assert axis_labels(["7", "8"], lambda t: False) == ["7", "8"]
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    names = ["class of long name A", "class of long name B", "class of long name C"]
+    view.set_matrix([[3, 0, 1], [0, 2, 0], [1, 0, 4]], names)
+    view.resize(view.MINIMUM, view.MINIMUM)
+    columns, rows = view.axis_texts()
+    assert len(set(columns)) == len(set(rows)) == 3, (columns, rows)
+    assert all(text.endswith(("A", "B", "C")) for text in columns + rows)
+    cell = view.cell_rect(0, 2)
+    assert view.tooltip_at(cell.center().x(), view.TOP - 5) == "Predicted class of long name C"
+    assert view.tooltip_at(5, cell.center().y()) == "True class of long name A"
+    assert view.tooltip_at(cell.center().x(), cell.center().y()).endswith("predicted class of long name C: 1 image")
