@@ -143,6 +143,9 @@ class MyDigits:
         ``MyDigitsError`` if it cannot be written (nothing half-written is left)."""
         data = png_bytes(image)
         folder = self.folder(digit)
+        pixels = to_uint8(image)
+        if pixels.min() == pixels.max():
+            raise ValueError("every pixel is the same shade: that is not a drawing")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for _ in range(100):

@@ -142,6 +142,8 @@ def test_counts_agree_with_load_and_blank_or_solid_images_are_not_drawings(tmp_p
     Image.new("RGB", (28, 28), (255, 0, 0)).save(folder / "red.png")
     (folder / "junk.png").write_bytes(b"not a png")
     assert store.counts()[9] == len(store.load()) == 1
+    with pytest.raises(ValueError, match="not a drawing"):
+        store.add(np.zeros((28, 28)), 9)
     for name in ("blank.png", "red.png"):
         with pytest.raises(ValueError, match="not a drawing"):
             read_drawing(folder / name)
