@@ -897,6 +897,16 @@ def run_classes(folder: str | Path, spec: NetworkSpec) -> list[str]:
     return default_class_names(count, dataset)
 
 
+def run_preprocess(folder: str | Path) -> str:
+    """How the run in ``folder`` turned image files into 28x28 (its config's ``preprocess``): "mnist"
+    for a folder without a readable config.json (a model folder, an old run)."""
+    with contextlib.suppress(OSError, ValueError, RecursionError, ConfigError):
+        if os.path.lexists(Path(folder) / CONFIG_FILE):
+            config = TrainConfig.from_dict(_read_json(Path(folder) / CONFIG_FILE), CONFIG_FILE)
+            return config.preprocess if config.dataset == "folder" else "mnist"
+    return "mnist"
+
+
 def _evaluation_problem(data: Any, classes: int = NUM_CLASSES) -> str | None:
     """What is wrong with an evaluation.json's contents, or None. Everything the Evaluate tab and
     ``playground evaluate`` index is checked: a prediction and a true class (each in [0, 10)) for each
