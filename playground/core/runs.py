@@ -353,6 +353,19 @@ def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
     atomic_write_text(folder / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
 
+def stored_config(config: TrainConfig) -> TrainConfig:
+    """``config`` as a run's config.json keeps it: a data folder as an absolute (resolved) path, so
+    that the run can be evaluated or trained again from any working folder."""
+    from dataclasses import replace
+
+    if config.dataset != "folder" or not config.data_folder:
+        return config
+    try:
+        return replace(config, data_folder=str(Path(config.data_folder).expanduser().resolve()))
+    except (OSError, RuntimeError, ValueError):
+        return config
+
+
 class RunWriter:
     """Writes a run folder as training goes; each file is replaced atomically.
 
@@ -376,7 +389,7 @@ class RunWriter:
             self._lock = RunLock.acquire(self.path)
             if set(os.listdir(self.path)) & RUN_FILES:
                 raise RunFolderError(f"{self.path} already holds a run; choose another folder")
-            for name, save in ((DESIGN_FILE, spec.save), (CONFIG_FILE, config.save)):
+            for name, save in ((DESIGN_FILE, spec.save), (CONFIG_FILE, stored_config(config).save)):
                 written.append(self.path / name)
                 save(self.path / name)
             self.summary: dict[str, Any] = {"status": "running", "design": spec.name,
