@@ -404,6 +404,10 @@ def scan_folder_dataset(folder: str | os.PathLike) -> FolderScan:
     if len(names) < 2:
         raise DataError(f"{printable(folder)} has {len(names)} class folder{'s' if len(names) != 1 else ''}; a "
                         f"data set needs at least 2 (one subfolder of images per class, named after the class)")
+    long = [n for n in names if len(n) > MAX_CLASS_NAME_CHARS]
+    if long:
+        raise DataError(f"{printable(folder)}: the class folder name {long[0][:40]!r}... has {len(long[0])} "
+                        f"characters; a class name has at most {MAX_CLASS_NAME_CHARS}: rename the folder")
     for part, classes in found.items():
         empty = [n for n in names if not classes[n]]
         if empty:
