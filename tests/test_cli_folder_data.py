@@ -32,16 +32,20 @@ def test_train_on_a_folder_then_predict_its_labels(digits, tmp_path, capsys):
                         "outputs instead of 10")
     assert notes[1].startswith("playground: note: 1 file of the data folder skipped (the first: ")
     assert notes[1].endswith("notes.txt: not an image file by its name (this app reads PNG, JPEG, BMP, GIF, TIFF "
-                             "and WebP))")
+                             "and WebP)); the run folder's run.json lists them all (\"skipped_files\", the first "
+                             "1,000)")
     events = [json.loads(line) for line in out.splitlines()]
     assert events[0]["type"] == "start" and events[0]["classes"] == ["0", "1", "2", "3", "4"]
     assert events[-1]["status"] == "completed"
     # The run records the adapted design and the class names.
     design = json.loads((run / "design.json").read_text())
     assert design["num_classes"] == 5 and design["layers"][-1]["params"]["out_features"] == 5
-    assert json.loads((run / "run.json").read_text())["classes"] == ["0", "1", "2", "3", "4"]
+    summary = json.loads((run / "run.json").read_text())
+    assert summary["classes"] == ["0", "1", "2", "3", "4"]
+    assert summary["skipped_count"] == 1 and len(summary["skipped_files"]) == 1
+    assert summary["skipped_files"][0]["path"].endswith("notes.txt")
     config = json.loads((run / "config.json").read_text())
-    assert config["dataset"] == "folder" and config["data_folder"] == str(digits / "train")
+    assert config["dataset"] == "folder" and config["data_folder"] == str((digits / "train").resolve())
 
     unseen = sorted(str(p) for p in (digits / "unseen").glob("*/*"))
     main(["predict", "--model", str(run), "--json", *unseen])

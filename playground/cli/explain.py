@@ -149,7 +149,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     from playground.core.explain import explain, grad_cam_available
     from playground.core.predict import Classifier
-    from playground.core.preprocess import load_image, preprocess_image
+    from playground.core.preprocess import load_image
     from playground.core.runs import RunError
     from playground.core.text import printable
 
@@ -174,7 +174,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     width = max(3, len(str(len(args.images))))
     for position, path in enumerate(args.images, 1):
         try:
-            image = preprocess_image(load_image(path))
+            image = classifier.prepare(load_image(path))  # as the model was trained
         except ValueError as exc:  # missing, not an image, another format, too big: bad input
             unreadable += 1
             report_error(path, str(exc))

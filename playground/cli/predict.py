@@ -36,7 +36,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from playground.core.predict import Classifier
-    from playground.core.preprocess import load_image, preprocess_image
+    from playground.core.preprocess import load_image
     from playground.core.runs import RunError
     from playground.core.text import printable
 
@@ -59,7 +59,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             unreadable += 1
             report_error(path, str(exc))
             continue
-        image = preprocess_image(image)
+        image = classifier.prepare(image)  # as the model was trained: its run's preprocessing
         if image is None:
             failed += 1
             report_error(path, f"{path}: no digit found (the image is blank)")

@@ -104,11 +104,22 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if value is not None:
             base[name] = value
     if getattr(args, "data", None) is not None:
+        _check_data_flags(args)
         base["dataset"], base["data_folder"] = "folder", str(args.data)
     try:
         return TrainConfig.from_dict(base, "options")
     except ConfigError as exc:
         raise UsageError(str(exc).removeprefix("options: ")) from None
+
+
+def _check_data_flags(args: argparse.Namespace) -> None:
+    """``UsageError`` when --data comes with a --dataset or --data-folder that says otherwise."""
+    if getattr(args, "dataset", None) not in (None, "folder"):
+        raise UsageError(f"--data FOLDER trains on a folder; it conflicts with --dataset {args.dataset}: "
+                         f"give one of them")
+    folder = getattr(args, "data_folder", None)
+    if folder is not None and Path(folder).resolve() != Path(args.data).resolve():
+        raise UsageError(f"--data {args.data} and --data-folder {folder} name different folders: give one of them")
 
 
 class ProgressPrinter:
@@ -179,6 +190,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = resolve_design(args)
     config = config_from_args(args)
     gan = isinstance(spec, GanSpec)
+    if gan and config.dataset == "folder":
+        raise UsageError("a GAN trains on MNIST only (its quality is measured against MNIST digits); "
+                         "--data / --dataset folder are for classifiers")
     if args.out is not None:
         try:
             check_new_run_dir(args.out)
@@ -236,6 +250,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if acc is not None:
             print(f"test accuracy {acc:.2%}  ({final['train_seconds']:.1f} s of training, "
                   f"{final['samples_per_second']:,.0f} images/s)")
+        elif not gan and final["status"] == "completed":
+            print("no test accuracy: the data set has no test images")
         if final.get("quality"):
             print(f"{quality_line(final['quality'])}  ({final['train_seconds']:.1f} s of training)")
         print(f"run folder: {printable(final['run_dir'])}")
@@ -248,6 +264,7 @@ def _fit_classes(spec, data, quiet: bool):
     set are counted there too."""
     from playground.core.shapes import adapt_to_classes
     from playground.core.text import printable
+    from playground.core.train import MAX_SKIPPED_LISTED
 
     spec, message = adapt_to_classes(spec, data.num_classes)
     if message:
@@ -255,7 +272,8 @@ def _fit_classes(spec, data, quiet: bool):
     if data.skipped:
         path, reason = data.skipped[0]
         print(f"playground: note: {counted(len(data.skipped), 'file')} of the data folder skipped (the first: "
-              f"{printable(path)}: {printable(reason)})", file=sys.stderr)
+              f"{printable(path)}: {printable(reason)}); the run folder's run.json lists them all "
+              f"(\"skipped_files\", the first {MAX_SKIPPED_LISTED:,})", file=sys.stderr)
     return spec
 
 
@@ -275,6 +293,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     for note in run.notes:
         print(f"playground: note: {printable(run.path)}: {printable(note)}", file=sys.stderr)
+    if not len(data.test):
+        message = "the data set has no test images (all of them skipped, or none): nothing to evaluate"
+        if args.json:
+            print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,
+                              "classes": run.classes, "accuracy": None, "count": 0, "message": message}))
+        print(f"playground: {message}", file=sys.stderr)
+        return 1
     result = evaluate(model, data.test.images, data.test.labels, loss=cfg.loss)
     if args.json:
         print(json.dumps({"run_dir": str(run.path), "weights": args.weights, "status": run.status,

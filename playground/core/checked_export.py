@@ -37,6 +37,7 @@ def export_checked(source: str | Path, fmt: str, out: str | Path) -> ExportCheck
     accuracy = evaluation.accuracy if evaluation is not None else None
     _, test = load_raw("mnist")
     check = export(fmt, out, classifier.spec, classifier.model.state_dict(), accuracy,
-                   check_images=test.images[:CHECK_IMAGES], classes=classifier.classes)
+                   check_images=test.images[:CHECK_IMAGES], classes=classifier.classes,
+                   preprocess=classifier.preprocess)
     assert check is not None  # given check images, export always checks
     return check

@@ -306,7 +306,7 @@ def load_idx_folder(folder: str | os.PathLike, name: str = "fashion-mnist") -> t
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".bmp", ".dib", ".gif", ".tif", ".tiff",
                             ".webp"})
-PREPROCESSING = ("mnist", "resize")  # described in config.PREPROCESS
+PREPROCESSING = ("mnist", "resize")  # described in config.PREPROCESS; preprocess.PREPARATIONS
 MAX_FOLDER_IMAGES = 200_000  # images in one folder data set (each is decoded: minutes at this size)
 MAX_FOLDER_CLASSES = 1_000
 TEST_FRACTION = 0.2  # of each class, kept aside as the test set when there is no test/ folder
@@ -404,6 +404,10 @@ def scan_folder_dataset(folder: str | os.PathLike) -> FolderScan:
     if len(names) < 2:
         raise DataError(f"{printable(folder)} has {len(names)} class folder{'s' if len(names) != 1 else ''}; a "
                         f"data set needs at least 2 (one subfolder of images per class, named after the class)")
+    long = [n for n in names if len(n) > MAX_CLASS_NAME_CHARS]
+    if long:
+        raise DataError(f"{printable(folder)}: the class folder name {long[0][:40]!r}... has {len(long[0])} "
+                        f"characters; a class name has at most {MAX_CLASS_NAME_CHARS}: rename the folder")
     for part, classes in found.items():
         empty = [n for n in names if not classes[n]]
         if empty:
@@ -422,30 +426,17 @@ def scan_folder_dataset(folder: str | os.PathLike) -> FolderScan:
     return FolderScan(str(folder), tuple(names), parts, layout, tuple(skipped))
 
 
-def _polarity(a):
-    """``a`` (greyscale, [0, 1]) as white ink on black: inverted if its border is mostly light."""
-    import numpy as np
-
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    return 1.0 - a if np.median(border) > 0.5 else a
-
-
 def folder_image(path: str, preprocess: str = "mnist"):
     """One image file as the uint8 28x28 white-on-black array a folder data set holds;
     ``ValueError`` with the reason if it cannot be used."""
     import numpy as np
-    from PIL import Image
 
-    from playground.core.preprocess import load_image, preprocess_image
+    from playground.core.preprocess import load_image, prepare
 
-    grey = load_image(path)  # bounded: only ordinary formats, at most MAX_PIXELS, never a pipe
-    if preprocess == "mnist":
-        image = preprocess_image(grey)
-        if image is None:
-            raise ValueError(f"{path}: no ink found (the image is blank)")
-    else:
-        small = Image.fromarray((grey * 255).astype(np.uint8)).resize((28, 28), Image.BILINEAR, reducing_gap=3.0)
-        image = _polarity(np.asarray(small, np.float32) / 255.0)
+    # bounded: only ordinary formats, at most MAX_PIXELS, never a pipe
+    image = prepare(load_image(path), preprocess)
+    if image is None:
+        raise ValueError(f"{path}: no ink found (the image is blank)")
     return np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
 
 

@@ -62,6 +62,28 @@ PREPROCESSING = {
     "normalisation": "none",
     "digit_box": "the digit scaled so that its longer side is 20 pixels, centred by its centre of mass",
 }
+RESIZE_BOX = "the whole image scaled to 28x28 (dark on light inverted to white on black)"
+
+
+def preprocessing_metadata(how: str = "mnist") -> dict:
+    """What a model file records of its input: :data:`PREPROCESSING`, with ``method`` the run's
+    preprocessing (``playground.core.preprocess.prepare``'s ``how``)."""
+    _check_preprocess(how)
+    return {**PREPROCESSING, "method": how, **({"digit_box": RESIZE_BOX} if how == "resize" else {})}
+
+
+def _check_preprocess(how: str) -> None:
+    if how not in preprocess.PREPARATIONS:
+        raise ExportError(f"unknown preprocessing {how!r}; choose one of: {', '.join(preprocess.PREPARATIONS)}")
+
+
+def model_file_preprocess(meta: dict[str, str]) -> str:
+    """The preprocessing a model file's metadata records; "mnist" for files from before the choice."""
+    try:
+        how = json.loads(meta.get("preprocessing", "{}")).get("method", "mnist")
+    except (ValueError, AttributeError, RecursionError):
+        return "mnist"
+    return how if how in preprocess.PREPARATIONS else "mnist"
 
 
 class ExportError(RuntimeError):
@@ -76,12 +98,14 @@ class ExportWriteError(ExportError):
 
 
 def save_model_file(path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-                    test_accuracy: float | None = None, classes: list[str] | None = None) -> Path:
-    """The app's model file: weights, with the design, preprocessing, test accuracy and the class
-    names (``classes``, a JSON list; "0".."n-1" when not given) in its metadata."""
+                    test_accuracy: float | None = None, classes: list[str] | None = None,
+                    preprocess: str = "mnist") -> Path:
+    """The app's model file: weights, with the design, preprocessing (``preprocess``: the run's
+    choice), test accuracy and the class names (``classes``, a JSON list; "0".."n-1" when not given)
+    in its metadata."""
     path = Path(path)
     metadata = {"format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION, "design": spec.to_json(),
-                "preprocessing": json.dumps(PREPROCESSING),
+                "preprocessing": json.dumps(preprocessing_metadata(preprocess)),
                 "test_accuracy": "" if _finite_accuracy(test_accuracy) is None else repr(float(test_accuracy)),
                 "classes": json.dumps(_classes(spec, classes), ensure_ascii=False),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -252,7 +276,7 @@ def _finite_accuracy(test_accuracy: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> str:
+def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None, preprocess: str = "mnist") -> str:
     """The text of the exported script's docstring: the design's name (on one line) and description."""
     name = " ".join(spec.name.split()) or "untitled"  # the spec already cut it and replaced unsafe characters
     description = spec.description or "A network for 28x28 images of handwritten digits."
@@ -263,10 +287,11 @@ def script_docstring(spec: NetworkSpec, test_accuracy: float | None = None) -> s
             f"{infer_shapes(spec).total_parameters:,} parameters. Needs torch, safetensors and numpy (and Pillow to "
             "read image files):\n\n"
             "    python {this file} image.png [--json]   # or: from this_module import load, predict\n\n"
-            "Image files are preprocessed as the Playground does (load_image, preprocess_image below).\n"
-            "Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), the digit scaled\n"
-            f"so that its longer side is 20 pixels and centred by its centre of mass. Output: {spec.num_classes} class "
-            "scores.\n")
+            f"Image files are preprocessed as the Playground does (load_image, prepare below: {preprocess!r}).\n"
+            "Input: float32 (N, 1, 28, 28) in [0, 1], white ink on black (MNIST's pixel / 255), "
+            + ("the whole image\nscaled to 28x28" if preprocess == "resize" else
+               "the digit scaled\nso that its longer side is 20 pixels and centred by its centre of mass")
+            + f". Output: {spec.num_classes} class scores.\n")
 
 
 def _string_literal(text: str) -> str:
@@ -291,7 +316,7 @@ def _string_literal(text: str) -> str:
 
 
 # What the script needs to read an image file as ``playground predict`` does.
-_PREPROCESSING_ROOTS = ("load_image", "preprocess_image")
+_PREPROCESSING_ROOTS = ("load_image", "prepare")
 
 
 def _names_defined(node: ast.stmt) -> list[str]:
@@ -399,7 +424,7 @@ def main(argv=None):
     unreadable = blank = 0
     for name in args.images:
         try:
-            image = preprocess_image(load_image(name))
+            image = prepare(load_image(name), PREPROCESS)
         except ValueError as exc:  # missing, not an image, another format, too big
             unreadable += 1
             error = str(exc)
@@ -429,14 +454,16 @@ if __name__ == "__main__":
 '''
 
 
-def _render_script(spec: NetworkSpec, weights_name: str, test_accuracy: float | None) -> str:
+def _render_script(spec: NetworkSpec, weights_name: str, test_accuracy: float | None,
+                   preprocess: str = "mnist") -> str:
     lines, classes = _network_code(spec)
     try:
         reading_imports, reading = preprocessing_parts()
     except (OSError, TypeError) as exc:
         raise ExportError(f"the script cannot be written: this installation lacks the source of its image "
                           f"preprocessing ({exc}); export it as TorchScript or ONNX") from None
-    return _string_literal(script_docstring(spec, test_accuracy)) + f"""
+    _check_preprocess(preprocess)
+    return _string_literal(script_docstring(spec, test_accuracy, preprocess)) + f"""
 
 import json
 import sys
@@ -448,6 +475,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 WEIGHTS = Path(__file__).with_name({weights_name!r})
+PREPROCESS = {preprocess!r}  # how the model was trained: "mnist" (crop, 20-pixel box) or "resize"
 {classes}
 
 class Net(nn.Sequential):
@@ -495,20 +523,21 @@ def _code_without_docstring(tree: ast.Module) -> str:
     return ast.dump(ast.Module(body=tree.body[1:], type_ignores=[]))
 
 
-def script_source(spec: NetworkSpec, weights_name: str, test_accuracy: float | None = None) -> str:
+def script_source(spec: NetworkSpec, weights_name: str, test_accuracy: float | None = None,
+                  preprocess: str = "mnist") -> str:
     """The standalone script, proven before it is returned: it parses, its docstring is exactly the
     intended text, and its code is the same as that generated for a neutral name and description,
     so nothing from the design's text became code. ``ExportError`` otherwise."""
-    source = _render_script(spec, weights_name, test_accuracy)
+    source = _render_script(spec, weights_name, test_accuracy, preprocess)
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:
         raise ExportError(f"the generated script does not parse ({exc}); nothing was written") from None
-    if ast.get_docstring(tree, clean=False) != script_docstring(spec, test_accuracy):
+    if ast.get_docstring(tree, clean=False) != script_docstring(spec, test_accuracy, preprocess):
         raise ExportError("the generated script's docstring is not the design's text; nothing was written")
     neutral = replace(spec, name=_NEUTRAL_NAME, description="")
     if _code_without_docstring(tree) != _code_without_docstring(ast.parse(_render_script(neutral, weights_name,
-                                                                                            None))):
+                                                                                            None, preprocess))):
         raise ExportError("the generated script holds code that came from the design's text; nothing was "
                           "written")
     return source
@@ -547,7 +576,8 @@ def _restored_on_failure(path: Path) -> Iterator[None]:
 
 
 def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
-                  test_accuracy: float | None = None, classes: list[str] | None = None) -> Path:
+                  test_accuracy: float | None = None, classes: list[str] | None = None,
+                  preprocess: str = "mnist") -> Path:
     """Writes ``path`` (.py) and its weights beside it (``path`` with ``.safetensors``).
 
     The weights are written first, then the script; if the script cannot be written, the earlier
@@ -558,7 +588,7 @@ def export_script(path: Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
         raise ExportError(f"{path}: a script export needs a .py name (its weights go beside it as .safetensors)")
     if weights.is_dir():
         raise ExportError(f"{weights} is a folder; the script's weights go there: choose another name")
-    source = script_source(spec, weights.name, test_accuracy)
+    source = script_source(spec, weights.name, test_accuracy, preprocess)
     with _restored_on_failure(weights):
         save_weights(weights, state, {"classes": json.dumps(_classes(spec, classes), ensure_ascii=False)})
         atomic_write_text(path, source)
@@ -611,7 +641,7 @@ def _run_script(path: Path, x: torch.Tensor, source: str) -> np.ndarray:
 
 
 def _run_exported(fmt: str, path: Path, x: torch.Tensor, spec: NetworkSpec | None,
-                  test_accuracy: float | None) -> np.ndarray:
+                  test_accuracy: float | None, preprocess: str = "mnist") -> np.ndarray:
     if fmt == "model":
         from playground.core.build import build_model
 
@@ -632,20 +662,21 @@ def _run_exported(fmt: str, path: Path, x: torch.Tensor, spec: NetworkSpec | Non
     if fmt == "script":
         if spec is None:
             raise ExportError("checking an exported script needs its design")
-        source = script_source(spec, path.with_suffix(".safetensors").name, test_accuracy)
+        source = script_source(spec, path.with_suffix(".safetensors").name, test_accuracy, preprocess)
         return _run_script(path, x, source)
     raise ExportError(f"unknown format {fmt!r}")
 
 
 def check_export(fmt: str, path: Path, model: torch.nn.Module, images: torch.Tensor,
-                 spec: NetworkSpec | None = None, test_accuracy: float | None = None) -> ExportCheck:
+                 spec: NetworkSpec | None = None, test_accuracy: float | None = None,
+                 preprocess: str = "mnist") -> ExportCheck:
     """Compare the exported file with ``model`` on uint8 ``images`` (N, 28, 28). A script is run only
     if it is exactly the one generated from ``spec`` and ``test_accuracy`` (so it needs them)."""
     start = time.perf_counter()
     x = images.unsqueeze(1).float().div(255)
     with torch.no_grad():
         expected = model.eval()(x).numpy()
-    got = _run_exported(fmt, Path(path), x, spec, test_accuracy)
+    got = _run_exported(fmt, Path(path), x, spec, test_accuracy, preprocess)
     agreement = float((expected.argmax(1) == got.argmax(1)).mean())
     difference = float(np.abs(expected - got).max()) if got.shape == expected.shape else math.inf
     return ExportCheck(fmt, str(path), len(x), agreement, difference, time.perf_counter() - start)
@@ -676,7 +707,7 @@ def check_target(path: str | Path, fmt: str | None = None) -> Path:
 
 def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch.Tensor],
            test_accuracy: float | None = None, check_images: torch.Tensor | None = None,
-           classes: list[str] | None = None) -> ExportCheck | None:
+           classes: list[str] | None = None, preprocess: str = "mnist") -> ExportCheck | None:
     """Export in ``fmt`` to ``path`` and, given test images, check the result.
 
     The file is built in memory and written atomically: a failed write (no permission, a full disk)
@@ -686,21 +717,22 @@ def export(fmt: str, path: str | Path, spec: NetworkSpec, state: dict[str, torch
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     path = check_target(path, fmt)
+    _check_preprocess(preprocess)
     model = build_model(spec).eval()
     model.load_state_dict(state)
     try:
         if fmt == "model":
-            save_model_file(path, spec, state, test_accuracy, classes)
+            save_model_file(path, spec, state, test_accuracy, classes, preprocess)
         elif fmt == "torchscript":
             export_torchscript(path, model)
         elif fmt == "onnx":
             export_onnx(path, model)
         else:
-            export_script(path, spec, state, test_accuracy, classes)
+            export_script(path, spec, state, test_accuracy, classes, preprocess)
     except OSError as exc:
         earlier = "any earlier files are" if fmt == "script" else "any earlier file is"
         raise ExportWriteError(f"{path}: cannot be written ({exc.strerror or exc}); {earlier} unchanged") \
             from None
     if check_images is None:
         return None
-    return check_export(fmt, path, model, check_images, spec, test_accuracy)
+    return check_export(fmt, path, model, check_images, spec, test_accuracy, preprocess)

@@ -9,7 +9,9 @@ import numpy as np
 
 from playground.core import weights
 from playground.core.paths import assets_dir
-from playground.core.runs import BEST_WEIGHTS, DESIGN_FILE, LAST_WEIGHTS, RunError, load_weights, run_classes
+from playground.core.preprocess import PREPARATIONS, prepare
+from playground.core.runs import (BEST_WEIGHTS, DESIGN_FILE, LAST_WEIGHTS, RunError, load_weights, run_classes,
+                                  run_preprocess)
 from playground.core.spec import DesignError, NetworkSpec, load_design
 from playground.core.text import printable
 
@@ -34,14 +36,17 @@ class Classifier:
     ``classes[i]`` ("0".."9" for a model of MNIST digits, and for runs and model files from before
     class names)."""
 
-    def __init__(self, spec: NetworkSpec, state: dict, source: str = "model", classes: list[str] | None = None):
+    def __init__(self, spec: NetworkSpec, state: dict, source: str = "model", classes: list[str] | None = None,
+                 preprocess: str = "mnist"):
         """``RunError`` if the design cannot be built (a shape problem, or over the memory budget) or
         the weights do not fit it; both are checked (on the ``meta`` device) before the model is
-        allocated. The weights' values were checked when they were read."""
+        allocated. The weights' values were checked when they were read. ``preprocess``: how the
+        model was trained to see an image file (see :meth:`prepare`)."""
         from playground.core.build import build_model
 
         self.spec = spec
         self.source = source
+        self.preprocess = preprocess if preprocess in PREPARATIONS else "mnist"
         fits = classes is not None and len(classes) == spec.num_classes
         self.classes: list[str] = list(classes) if fits else [str(i) for i in range(spec.num_classes)]
         needed = _expected_weights(spec, source)
@@ -59,13 +64,13 @@ class Classifier:
         ``RunError`` says what is wrong."""
         folder = Path(path) if path is not None else default_model_dir()
         if folder.is_file():
-            from playground.core.export import ExportError, load_model_file, model_file_classes
+            from playground.core.export import ExportError, load_model_file, model_file_classes, model_file_preprocess
 
             try:
                 spec, state, meta = load_model_file(folder)
             except ExportError as exc:
                 raise RunError(str(exc)) from None
-            return cls(spec, state, str(folder), model_file_classes(meta, spec))
+            return cls(spec, state, str(folder), model_file_classes(meta, spec), model_file_preprocess(meta))
         if not folder.exists():
             raise RunError(f"{folder}: no such file or folder; give a run folder, a model folder "
                            f"(with {DESIGN_FILE} and weights) or a model file")
@@ -79,7 +84,8 @@ class Classifier:
         needed = _expected_weights(spec, folder)
         for name in (MODEL_WEIGHTS, BEST_WEIGHTS, LAST_WEIGHTS):
             if (folder / name).exists():
-                return cls(spec, load_weights(folder / name, needed), str(folder / name), run_classes(folder, spec))
+                return cls(spec, load_weights(folder / name, needed), str(folder / name), run_classes(folder, spec),
+                           run_preprocess(folder))
         raise RunError(f"{folder}: no weights ({MODEL_WEIGHTS} or {BEST_WEIGHTS})")
 
     @classmethod
@@ -91,7 +97,13 @@ class Classifier:
         path = Path(path)
         if classes is None:
             classes = run_classes(path.parent, spec)
-        return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path), classes)
+        return cls(spec, load_weights(path, _expected_weights(spec, path)), source or str(path), classes,
+                   run_preprocess(path.parent))
+
+    def prepare(self, image: np.ndarray) -> np.ndarray | None:
+        """The 28x28 input of a greyscale image in [0, 1] (``load_image``'s), prepared as this model was
+        trained (:func:`~playground.core.preprocess.prepare`); None when there is no ink."""
+        return prepare(image, self.preprocess)
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities (n classes,) of a 28x28 image in [0, 1], white ink on black."""

@@ -142,6 +142,33 @@ def preprocess_image(image: np.ndarray) -> np.ndarray | None:
     return out
 
 
+PREPARATIONS = ("mnist", "resize")  # how an image file becomes 28x28: config.preprocess, a run's choice
+
+
+def resize_image(image: np.ndarray) -> np.ndarray:
+    """28x28 float32 image of a greyscale array in [0, 1]: the whole image scaled down (no cropping),
+    inverted to white ink on black if its border is mostly light."""
+    from PIL import Image
+
+    small = Image.fromarray((np.asarray(image, np.float32) * 255).astype(np.uint8)).resize(
+        (SIZE, SIZE), Image.BILINEAR, reducing_gap=3.0)
+    a = np.asarray(small, np.float32) / 255.0
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return 1.0 - a if np.median(border) > 0.5 else a
+
+
+def prepare(image: np.ndarray, how: str = "mnist") -> np.ndarray | None:
+    """The 28x28 input of a greyscale image in [0, 1] (from :func:`load_image`), prepared as a model
+    trained with preprocessing ``how`` expects: "mnist" (:func:`preprocess_image`; None when there is
+    no ink) or "resize" (:func:`resize_image`). The one place that choice is made: training, predict,
+    explain and exported scripts all come through here."""
+    if how == "resize":
+        return resize_image(image)
+    if how != "mnist":
+        raise ValueError(f"unknown preprocessing {how!r}; choose one of: {', '.join(PREPARATIONS)}")
+    return preprocess_image(image)
+
+
 # Images come from strangers: only these formats are opened (no PostScript/EPS, which Pillow hands
 # to Ghostscript, nor any other of Pillow's plugins), and never more than MAX_PIXELS.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")

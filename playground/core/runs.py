@@ -353,6 +353,19 @@ def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
     atomic_write_text(folder / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
 
 
+def stored_config(config: TrainConfig) -> TrainConfig:
+    """``config`` as a run's config.json keeps it: a data folder as an absolute (resolved) path, so
+    that the run can be evaluated or trained again from any working folder."""
+    from dataclasses import replace
+
+    if config.dataset != "folder" or not config.data_folder:
+        return config
+    try:
+        return replace(config, data_folder=str(Path(config.data_folder).expanduser().resolve()))
+    except (OSError, RuntimeError, ValueError):
+        return config
+
+
 class RunWriter:
     """Writes a run folder as training goes; each file is replaced atomically.
 
@@ -376,7 +389,7 @@ class RunWriter:
             self._lock = RunLock.acquire(self.path)
             if set(os.listdir(self.path)) & RUN_FILES:
                 raise RunFolderError(f"{self.path} already holds a run; choose another folder")
-            for name, save in ((DESIGN_FILE, spec.save), (CONFIG_FILE, config.save)):
+            for name, save in ((DESIGN_FILE, spec.save), (CONFIG_FILE, stored_config(config).save)):
                 written.append(self.path / name)
                 save(self.path / name)
             self.summary: dict[str, Any] = {"status": "running", "design": spec.name,
@@ -895,6 +908,16 @@ def run_classes(folder: str | Path, spec: NetworkSpec) -> list[str]:
         if os.path.lexists(folder / CONFIG_FILE):
             dataset = TrainConfig.from_dict(_read_json(folder / CONFIG_FILE), CONFIG_FILE).dataset
     return default_class_names(count, dataset)
+
+
+def run_preprocess(folder: str | Path) -> str:
+    """How the run in ``folder`` turned image files into 28x28 (its config's ``preprocess``): "mnist"
+    for a folder without a readable config.json (a model folder, an old run)."""
+    with contextlib.suppress(OSError, ValueError, RecursionError, ConfigError):
+        if os.path.lexists(Path(folder) / CONFIG_FILE):
+            config = TrainConfig.from_dict(_read_json(Path(folder) / CONFIG_FILE), CONFIG_FILE)
+            return config.preprocess if config.dataset == "folder" else "mnist"
+    return "mnist"
 
 
 def _evaluation_problem(data: Any, classes: int = NUM_CLASSES) -> str | None:

@@ -195,7 +195,11 @@ class ClassifierTask(TrainingTask):
     def optimizer_state(self) -> dict:
         return self.optimizer.state_dict()
 
-    def evaluate(self, weights) -> Evaluation:
+    def evaluate(self, weights) -> Evaluation | None:
+        """The test set's evaluation; None when it has no images (a folder whose test images were all
+        skipped): no accuracy, rather than 0% of nothing."""
+        if not len(self.data.test):
+            return None
         model = build_model(self.spec)
         model.load_state_dict(weights)
         model.to(self.device)

@@ -242,6 +242,26 @@ class _Progress:
     epochs_done: int = 0
     best_epoch: int = 0
     best_val: float = -1.0  # the best validation accuracy so far
+    best_val_loss: float = math.inf  # its validation loss: of two epochs as accurate, the lower wins
+
+
+def _better(val: tuple[float, float], best_accuracy: float, best_loss: float) -> bool:
+    """Whether validation (loss, accuracy) ``val`` beats the best so far: higher accuracy, or the same
+    accuracy with a lower loss (a small folder reaches 100% early; later epochs still improve)."""
+    loss, accuracy = val
+    return accuracy > best_accuracy or (accuracy == best_accuracy and math.isfinite(loss) and loss < best_loss)
+
+
+MAX_SKIPPED_LISTED = 1000  # files of a data folder named in run.json's "skipped_files"; the count is exact
+
+
+def skipped_summary(skipped) -> dict:
+    """run.json's record of the data folder's skipped files: ``skipped_count`` and ``skipped_files``
+    (each ``{"path", "reason"}``, the first :data:`MAX_SKIPPED_LISTED`); nothing when none was."""
+    if not skipped:
+        return {}
+    return {"skipped_count": len(skipped),
+            "skipped_files": [{"path": str(p), "reason": str(r)} for p, r in skipped[:MAX_SKIPPED_LISTED]]}
 
 
 class Trainer:
@@ -365,7 +385,7 @@ class Trainer:
                 raise ConfigError(f"the data set has {len(classes)} classes but the design is made for "
                                   f"{self.spec.num_classes}; make its last layer Linear {len(classes)}")
             if self._writer:
-                self._writer.write_summary(classes=classes)
+                self._writer.write_summary(classes=classes, **skipped_summary(data.skipped))
         elif getattr(self.spec, "conditional", False) and len(classes) > 10:  # a cGAN's one-hot digit code
             raise ConfigError(f"a conditional GAN is told one of 10 classes; this data set has {len(classes)}: "
                               f"use an unconditional GAN (gan-mlp, dcgan)")
@@ -489,9 +509,10 @@ class Trainer:
         run.epochs_done = run.epoch
         state = self._keep_latest()
         train_loss, train_accuracy = log.figures()  # every step of the epoch, read and checked
-        is_best = val is None or val[1] > run.best_val
+        is_best = val is None or _better(val, run.best_val, run.best_val_loss)
         if is_best:
             run.best_val, run.best_epoch, self.best_state = (val[1] if val else -1.0), run.epoch, state
+            run.best_val_loss = val[0] if val else math.inf
         clock.end_epoch()
         if writer:
             writer.save_weights("last", state)
