@@ -260,6 +260,8 @@ def train_folder_shot(window, out: Path, wait) -> None:
     wait(lambda: area.form.folder_preview.preview is not None, 60)
     wait(lambda: False, 0.3)  # the scroll to the preview comes after
     settle()
+    area.form._scroll_to_preview()  # again, with the grid at its final size: all its rows in view
+    settle()
     shoot(window, out, "train-folder")
     area._set_form(before)
     wait(lambda: not area.class_box.isVisibleTo(area), 10)
@@ -313,7 +315,7 @@ def digit_strokes(digit: int, k: int):
 
     from PySide6.QtCore import QPointF
 
-    dx, s, slant = (k * 37) % 31 - 15, 0.85 + 0.07 * (k % 3), 0.08 * ((k % 5) - 2)
+    dx, s, slant = (k * 37) % 31 - 15, 0.85 + 0.07 * (k % 3), 0.12 * ((k % 5) - 2)
 
     def line(*points, n=40):
         out = []
@@ -331,6 +333,11 @@ def digit_strokes(digit: int, k: int):
               3: [arc(135, 90, 55, 45, 210, 450) + arc(135, 185, 62, 52, -90, 150)],
               4: [line((165, 40), (85, 170), (200, 168)), line((182, 45), (190, 245))],
               7: [line((80, 50), (200, 48), (120, 240)), line((110, 145), (180, 140), n=15)]}
+    if k >= 6:  # the second of each: drawn another way
+        shapes.update({0: [arc(140, 140, 50, 100, -120, 250)], 1: [line((140, 40), (140, 240))],
+                       2: [arc(135, 100, 60, 60, 180, 400) + line((180, 150), (90, 230), (150, 215), (210, 235))],
+                       4: [line((90, 40), (80, 150), (210, 150)), line((170, 60), (165, 245))],
+                       7: [line((70, 60), (205, 55), (140, 245))]})
     return [[QPointF(140 + dx + s * (x - 140) - slant * (y - 140), 140 + s * (y - 140)) for x, y in stroke]
             for stroke in shapes[digit]]
 
