@@ -12,9 +12,13 @@ check). Each also in a dark palette (``NAME-dark.png``) and, but for the dialog,
 with what each image's guess rests on), train-learned.png and train-histograms.png (the fast-cnn
 run's first-layer filters and its weights and gradients over training), draw-inside.png (every
 layer's output for the drawn 4, a feature map enlarged beside its filter), draw-map.png (the drawing
-among 2,000 test digits) and draw-time-travel.png (scored by the run's first epoch). Then the GAN tab: gan-design.png, gan-train.png (a dcgan
-run paused after two epochs) and gan-explore.png. Trains for real on 12,000 images, so it takes a
-few minutes.
+among 2,000 test digits) and draw-time-travel.png (scored by the run's first epoch). Your own data
+and tuning: train-folder.png (a folder of photographed-style digits chosen, its preview, fast-cnn's
+class-count problem and its fix), and, as dialogs, lr-finder.png (mlp-300's learning-rate finder),
+sweep.png (a finished sweep of three learning rates, the best row selected) and my-digits.png (twelve
+drawings added to My digits from the Draw area). Then the GAN tab: gan-design.png, gan-train.png (a
+dcgan run paused after two epochs) and gan-explore.png. Trains for real on 12,000 images, so it
+takes a few minutes.
 """
 
 from __future__ import annotations
@@ -36,9 +40,10 @@ VARIANTS = (("", (1280, 800), False), ("-dark", (1280, 800), True), ("-1920", (1
             ("-1920-dark", (1920, 1080), True))
 
 
-def shoot(window, out: Path, name: str, widget=None) -> None:
+def shoot(window, out: Path, name: str, widget=None, restyle=None) -> None:
     """Save the window as NAME.png in every variant (a dialog ``widget``: light and dark, at its own
-    size), then go back to light 1280x800."""
+    size), then go back to light 1280x800. ``restyle`` is called after each palette change (a dialog's
+    plot takes its colours from the palette only when made)."""
     from PySide6.QtWidgets import QApplication, QStyleFactory
 
     from playground.ui import theme
@@ -54,6 +59,9 @@ def shoot(window, out: Path, name: str, widget=None) -> None:
             window.reset_layout()
         for _ in range(8):  # palette and layout passes
             QApplication.processEvents()
+        if restyle is not None:
+            restyle()
+            QApplication.processEvents()
         if i < len(VARIANTS):
             (widget or window).grab().save(str(out / f"{name}{suffix}.png"))
 
@@ -62,7 +70,6 @@ def main() -> None:
     import tempfile
 
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     from playground.ui.app import create_app
     from playground.ui.main_window import MainWindow
@@ -82,27 +89,48 @@ def main() -> None:
     window.reset_layout()
     stack = window.designer.stack
     stack.setCurrentIndex(stack.model().index(3, 0))
-    for _ in range(5):
-        QApplication.processEvents()
+    settle()
     shoot(window, out, "designer")
 
     window.document.remove_layer(6)  # take Flatten out: Linear 500 then gets an image
     stack.setCurrentIndex(stack.model().index(6, 0))
-    for _ in range(5):
-        QApplication.processEvents()
+    settle()
     shoot(window, out, "designer-problem")
     window.document.undo_stack.setClean()
 
-    # A run in progress, then its evaluation.
+    train_shots(window, out)
+    run_inside_shots(window, out, wait)
+    draw_shot(window, out)
+    draw_inside_shots(window, out, wait)
+    export_shot(window, out)
+    train_folder_shot(window, out, wait)
+    lr_finder_shot(window, out, wait)
+    sweep_shot(window, out, wait)
+    my_digits_shot(window, out)
+    gan_shots(window, out, wait)
+    window.close()
+    print(f"saved designer, designer-problem, train, train-learned, train-histograms, evaluate, "
+          f"evaluate-saliency, draw, draw-inside, draw-map, draw-time-travel, export, train-folder, lr-finder, "
+          f"sweep, my-digits, gan-design, gan-train and gan-explore (light, -dark, -1920, -1920-dark) in {out}")
+    app.quit()
+
+
+def wait(condition, seconds: float = 120.0) -> None:
+    """Let the window run until ``condition()`` holds, or ``seconds`` have passed."""
     import time
 
-    from playground.core.config import TrainConfig
+    from PySide6.QtWidgets import QApplication
 
-    def wait(condition, seconds=120.0):
-        end = time.monotonic() + seconds
-        while not condition() and time.monotonic() < end:
-            QApplication.processEvents()
-            time.sleep(0.01)
+    end = time.monotonic() + seconds
+    while not condition() and time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def train_shots(window, out: Path) -> None:
+    """A fast-cnn run in progress (paused for the shots), then its evaluation, true 4 predicted 9
+    selected."""
+    from playground.core.config import TrainConfig
 
     window.new_from_preset("fast-cnn")
     window.tabs.setCurrentWidget(window.train_area)
@@ -122,18 +150,17 @@ def main() -> None:
     area.toggle_pause()
     wait(lambda: not area.training)
     window.tabs.setCurrentWidget(window.evaluate_area)
-    for _ in range(5):
-        QApplication.processEvents()
+    settle()
     ev = window.evaluate_area
     ev.matrix.selected = (4, 9)
     ev.show_cell(4, 9)
     wait(lambda: "loading the images" not in ev.images_label.text(), 60)  # test images load in a worker
-    for _ in range(5):
-        QApplication.processEvents()
+    settle()
     shoot(window, out, "evaluate")
-    run_inside_shots(window, out, wait)
 
-    # The Draw area with a hand-drawn-looking 4, classified by the default model.
+
+def draw_shot(window, out: Path) -> None:
+    """The Draw area with a hand-drawn-looking 4, classified by the default model."""
     from PySide6.QtCore import QPointF
 
     window.tabs.setCurrentWidget(window.draw_area)
@@ -144,28 +171,21 @@ def main() -> None:
                         [QPointF(182 + i * 0.15, 45 + i * 4) for i in range(55)]]
     draw.pad.update()
     draw.classify()
-    for _ in range(5):
-        QApplication.processEvents()
+    settle()
     shoot(window, out, "draw")
-    draw_inside_shots(window, out, wait)
 
-    # File > Export after the run: ONNX, with the check's figures.
+
+def export_shot(window, out: Path) -> None:
+    """File > Export after the run: ONNX, with the check's figures."""
     dialog = window.show_export_dialog(modal=False)
     dialog.format_box.setCurrentIndex(dialog.format_box.findData("onnx"))
     dialog.path_edit.setText(str(Path(tempfile.mkdtemp()) / "fast-cnn.onnx"))
     dialog.show()
     dialog.start_export()
     wait(lambda: dialog.check is not None or "failed" in dialog.result.text(), 60)
-    for _ in range(5):
-        QApplication.processEvents()
+    settle()
     shoot(window, out, "export", dialog)
     dialog.close()
-    gan_shots(window, out, wait)
-    window.close()
-    print(f"saved designer, designer-problem, train, train-learned, train-histograms, evaluate, "
-          f"evaluate-saliency, draw, draw-inside, draw-map, draw-time-travel, export, gan-design, gan-train "
-          f"and gan-explore (light, -dark, -1920, -1920-dark) in {out}")
-    app.quit()
 
 
 def settle(count: int = 5) -> None:
@@ -222,6 +242,127 @@ def draw_inside_shots(window, out: Path, wait) -> None:
         shoot(window, out, "draw-time-travel")
         draw.time_travel.choose(None)
     draw.model_box.setCurrentIndex(0)
+
+
+def train_folder_shot(window, out: Path, wait) -> None:
+    """The Train area with a small folder of photographed-style digits (5 classes) chosen: its preview
+    and, the design being fast-cnn (10 class scores), the class-count problem and its fix. The form
+    goes back to its settings after."""
+    from playground.core.synthetic_digits import make_photographed_digits
+
+    window.tabs.setCurrentWidget(window.train_area)
+    area = window.train_area
+    before = area.form.config()
+    folder = make_photographed_digits(Path(tempfile.mkdtemp()) / "photographed",
+                                      train_per_class=60, unseen_per_class=10, seed=0)
+    area.form._reveal_preview = True
+    area.form.use_folder(str(folder / "train"))
+    wait(lambda: area.form.folder_preview.preview is not None, 60)
+    wait(lambda: False, 0.3)  # the scroll to the preview comes after
+    settle()
+    area.form._scroll_to_preview()  # again, with the grid at its final size: all its rows in view
+    settle()
+    shoot(window, out, "train-folder")
+    area._set_form(before)
+    wait(lambda: not area.class_box.isVisibleTo(area), 10)
+    settle()
+
+
+def lr_finder_shot(window, out: Path, wait) -> None:
+    """The learning-rate finder of mlp-300, finished: loss against the rate and the suggestion."""
+    from playground.core.config import preset_config
+    from playground.ui.lr_finder import style_plot
+
+    window.new_from_preset("mlp-300")
+    window.tabs.setCurrentWidget(window.train_area)
+    area = window.train_area
+    area._set_form(preset_config("mlp-300", limit=3000, device="cpu"))
+    dialog = area.open_lr_finder()
+    wait(lambda: not dialog.running and dialog.suggested_lr() is not None, 180)
+    settle()
+    shoot(window, out, "lr-finder", dialog, lambda: style_plot(dialog.plot))
+    dialog.reject()
+    settle()
+
+
+def sweep_shot(window, out: Path, wait) -> None:
+    """A finished sweep of three learning rates of mlp-300 (one short epoch each), the best row selected:
+    the results table and the scatter of accuracy against the rate."""
+    from playground.core.config import preset_config
+    from playground.ui.lr_finder import style_plot
+
+    window.new_from_preset("mlp-300")
+    window.tabs.setCurrentWidget(window.train_area)
+    area = window.train_area
+    area._set_form(preset_config("mlp-300", epochs=1, limit=2000, test_limit=1000, device="cpu"))
+    dialog = area.open_sweep()  # open(): modal, but it does not block
+    dialog.value_edits[0].setText("0.003,0.03,0.3")
+    dialog.setting_boxes[1].setCurrentIndex(0)  # "—": the batch size not swept
+    dialog.value_edits[1].clear()
+    dialog.start()
+    wait(lambda: not dialog.running, 600)
+    dialog.table.selectRow(0)
+    settle()
+    shoot(window, out, "sweep", dialog, lambda: style_plot(dialog.plot))
+    dialog.reject()
+    settle()
+
+
+def digit_strokes(digit: int, k: int):
+    """Strokes (pad units, 280 across) of a hand-drawn-looking ``digit``, ``k`` varying its place,
+    size and slant."""
+    import math
+
+    from PySide6.QtCore import QPointF
+
+    dx, s, slant = (k * 37) % 31 - 15, 0.85 + 0.07 * (k % 3), 0.12 * ((k % 5) - 2)
+
+    def line(*points, n=40):
+        out = []
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            out += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(n)]
+        return out + [points[-1]]
+
+    def arc(cx, cy, rx, ry, a0, a1, n=60):
+        return [(cx + rx * math.cos(a), cy + ry * math.sin(a))
+                for a in (math.radians(a0 + (a1 - a0) * i / n) for i in range(n + 1))]
+
+    shapes = {0: [arc(140, 140, 60, 95, -90, 275)],
+              1: [line((125, 70), (155, 40), (145, 240))],
+              2: [arc(140, 95, 55, 50, 200, 380) + line((195, 100), (85, 235), (205, 232))],
+              3: [arc(135, 90, 55, 45, 210, 450) + arc(135, 185, 62, 52, -90, 150)],
+              4: [line((165, 40), (85, 170), (200, 168)), line((182, 45), (190, 245))],
+              7: [line((80, 50), (200, 48), (120, 240)), line((110, 145), (180, 140), n=15)]}
+    if k >= 6:  # the second of each: drawn another way
+        shapes.update({0: [arc(140, 140, 50, 100, -120, 250)], 1: [line((140, 40), (140, 240))],
+                       2: [arc(135, 100, 60, 60, 180, 400) + line((180, 150), (90, 230), (150, 215), (210, 235))],
+                       4: [line((90, 40), (80, 150), (210, 150)), line((170, 60), (165, 245))],
+                       7: [line((70, 60), (205, 55), (140, 245))]})
+    return [[QPointF(140 + dx + s * (x - 140) - slant * (y - 140), 140 + s * (y - 140)) for x, y in stroke]
+            for stroke in shapes[digit]]
+
+
+def my_digits_shot(window, out: Path) -> None:
+    """Twelve drawings added to My digits from the Draw area ("That's right" when the guess is right,
+    the digit's key otherwise), then the My digits browser."""
+    import numpy as np
+
+    window.tabs.setCurrentWidget(window.draw_area)
+    draw = window.draw_area
+    draw.model_box.setCurrentIndex(0)
+    draw.views.setCurrentWidget(draw.bars)
+    for k, digit in enumerate((0, 1, 2, 3, 4, 7) * 2):
+        draw.pad.strokes = digit_strokes(digit, k)
+        draw.pad.update()
+        draw.classify()
+        right = draw.probabilities is not None and int(np.argmax(draw.probabilities)) == digit
+        draw.add_to_my_digits(None if right else digit)
+        settle()
+    dialog = draw.fine_tune_bar.browse()
+    settle(10)
+    shoot(window, out, "my-digits", dialog)
+    dialog.reject()
+    settle()
 
 
 def gan_shots(window, out: Path, wait) -> None:
