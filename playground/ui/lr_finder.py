@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from playground.core.config import TrainConfig
@@ -23,11 +23,12 @@ def rounded(lr: float) -> float:
     return float(f"{lr:.{DECIMALS}g}")
 
 
-def style_plot(plot) -> None:
-    """A plot in its widget's palette (background Base, axes in Text), as the Train area's curves."""
+def style_plot(plot, palette=None) -> None:
+    """A plot in its widget's palette, or ``palette`` (background Base, axes in Text), as the Train
+    area's curves."""
     from PySide6.QtGui import QPalette
 
-    palette = plot.palette()
+    palette = palette or plot.palette()
     plot.setBackground(palette.color(QPalette.ColorRole.Base))
     for side in ("left", "bottom"):
         axis = plot.getAxis(side)
@@ -90,6 +91,13 @@ class LrFinderDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(row)
         self.resize(640, 440)
+
+    def changeEvent(self, event) -> None:
+        # The plot follows the window's light or dark palette, as the Train area's curves do (the
+        # dialog hears of a new palette before its children have it: style from the dialog's).
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "plot", None) is not None:
+            style_plot(self.plot, self.palette())
+        super().changeEvent(event)
 
     @property
     def running(self) -> bool:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QGridLayout, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QGridLayou
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.sweep import MAX_SWEPT, Sweep, SweepControl, SweepError, describe, sorted_results, value_text
 from playground.core.units import format_eta
+from playground.ui.lr_finder import style_plot
 
 NONE = "—"
 # Settings a sweep can vary (text settings such as the device are not tuning).
@@ -111,8 +112,6 @@ class SweepDialog(QDialog):
         self.x_box = QComboBox()
         self.x_box.setToolTip("The setting along the scatter's horizontal axis")
         self.x_box.currentIndexChanged.connect(self._draw_scatter)
-        from playground.ui.lr_finder import style_plot
-
         self.plot = pg.PlotWidget()
         self.plot.setLabel("left", "validation accuracy (%)")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
@@ -187,6 +186,13 @@ class SweepDialog(QDialog):
         self.start_button.setEnabled(True)
 
     # -- running ----------------------------------------------------------------------------------------
+
+    def changeEvent(self, event) -> None:
+        # The plot follows the window's light or dark palette, as the Train area's curves do (the
+        # dialog hears of a new palette before its children have it: style from the dialog's).
+        if event.type() == QEvent.Type.PaletteChange and getattr(self, "plot", None) is not None:
+            style_plot(self.plot, self.palette())
+        super().changeEvent(event)
 
     @property
     def running(self) -> bool:

@@ -88,3 +88,20 @@ def test_the_lr_finder_shows_a_suggestion_and_use_applies_it(own_data_folder, ac
     assert not dialog.isVisible()
     assert area.form.editors["lr"].value() == lr
     assert area.run_list.topLevelItemCount() == 0  # the finder keeps no run
+
+
+def test_the_finders_plot_follows_a_change_to_dark(qtbot):
+    from PySide6.QtGui import QPalette
+
+    from playground.core.presets import get_preset
+    from playground.ui import theme
+    from playground.ui.lr_finder import LrFinderDialog
+
+    preset = get_preset("mlp-300")
+    dialog = LrFinderDialog(preset.spec, preset_config("mlp-300"))
+    qtbot.addWidget(dialog)
+    dark = theme.dark_palette()
+    assert dialog.plot.backgroundBrush().color() != dark.color(QPalette.ColorRole.Base)
+    dialog.setPalette(dark)  # what View > Dark mode does to every window
+    assert dialog.plot.backgroundBrush().color() == dark.color(QPalette.ColorRole.Base)
+    assert dialog.plot.getAxis("left").textPen().color() == dark.color(QPalette.ColorRole.Text)
