@@ -92,7 +92,20 @@ class ConfigForm(QWidget):
         self._update_class_count()
         if getattr(self, "_reveal_preview", False):  # a folder just added: scroll to what it holds
             self._reveal_preview = False
+            # Its grid reaches its final size over the next layout passes: follow it for a moment.
+            self._following_preview = True
+            self.folder_preview.installEventFilter(self)
             QTimer.singleShot(0, self._scroll_to_preview)
+            QTimer.singleShot(1000, self._stop_following_preview)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.folder_preview and event.type() == QEvent.Type.Resize and self._following_preview:
+            QTimer.singleShot(0, self._scroll_to_preview)
+        return super().eventFilter(watched, event)
+
+    def _stop_following_preview(self) -> None:
+        self._following_preview = False
+        self.folder_preview.removeEventFilter(self)
 
     def _scroll_to_preview(self) -> None:
         parent = self.parentWidget()

@@ -62,6 +62,19 @@ def test_adding_a_folder_shows_its_classes_counts_images_and_skipped_files(activ
     assert panel.status.text().startswith("120 images in 5 classes: 95 to train (10% of them to validate), "
                                           "25 to test (a seeded 20% of each class")
     assert panel.grid.rows() == 5 and all(len(row) == 8 for row in preview.samples)
+    # Scrolled into view: the whole grid, once it has its final size (as far as the view is tall).
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QScrollArea
+
+    scroll = form.parentWidget()
+    while not isinstance(scroll, QScrollArea):
+        scroll = scroll.parentWidget()
+
+    def grid_seen() -> bool:
+        view = scroll.viewport()
+        top = panel.grid.mapTo(view, QPoint(0, 0)).y()
+        return 0 <= top and (top + panel.grid.height() <= view.height() or top == 0)
+    qtbot.waitUntil(grid_seen, timeout=10_000)
     sample = preview.samples[1][0].astype(float)  # white ink on black, as the network sees it
     assert sample.shape == (28, 28) and sample[:, :3].mean() < 20 < sample[8:20, 8:20].mean()
 
