@@ -37,7 +37,19 @@ def style_plot(plot, palette=None) -> None:
         axis.enableAutoSIPrefix(False)
 
 
-class LrFinderDialog(QDialog):
+class PlotDialog(QDialog):
+    """A dialog whose ``plot`` follows the window's light or dark palette, as the Train area's curves do."""
+
+    plot = None
+
+    def changeEvent(self, event) -> None:
+        # The dialog hears of a new palette before its children have it: style from the dialog's.
+        if event.type() == QEvent.Type.PaletteChange and self.plot is not None:
+            style_plot(self.plot, self.palette())
+        super().changeEvent(event)
+
+
+class LrFinderDialog(PlotDialog):
     """Run the finder for the design and settings given; show the curve and the suggestion."""
 
     rate_chosen = Signal(float)
@@ -91,13 +103,6 @@ class LrFinderDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(row)
         self.resize(640, 440)
-
-    def changeEvent(self, event) -> None:
-        # The plot follows the window's light or dark palette, as the Train area's curves do (the
-        # dialog hears of a new palette before its children have it: style from the dialog's).
-        if event.type() == QEvent.Type.PaletteChange and getattr(self, "plot", None) is not None:
-            style_plot(self.plot, self.palette())
-        super().changeEvent(event)
 
     @property
     def running(self) -> bool:

@@ -13,16 +13,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QGridLayout, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QGridLayout, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
 from playground.core.config import SETTINGS, ConfigError, TrainConfig
 from playground.core.sweep import MAX_SWEPT, Sweep, SweepControl, SweepError, describe, sorted_results, value_text
 from playground.core.units import format_eta
-from playground.ui.lr_finder import style_plot
+from playground.ui.lr_finder import PlotDialog, style_plot
 
 NONE = "—"
 # Settings a sweep can vary (text settings such as the device are not tuning).
@@ -31,7 +31,7 @@ FIRST_ROWS = (("lr", "0.1,0.01,0.001"), ("batch_size", "64,256"))
 SHOWN_DECIMALS = 2
 
 
-class SweepDialog(QDialog):
+class SweepDialog(PlotDialog):
     """Pick settings and values, Start, watch, compare, apply the best (or selected) row."""
 
     settings_applied = Signal(dict)  # {setting: value} to put into the Train form
@@ -186,13 +186,6 @@ class SweepDialog(QDialog):
         self.start_button.setEnabled(True)
 
     # -- running ----------------------------------------------------------------------------------------
-
-    def changeEvent(self, event) -> None:
-        # The plot follows the window's light or dark palette, as the Train area's curves do (the
-        # dialog hears of a new palette before its children have it: style from the dialog's).
-        if event.type() == QEvent.Type.PaletteChange and getattr(self, "plot", None) is not None:
-            style_plot(self.plot, self.palette())
-        super().changeEvent(event)
 
     @property
     def running(self) -> bool:
