@@ -37,6 +37,10 @@ def add_commands(sub) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="the run folder: a new or empty folder, which "
                    "this training owns while it runs (default: a new folder under the user data folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object per event")
+    p.add_argument("--nproc", type=int, metavar="N", help="train with N data-parallel processes on this "
+                   "machine (PyTorch DDP: gloo on CPUs, NCCL with one GPU each), the same as `torchrun "
+                   "--standalone --nproc_per_node=N -m playground train ...`; --batch-size is the global "
+                   "batch, shared among them (default 1: one process)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a run's model on the test set",
@@ -136,7 +140,11 @@ class ProgressPrinter:
         kind = e["type"]
         if kind == "start":
             self.epochs = e["epochs"]
-            print(f"training on {e['device']}: {e['train_size']:,} images, {e['val_size']:,} for validation, "
+            where = e["device"]
+            if e.get("world_size", 1) > 1:
+                where = (f"{e['world_size']} processes ({e['backend']}, {e['device'].split(':')[0]}, "
+                         f"{e['rank_batch_size']} of each batch of {e['batch_size']} per process)")
+            print(f"training on {where}: {e['train_size']:,} images, {e['val_size']:,} for validation, "
                   f"{counted(e['parameters'], 'parameter')}, {counted(e['epochs'], 'epoch')}", file=self.stream)
         elif kind == "progress" and self.tty:
             frac = e["step"] / e["total_steps"]
@@ -177,63 +185,114 @@ class ProgressPrinter:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """One process, one rank of a torchrun job (its variables in the environment), or, with --nproc N
+    > 1, the launcher of N ranks."""
+    from playground.core import distributed
+
+    if args.nproc is not None and (distributed.context_from_env().enabled or args.nproc != 1):
+        from playground.cli.train_launch import launch
+
+        return launch(args)
+    config = config_from_args(args)
+    ctx = _torchrun_context(config)
+    try:
+        return _train(args, config, ctx)
+    except UsageError as exc:
+        if ctx.enabled:  # every rank may say it: which one
+            raise UsageError(f"rank {ctx.rank}: {exc}") from None
+        raise
+    finally:
+        distributed.destroy_process_group()
+
+
+def _torchrun_context(config: TrainConfig):
+    """This process's place in a torchrun job (one process without one); ``UsageError`` when its
+    variables are inconsistent."""
+    import os
+
+    import torch
+
+    from playground.core import distributed
+    from playground.core.config import resolve_device
+
+    try:
+        ctx = distributed.context_from_env(device=resolve_device(config.device))
+    except (distributed.DistributedError, ConfigError) as exc:
+        raise UsageError(str(exc)) from None
+    if ctx.enabled and ctx.backend == "gloo" and "OMP_NUM_THREADS" not in os.environ:
+        # The ranks on this machine share its cores (torchrun sets OMP_NUM_THREADS=1 itself).
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", ctx.world_size))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, local)))
+    return ctx
+
+
+def _prepare(args: argparse.Namespace, config: TrainConfig, ctx):
+    """The design, the data and the trainer (with its run folder on rank 0); ``UsageError`` for bad
+    input, before anything is written."""
     from playground.core.data import DataError, load_config_dataset
+    from playground.core.gan_spec import GanSpec
     from playground.core.paths import runs_dir
-    from playground.core.runs import RunFolderError, RunWriteError, check_new_run_dir, new_run_dir
-    from playground.core.shapes import infer_shapes, memory_line
+    from playground.core.runs import RunFolderError, check_new_run_dir, new_run_dir
     from playground.core.spec import DesignError
-    from playground.core.text import printable
     from playground.core.train import Trainer
 
-    from playground.core.gan_spec import GanSpec
-
     spec = resolve_design(args)
-    config = config_from_args(args)
     gan = isinstance(spec, GanSpec)
+    if gan and ctx.enabled:
+        raise UsageError("data-parallel training is for classifiers; train a GAN in one process")
     if gan and config.dataset == "folder":
         raise UsageError("a GAN trains on MNIST only (its quality is measured against MNIST digits); "
                          "--data / --dataset folder are for classifiers")
-    if args.out is not None:
+    if args.out is not None and ctx.is_main:
         try:
             check_new_run_dir(args.out)
         except RunFolderError as exc:
             raise UsageError(str(exc)) from None
     try:
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
+        # (Ranks may load at once: the bundled MNIST is extracted into the cache atomically.)
         data = load_config_dataset(config)
         if not gan:
-            spec = _fit_classes(spec, data, args.json)
-        trainer = Trainer(spec, config, data=data, task="gan" if gan else "classifier")
+            spec = _fit_classes(spec, data, args.json, say=ctx.is_main)
+        trainer = Trainer(spec, config, data=data, task="gan" if gan else "classifier", dist=ctx)
     except (DesignError, ConfigError, DataError) as exc:
         raise UsageError(str(exc)) from None
-    try:
-        trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
-    except OSError as exc:
-        raise UsageError(f"cannot create the run folder: {exc}") from None
-    if not args.json and not gan:
+    if ctx.is_main:  # the run folder is rank 0's alone
+        try:
+            trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
+        except OSError as exc:
+            raise UsageError(f"cannot create the run folder: {exc}") from None
+    return spec, trainer, gan
+
+
+def _train(args: argparse.Namespace, config: TrainConfig, ctx) -> int:
+    from playground.core import distributed
+    from playground.core.runs import RunFolderError, RunWriteError
+    from playground.core.shapes import infer_shapes, memory_line
+    from playground.core.text import printable
+
+    spec, trainer, gan = _prepare(args, config, ctx)
+    if not args.json and not gan and ctx.is_main:
         print(f"memory: {memory_line(infer_shapes(spec), config.batch_size)}", file=sys.stderr)
     if hasattr(signal, "SIGXFSZ"):
         # Past a file size limit, report the failed write (EFBIG) instead of being killed.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
-    # First Ctrl+C: stop between steps and keep the weights; a second one aborts.
+    # First Ctrl+C: stop between steps and keep the weights; a second one aborts. Under torchrun the
+    # launcher turns Ctrl+C into SIGTERM for each rank: the same, and the ranks agree on the step.
     def on_interrupt(signum, frame):
         if trainer.control.stop_requested:
             raise KeyboardInterrupt
         trainer.stop()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    show = ProgressPrinter(sys.stderr)  # the stderr of now (tests capture it), not of import time
+    previous_term = signal.signal(signal.SIGTERM, on_interrupt) if ctx.enabled else None
     final: dict[str, Any] = {}
     try:
-        for event in trainer.run():
-            if args.json:
-                if event["type"] not in LIVE_ONLY_EVENTS:
-                    print(json.dumps(event), flush=True)
-            else:
-                show(event)
-            if event["type"] == "finished":
-                final = event
+        distributed.init_process_group(ctx)
+        final = _print_events(trainer, args, ctx)
+    except distributed.DistributedError as exc:
+        raise UsageError(str(exc)) from None
     except RunFolderError as exc:  # the folder could not be started: nothing was written
         raise UsageError(str(exc)) from None
     except RunWriteError as exc:  # a write failed during the run
@@ -243,22 +302,46 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     finally:
         signal.signal(signal.SIGINT, previous)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
 
-    if not args.json:
-        acc = final["test_accuracy"]
-        print(f"{final['status']}: {final['message']}")
-        if acc is not None:
-            print(f"test accuracy {acc:.2%}  ({final['train_seconds']:.1f} s of training, "
-                  f"{final['samples_per_second']:,.0f} images/s)")
-        elif not gan and final["status"] == "completed":
-            print("no test accuracy: the data set has no test images")
-        if final.get("quality"):
-            print(f"{quality_line(final['quality'])}  ({final['train_seconds']:.1f} s of training)")
-        print(f"run folder: {printable(final['run_dir'])}")
+    if not args.json and ctx.is_main:
+        _print_final(final, gan)
     return {"completed": 0, "stopped": 0}.get(final["status"], 1)
 
 
-def _fit_classes(spec, data, quiet: bool):
+def _print_events(trainer, args: argparse.Namespace, ctx) -> dict[str, Any]:
+    """Run the trainer, printing its events (rank 0's only); the ``finished`` one."""
+    show = ProgressPrinter(sys.stderr)  # the stderr of now (tests capture it), not of import time
+    final: dict[str, Any] = {}
+    for event in trainer.run():
+        if ctx.is_main:  # under torchrun the other ranks print nothing
+            if not args.json:
+                show(event)
+            elif event["type"] not in LIVE_ONLY_EVENTS:
+                print(json.dumps(event), flush=True)
+        if event["type"] == "finished":
+            final = event
+    return final
+
+
+def _print_final(final: dict[str, Any], gan: bool) -> None:
+    from playground.core.text import printable
+
+    acc = final["test_accuracy"]
+    print(f"{final['status']}: {final['message']}")
+    if acc is not None:
+        processes = f", {final['world_size']} processes" if final.get("world_size", 1) > 1 else ""
+        print(f"test accuracy {acc:.2%}  ({final['train_seconds']:.1f} s of training, "
+              f"{final['samples_per_second']:,.0f} images/s{processes})")
+    elif not gan and final["status"] == "completed":
+        print("no test accuracy: the data set has no test images")
+    if final.get("quality"):
+        print(f"{quality_line(final['quality'])}  ({final['train_seconds']:.1f} s of training)")
+    print(f"run folder: {printable(final['run_dir'])}")
+
+
+def _fit_classes(spec, data, quiet: bool, say: bool = True):
     """``spec`` made for the data set's number of classes (its last Linear layer's width adapted),
     saying so on stderr (also with --json: stdout stays JSON); the skipped files of a folder data
     set are counted there too."""
@@ -267,6 +350,8 @@ def _fit_classes(spec, data, quiet: bool):
     from playground.core.train import MAX_SKIPPED_LISTED
 
     spec, message = adapt_to_classes(spec, data.num_classes)
+    if not say:  # a rank other than 0 of a torchrun job: rank 0 says it
+        return spec
     if message:
         print(f"playground: note: {message}", file=sys.stderr)
     if data.skipped:

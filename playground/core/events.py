@@ -33,6 +33,11 @@ class StartEvent(TypedDict):
     device: str
     parameters: int
     classes: list[str]  # the data set's class names: label i is classes[i]
+    # Data-parallel training (torchrun): the number of processes (1 for one), the most images one of
+    # them takes of each (global) batch_size batch, and their backend ("gloo", "nccl"; None for one).
+    world_size: int
+    rank_batch_size: int
+    backend: str | None
 
 
 class ProgressEvent(TypedDict):
@@ -111,6 +116,7 @@ class FinishedEvent(TypedDict):
     device: str
     run_dir: str | None
     quality: dict | None  # a GAN's last quality figures (a QualityEvent without its type), else None
+    world_size: int  # the processes that trained it together (torchrun, data-parallel); 1 for one
 
 
 class GanProgressEvent(TypedDict):

@@ -16,6 +16,8 @@ from playground.core.augment import random_affine
 from playground.core.build import build_model, count_parameters
 from playground.core.config import TrainConfig
 from playground.core.data import DataSplits
+from playground.core import distributed
+from playground.core.distributed import SINGLE, DistContext
 from playground.core.events import HISTOGRAMS_PER_EPOCH, HistogramsEvent
 from playground.core.histograms import HistogramSnapshot, snapshot_steps
 from playground.core.metrics import Evaluation, evaluate
@@ -43,6 +45,7 @@ class TrainingTask:
     steps_per_epoch = 0
     lr = 0.0  # the learning rate of the latest step
     keeps_epoch_weights = False  # the run folder keeps each epoch's weights (time travel)
+    dist: DistContext = SINGLE  # the trainer sets it before set_up under torchrun (data-parallel)
 
     def __init__(self, spec: NetworkSpec, config: TrainConfig):
         """Raise ``DesignError`` / ``ConfigError`` here if this design and config cannot train."""
@@ -123,7 +126,7 @@ class ClassifierTask(TrainingTask):
         super().__init__(spec, config)
 
     def set_up(self, data, device, initial_state, optimizer_state) -> None:
-        cfg = self.config
+        cfg, dist = self.config, self.dist
         self.data, self.device = data, device
         model = build_model(self.spec)
         if initial_state is not None:
@@ -134,20 +137,31 @@ class ClassifierTask(TrainingTask):
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         model.train()
-        self.model = model
+        # Under torchrun the steps run through DDP (which averages the gradients); the bare network
+        # (self.model) is what is validated, saved and snapshotted.
+        self._forward = distributed.wrap(model, device) if dist.enabled else model
+        self.model = model = self._forward.module if dist.enabled else model
         self.X = to_input(data.train.images, device)
         self.Y = data.train.labels.to(device)
         n, bs = len(self.Y), cfg.batch_size
-        self.steps_per_epoch = math.ceil(n / bs)
-        if n % bs == 1 and self.steps_per_epoch > 1:
-            self.steps_per_epoch -= 1  # a batch of one breaks batch normalisation; drop it
+        if dist.enabled:
+            self.steps_per_epoch = distributed.steps_per_epoch(n, bs, dist.world_size)
+        else:
+            self.steps_per_epoch = math.ceil(n / bs)
+            if n % bs == 1 and self.steps_per_epoch > 1:
+                self.steps_per_epoch -= 1  # a batch of one breaks batch normalisation; drop it
         self.optimizer = make_optimizer(model.parameters(), cfg)
         if optimizer_state is not None:
             self.optimizer.load_state_dict(optimizer_state)
         self.scheduler = make_scheduler(self.optimizer, cfg, self.steps_per_epoch)
+        # The permutation's generator, the same on every rank; augmentation draws from it in one
+        # process (as it always has), from a generator of its own per rank under torchrun.
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.augment_generator = (torch.Generator(device=device).manual_seed(cfg.seed + 1 + dist.rank)
+                                  if dist.enabled else self.generator)
         self.lr = cfg.lr
-        self._snapshot_steps = snapshot_steps(self.steps_per_epoch, HISTOGRAMS_PER_EPOCH)
+        self._snapshot_steps = (snapshot_steps(self.steps_per_epoch, HISTOGRAMS_PER_EPOCH) if dist.is_main
+                                else frozenset())  # rank 0's only: the others' are not shown
         self._snapshots: list[tuple[int, HistogramSnapshot]] = []  # (step in the epoch, snapshot) not sent yet
         self._last_step = -1
 
@@ -160,18 +174,24 @@ class ClassifierTask(TrainingTask):
 
     def step(self, b: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         cfg, optimizer = self.config, self.optimizer
-        bs = cfg.batch_size
+        bs, dist = cfg.batch_size, self.dist
         idx = self.perm[b * bs:(b + 1) * bs]
+        total = len(idx)
+        if dist.enabled:
+            idx = distributed.rank_slice(idx, dist.rank, dist.world_size)
         xb = self.X.index_select(0, idx)
         yb = self.Y.index_select(0, idx)
         if cfg.augment:
-            xb = random_affine(xb, self.generator, cfg.max_shift, cfg.max_rotation, cfg.max_scale)
+            xb = random_affine(xb, self.augment_generator, cfg.max_shift, cfg.max_rotation, cfg.max_scale)
         if self.channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
-        out = self.model(xb)
+        out = self._forward(xb)
         loss = batch_loss(out, yb, cfg.loss, self.spec.num_classes)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if dist.enabled:
+            (loss * distributed.loss_weight(len(idx), total, dist.world_size)).backward()
+        else:
+            loss.backward()
         if b in self._snapshot_steps:
             self._snapshot(b)
         self._last_step = b
@@ -185,6 +205,8 @@ class ClassifierTask(TrainingTask):
         val = self.data.val
         if not len(val):
             return None
+        if self.dist.enabled:  # every rank validates the whole set, with rank 0's BatchNorm statistics
+            distributed.sync_buffers(self.model)
         result = evaluate(self.model, val.images, val.labels, self.device, loss=self.config.loss,
                           num_classes=self.spec.num_classes, should_stop=should_stop)
         return result.loss, result.accuracy

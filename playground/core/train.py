@@ -30,6 +30,8 @@ import torch
 
 from playground.core.config import ConfigError, TrainConfig, resolve_device
 from playground.core.data import DataSplits, load_config_dataset
+from playground.core import distributed
+from playground.core.distributed import SINGLE, DistContext
 from playground.core.events import (EpochEvent, ErrorEvent, Event, FinishedEvent, PausedEvent, ProgressEvent,
                                     ResumedEvent, StartEvent, StoppedEvent)
 from playground.core.metrics import Evaluation
@@ -273,22 +275,30 @@ class Trainer:
     seconds, and with ``min_reports_per_epoch`` > 0 also after ``steps_per_epoch //
     min_reports_per_epoch`` steps without one (so that a short run still draws a curve; reports
     change no figure, only how the epoch is cut into windows).
+
+    ``dist`` (under torchrun, see core/distributed.py; its process group already started) makes this
+    one of ``dist.world_size`` data-parallel processes: each step's figures and stop requests are
+    all-reduced so that every rank sees the same ones, and only rank 0 writes the run folder and
+    evaluates on the test set. The default is the plain single-process path.
     """
 
     def __init__(self, spec: NetworkSpec, config: TrainConfig, data: DataSplits | None = None,
                  run_dir: str | Path | None = None, initial_state: dict | None = None,
                  optimizer_state: dict | None = None, report_interval: float = 0.1,
-                 task: str = "classifier", min_reports_per_epoch: int = 0):
+                 task: str = "classifier", min_reports_per_epoch: int = 0, dist: DistContext = SINGLE):
         if not isinstance(task, str) or task not in TASKS:
             raise ConfigError(f"unknown kind of training {short_repr(task)}; known: {', '.join(sorted(TASKS))}")
         if type(min_reports_per_epoch) is not int or not 0 <= min_reports_per_epoch <= 10_000:
             raise ConfigError(f"min_reports_per_epoch must be a whole number from 0 to 10000, not "
                               f"{short_repr(min_reports_per_epoch)}")
+        if dist.enabled and task != "classifier":
+            raise ConfigError("data-parallel training is for classifiers; train a GAN in one process")
         self.min_reports_per_epoch = min_reports_per_epoch
         self.task = TASKS[task](spec, config)
+        self.task.dist = self.dist = dist
         self.spec = spec
         self.config = config
-        self.device = resolve_device(config.device)
+        self.device = dist.device(resolve_device(config.device))
         self.data = data
         self.run_dir = Path(run_dir) if run_dir else None
         self.initial_state = initial_state
@@ -302,6 +312,7 @@ class Trainer:
         self._evaluate_at_end = True
         self._writer: RunWriter | None = None
         self._clock = _Stopwatch()
+        self._agreed_stop = False  # under torchrun: some rank asked to stop (all-reduced each step)
 
     @property
     def model(self) -> torch.nn.Module | None:
@@ -333,7 +344,8 @@ class Trainer:
         """The events. With a ``run_dir``, its folder is locked and written as the run goes:
         ``RunFolderError`` if it cannot be started (nothing written), ``RunWriteError`` if a write
         fails later (the run ends; what was written before is intact)."""
-        writer = self._writer = RunWriter(self.run_dir, self.spec, self.config) if self.run_dir else None
+        keeps = self.run_dir and self.dist.is_main  # under torchrun rank 0 alone writes the folder
+        writer = self._writer = RunWriter(self.run_dir, self.spec, self.config) if keeps else None
         try:
             yield from self._run()
         except BaseException as exc:
@@ -395,15 +407,21 @@ class Trainer:
 
     def _start_event(self, run: _Progress) -> StartEvent:
         data = self.data
+        bs, world = self.config.batch_size, self.dist.world_size
         return StartEvent(type="start", epochs=self.config.epochs, steps_per_epoch=run.steps_per_epoch,
-                          total_steps=run.total_steps, batch_size=self.config.batch_size,
+                          total_steps=run.total_steps, batch_size=bs,
                           train_size=len(data.train), val_size=len(data.val), test_size=len(data.test),
-                          device=self.device, parameters=self.task.parameters(), classes=data.class_names)
+                          device=self.device, parameters=self.task.parameters(), classes=data.class_names,
+                          world_size=world, rank_batch_size=distributed.rank_batch_size(bs, world),
+                          backend=self.dist.backend)
 
     def _train_epoch(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
         """One epoch's steps, with progress reports; pauses and stops come between steps."""
         task, clock, control = self.task, self._clock, self.control
         interval, check_every = self.report_interval, _loss_check_steps(self.device)
+        dist = self.dist.enabled
+        if dist:  # each step's figures are read anyway (the agreed stop): check them all, on every rank alike
+            check_every = 1
         done, last = run.step, task.steps_per_epoch - 1
         # With a minimum number of reports, also one after this many steps without one (0: never).
         every = max(1, task.steps_per_epoch // self.min_reports_per_epoch) if self.min_reports_per_epoch else 0
@@ -412,12 +430,18 @@ class Trainer:
         task.start_epoch()
         try:
             for b in range(task.steps_per_epoch):
-                if control.stop_requested or control.paused:
+                if dist:
+                    if self._agreed_stop:
+                        control.stop()  # asked on some rank: every rank stops after the same step
+                        yield from self._pause_or_stop(run, log)
+                elif control.stop_requested or control.paused:
                     yield from self._pause_or_stop(run, log)
                 try:
                     loss, correct, size = step(b)
                 except torch.OutOfMemoryError as exc:
                     raise self._out_of_memory(exc) from None
+                if dist:
+                    loss, correct, size, self._agreed_stop = self._reduce_step(loss, correct, size)
                 add(loss, correct, size)
                 run.step = done + b + 1
                 clock.samples += size
@@ -440,6 +464,11 @@ class Trainer:
             raise
         finally:
             clock.stop_steps()
+
+    def _reduce_step(self, loss, correct, size) -> tuple[torch.Tensor, torch.Tensor, int, bool]:
+        """Under torchrun: the global batch's figures and the agreed stop, from all ranks."""
+        loss, correct, size, stop = distributed.reduce_step(loss, correct, size, self.control.stop_requested)
+        return torch.tensor(loss, dtype=torch.float64), torch.tensor(correct), size, stop
 
     def _pause_or_stop(self, run: _Progress, log: _StepLog) -> Iterator[Event]:
         """Between steps: wait out a pause (its time does not count); end the run on a stop."""
@@ -501,7 +530,13 @@ class Trainer:
         travel), report the epoch."""
         task, clock, writer = self.task, self._clock, self._writer
         clock.start_validation()
-        val = task.validate(should_stop=lambda: self.control.stop_requested)
+        if self.dist.enabled:  # all ranks validate to the end, then agree on the figures and on a stop
+            val, stop = distributed.agree_validation(task.validate(should_stop=lambda: False),
+                                                     self.control.stop_requested, self.device)
+            if stop:
+                self.control.stop()
+        else:
+            val = task.validate(should_stop=lambda: self.control.stop_requested)
         if self.control.stop_requested:
             clock.end_epoch()
             raise _RunEnded("stopped")
@@ -550,7 +585,7 @@ class Trainer:
     def _finish(self, run: _Progress, status: str, message: str) -> Iterator[Event]:
         """Evaluate the best weights (the last ones without validation) on the test set; summarise."""
         test, writer, clock = None, self._writer, self._clock
-        if self.best_state is not None and self._evaluate_at_end:
+        if self.best_state is not None and self._evaluate_at_end and self.dist.is_main:
             test = self.evaluation = self.task.evaluate(self.best_state)
             if writer and test:
                 writer.save_evaluation(test)
@@ -560,7 +595,8 @@ class Trainer:
             samples_per_second=clock.samples_per_second(), test_accuracy=test.accuracy if test else None,
             test_loss=test.loss if test else None, best_epoch=run.best_epoch or None,
             best_val_accuracy=run.best_val if run.best_val >= 0 else None, device=self.device,
-            run_dir=str(self.run_dir) if self.run_dir else None, quality=self.task.final_quality())
+            run_dir=str(self.run_dir) if self.run_dir else None, quality=self.task.final_quality(),
+            world_size=self.dist.world_size)
         if writer:
             writer.write_summary(**{k: v for k, v in summary.items() if k != "type"},
                                  finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
