@@ -189,11 +189,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     > 1, the launcher of N ranks."""
     from playground.core import distributed
 
-    if args.nproc is not None and (distributed.context_from_env().enabled or args.nproc != 1):
-        from playground.cli.train_launch import launch
-
-        return launch(args)
     config = config_from_args(args)
+    if args.nproc is not None:
+        from playground.cli.train_launch import check_launch, launch
+
+        n = check_launch(args, config)
+        if n > 1:
+            return launch(args, n)
     ctx = _torchrun_context(config)
     try:
         return _train(args, config, ctx)

@@ -9,6 +9,7 @@ first (a bad one is exit 2 before any process starts); each rank then trains as 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import uuid
@@ -40,11 +41,11 @@ def rank_arguments(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def check_launch(args: argparse.Namespace) -> int:
-    """``UsageError`` unless ``args`` can train on ``--nproc`` processes here; the number."""
+def check_launch(args: argparse.Namespace, config) -> int:
+    """``UsageError`` unless ``args`` (its settings: ``config``) can train on ``--nproc`` processes
+    here; the number."""
     import torch
 
-    from playground.cli.train import config_from_args
     from playground.core import distributed
     from playground.core.config import ConfigError, resolve_device
     from playground.core.gan_spec import GanSpec
@@ -57,7 +58,6 @@ def check_launch(args: argparse.Namespace) -> int:
         raise UsageError(f"--nproc takes a number of processes from 1 to {distributed.MAX_PROCESSES}, not {n}")
     if isinstance(resolve_design(args), GanSpec):
         raise UsageError("data-parallel training is for classifiers; train a GAN in one process")
-    config = config_from_args(args)
     try:
         device = resolve_device(config.device)
     except ConfigError as exc:
@@ -76,7 +76,7 @@ def check_launch(args: argparse.Namespace) -> int:
     return n
 
 
-def launch(args: argparse.Namespace) -> int:
+def launch(args: argparse.Namespace, n: int) -> int:
     """Start the ranks and wait for them; rank 0 prints the events. A failed rank's own message is
     on stderr already (``rank N: ...``); this adds one line, never torch's traceback."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -85,12 +85,8 @@ def launch(args: argparse.Namespace) -> int:
 
     from playground.core.launch import self_command
 
-    n = check_launch(args)
-    if n == 1:
-        from playground.cli.train import cmd_train
-
-        args.nproc = None
-        return cmd_train(args)
+    # torch's agent logs each worker it starts and signals: our own line says what matters.
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
     command = self_command()
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, rdzv_backend="c10d",
                           rdzv_endpoint="localhost:0", run_id=f"playground-{uuid.uuid4().hex[:12]}",
@@ -104,8 +100,8 @@ def launch(args: argparse.Namespace) -> int:
         print(f"playground: error: rank {rank} of {n} failed ({how}); its message is above", file=sys.stderr)
         return 2 if code == 2 else 1
     except SignalException as exc:
-        print(f"playground: interrupted ({exc.sigval.name}); the ranks were stopped (rank 0 keeps the "
-              f"weights of the step it reached in the run folder)", file=sys.stderr)
+        print(f"playground: interrupted ({exc.sigval.name}): the ranks stopped after the same step; rank 0 "
+              f"kept the weights in the run folder", file=sys.stderr)
         return 130
     return 0
 
