@@ -86,7 +86,7 @@ def launch(args: argparse.Namespace, n: int) -> int:
     from playground.core.launch import self_command
 
     # torch's agent logs each worker it starts and signals: our own line says what matters.
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     command = self_command()
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n, rdzv_backend="c10d",
                           rdzv_endpoint="localhost:0", run_id=f"playground-{uuid.uuid4().hex[:12]}",
