@@ -141,7 +141,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                             timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again
+        pass
     finally:
         service.close()
         sock.close()
+    print("Stopped", flush=True)
     return 0

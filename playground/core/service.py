@@ -57,6 +57,7 @@ class InputError(Exception):
     def __init__(self, status: int, detail: str):
         super().__init__(detail)
         self.status, self.detail = status, detail
+        self.close = False  # close the connection after answering (a body left unread)
 
 
 # -- micro-batching --------------------------------------------------------------------------------
@@ -154,24 +155,48 @@ def content_kind(content_type: str | None) -> str:
                           f"(with curl: --data-binary @digit.png -H 'Content-Type: image/png')")
 
 
+DRAIN_LIMIT = 64 * MB  # the most of a refused body read (and thrown away) so that its sender gets the 413
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request's body, refused (413) as soon as it is known to be over ``limit`` bytes: from
-    its Content-Length before anything is read, else while it streams in."""
+    its Content-Length before anything is read, else while it streams in. The rest of a refused
+    body is read and thrown away, up to :data:`DRAIN_LIMIT` (so that a client still sending it
+    sees the answer rather than a reset connection); beyond that the connection is closed."""
     too_large = InputError(413, f"the body is over the {limit / MB:g} MB limit of {request.url.path}: send a "
                                 f"smaller image (a digit needs a few kB), or start the server with a larger "
                                 f"--max-body-mb")
     length = request.headers.get("content-length")
+    chunks = request.stream()
     if length is not None:
         if not length.strip().isdigit():
             raise InputError(400, f"the Content-Length header {length[:40]!r} is not a number of bytes")
         if int(length) > limit:
-            raise too_large
+            await _drain(chunks, too_large, 0)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in chunks:
         body += chunk
         if len(body) > limit:
-            raise too_large
+            size = len(body)
+            del body
+            await _drain(chunks, too_large, size)
     return bytes(body)
+
+
+async def _drain(chunks, error: InputError, received: int) -> None:
+    """Raise ``error`` once the rest of the body is read and dropped (or after DRAIN_LIMIT bytes, with
+    the connection to be closed)."""
+    from starlette.requests import ClientDisconnect
+
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > DRAIN_LIMIT:
+                error.close = True
+                break
+    except ClientDisconnect:
+        pass
+    raise error
 
 
 def parse_json(body: bytes) -> Any:
@@ -404,7 +429,7 @@ def create_app(service: Service) -> FastAPI:
     async def input_error(request: Request, exc: InputError) -> Response:
         service.errors += 1
         # An unread body (a refused upload) would otherwise be read as the next request's start.
-        return _json({"detail": exc.detail}, exc.status, {"Connection": "close"} if exc.status == 413 else None)
+        return _json({"detail": exc.detail}, exc.status, {"Connection": "close"} if exc.close else None)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
