@@ -130,6 +130,18 @@ def test_a_run_folder_knows_its_test_accuracy(tmp_path):
     assert Classifier.from_path(tmp_path / "run").test_accuracy == 0.9949
 
 
+def test_a_model_file_knows_its_test_accuracy(tmp_path, service):
+    from playground.core.export import save_model_file
+
+    c = service.classifier
+    save_model_file(tmp_path / "m.pgmodel.safetensors", c.spec, c.model.state_dict(), test_accuracy=0.9949)
+    model = Classifier.from_path(tmp_path / "m.pgmodel.safetensors")
+    assert model.test_accuracy == 0.9949
+    with TestClient(create_app(Service(model))) as other:
+        assert other.get("/model").json()["test_accuracy"] == 0.9949
+        other.app.state.service.close()
+
+
 def test_predict_answers_as_playground_predict(client, digits, expected):
     for path, answer in zip(digits["paths"][:20], expected):
         response = client.post("/predict", content=path.read_bytes(), headers={"Content-Type": "image/png"})

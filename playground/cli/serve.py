@@ -10,6 +10,8 @@ from pathlib import Path
 
 from playground.cli.common import UsageError
 
+CONNECTIONS = 256  # requests in progress at once; beyond, uvicorn answers 503 (memory stays bounded)
+
 
 def add_commands(sub) -> None:
     p = sub.add_parser(
@@ -137,8 +139,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr, flush=True)
     url = url_of(sock)
     print(f"Serving {classifier.source} at {url} (docs: {url}/docs); Ctrl+C to stop", flush=True)
+    # At most CONNECTIONS at once (more get a 503): each may hold a body of up to --max-body-mb.
     config = uvicorn.Config(create_app(service), log_level="warning", access_log=args.access_log,
-                            timeout_graceful_shutdown=5)
+                            limit_concurrency=CONNECTIONS, timeout_graceful_shutdown=5)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again
