@@ -17,6 +17,7 @@ import playground.cli.explain
 import playground.cli.export
 import playground.cli.generate
 import playground.cli.predict
+import playground.cli.serve
 import playground.cli.sweep
 import playground.cli.train
 from playground.cli.common import UsageError, first_line, printable_lines
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     for commands in (playground.cli.design, playground.cli.train, playground.cli.predict, playground.cli.export,
-                     playground.cli.generate, playground.cli.explain, playground.cli.sweep):
+                     playground.cli.generate, playground.cli.explain, playground.cli.sweep, playground.cli.serve):
         commands.add_commands(sub)
 
     p = sub.add_parser("gui", help="open the window (the same as no subcommand)")

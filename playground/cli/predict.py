@@ -33,9 +33,7 @@ def add_commands(sub) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Classify each image; exit 2 if any was unreadable, else 1 if any failed, else 0."""
-    import numpy as np
-
-    from playground.core.predict import Classifier
+    from playground.core.predict import Classifier, PredictionError
     from playground.core.preprocess import load_image
     from playground.core.runs import RunError
     from playground.core.text import printable
@@ -59,25 +57,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
             unreadable += 1
             report_error(path, str(exc))
             continue
-        image = classifier.prepare(image)  # as the model was trained: its run's preprocessing
-        if image is None:
+        try:  # prepared as the model was trained (its run's preprocessing), then classified
+            probs = classifier.probabilities(classifier.prepared(image, path))
+            answer = classifier.answer_of(probs, path)
+        except PredictionError as exc:  # blank, or the model's output is not a number
             failed += 1
-            report_error(path, f"{path}: no digit found (the image is blank)")
+            report_error(path, str(exc))
             continue
-        probs = classifier.probabilities(image)
-        if not np.isfinite(probs).all():  # e.g. weights so large that the logits overflow
-            failed += 1
-            report_error(path, f"{path}: the model's output is not a number (NaN): the model is broken; "
-                               f"retrain it or use another model")
-            continue
-        digit = int(probs.argmax())
-        label = classifier.classes[digit]
         if args.json:
-            print(json.dumps({"path": str(path), "digit": digit, "label": label,
-                              "probabilities": [round(float(p), 6) for p in probs]}, allow_nan=False),
-                  flush=True)
+            print(json.dumps({"path": str(path), **answer}, allow_nan=False), flush=True)
         else:
             names = classifier.classes
+            digit, label = answer["digit"], answer["label"]
             table = "  ".join(f"{printable(names[d])}:{p:.3f}" for d, p in enumerate(probs))
             print(f"{printable(path)}: {printable(label)} ({probs[digit]:.1%})   {table}", flush=True)
     return 2 if unreadable else 1 if failed else 0

@@ -19,6 +19,24 @@ from playground.core.text import printable
 MODEL_WEIGHTS = "weights.safetensors"  # a model folder's weights (a run folder has its best and last)
 
 
+class PredictionError(ValueError):
+    """An image that gets no answer: blank (no ink), or the model's output is not a number."""
+
+
+def _folder_test_accuracy(folder: Path) -> float | None:
+    """The test accuracy a run folder's run.json records; None for a model folder or when unknown."""
+    import contextlib
+    import math
+
+    from playground.core.runs import SUMMARY_FILE, _read_json
+
+    with contextlib.suppress(OSError, ValueError, RecursionError, AttributeError):
+        value = _read_json(folder / SUMMARY_FILE).get("test_accuracy")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
 def default_model_dir() -> Path:
     """The model that ships with the app (assets/default_model), so drawing works before training."""
     return assets_dir() / "default_model"
@@ -56,6 +74,7 @@ class Classifier:
             raise RunError(str(exc)) from None
         self.model = build_model(spec).eval()
         self.model.load_state_dict(state)
+        self.test_accuracy: float | None = None  # on its test set, where the run or model file says
 
     @classmethod
     def from_path(cls, path: str | Path | None = None) -> "Classifier":
@@ -70,7 +89,11 @@ class Classifier:
                 spec, state, meta = load_model_file(folder)
             except ExportError as exc:
                 raise RunError(str(exc)) from None
-            return cls(spec, state, str(folder), model_file_classes(meta, spec), model_file_preprocess(meta))
+            from playground.core.export import _finite_accuracy
+
+            classifier = cls(spec, state, str(folder), model_file_classes(meta, spec), model_file_preprocess(meta))
+            classifier.test_accuracy = _finite_accuracy(meta.get("test_accuracy"))
+            return classifier
         if not folder.exists():
             raise RunError(f"{folder}: no such file or folder; give a run folder, a model folder "
                            f"(with {DESIGN_FILE} and weights) or a model file")
@@ -84,8 +107,10 @@ class Classifier:
         needed = _expected_weights(spec, folder)
         for name in (MODEL_WEIGHTS, BEST_WEIGHTS, LAST_WEIGHTS):
             if (folder / name).exists():
-                return cls(spec, load_weights(folder / name, needed), str(folder / name), run_classes(folder, spec),
-                           run_preprocess(folder))
+                classifier = cls(spec, load_weights(folder / name, needed), str(folder / name),
+                                 run_classes(folder, spec), run_preprocess(folder))
+                classifier.test_accuracy = _folder_test_accuracy(folder)
+                return classifier
         raise RunError(f"{folder}: no weights ({MODEL_WEIGHTS} or {BEST_WEIGHTS})")
 
     @classmethod
@@ -105,10 +130,42 @@ class Classifier:
         trained (:func:`~playground.core.preprocess.prepare`); None when there is no ink."""
         return prepare(image, self.preprocess)
 
+    def prepared(self, image: np.ndarray, name: str) -> np.ndarray:
+        """:meth:`prepare`, with a blank image a ``PredictionError`` that names ``name``."""
+        prepared = self.prepare(image)
+        if prepared is None:
+            raise PredictionError(f"{name}: no digit found (the image is blank)")
+        return prepared
+
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities (n classes,) of a 28x28 image in [0, 1], white ink on black."""
+        return self.batch_probabilities(np.asarray(image).reshape(1, 28, 28))[0]
+
+    def batch_probabilities(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, n classes) of N 28x28 images in one forward pass.
+
+        One image runs as a batch of two (itself twice): torch computes a single row along another
+        path (a matrix-vector product) whose float rounding differs in the last bit, which would make
+        an image's answer depend on how many others shared its forward pass (``playground serve``
+        batches requests; ``predict`` and exported scripts take one image at a time)."""
         import torch
 
-        x = torch.from_numpy(np.ascontiguousarray(image, np.float32)).reshape(1, 1, 28, 28)
+        x = torch.from_numpy(np.ascontiguousarray(images, np.float32)).reshape(-1, 1, 28, 28)
         with torch.inference_mode():
-            return torch.softmax(self.model(x), dim=1)[0].numpy()
+            return torch.softmax(self.model(torch.cat([x, x]) if len(x) == 1 else x), dim=1)[:len(x)].numpy()
+
+    def answer_of(self, probabilities: np.ndarray, name: str) -> dict:
+        """``playground predict --json``'s answer for one image's probabilities: ``{"digit", "label",
+        "probabilities"}`` (rounded to 6 places); ``PredictionError`` if they are not numbers. The
+        command line and ``playground serve`` both answer through here, so they cannot drift apart."""
+        if not np.isfinite(probabilities).all():  # e.g. weights so large that the logits overflow
+            raise PredictionError(f"{name}: the model's output is not a number (NaN): the model is broken; "
+                                  f"retrain it or use another model")
+        digit = int(probabilities.argmax())
+        return {"digit": digit, "label": self.classes[digit],
+                "probabilities": [round(float(p), 6) for p in probabilities]}
+
+    def answer(self, image: np.ndarray, name: str) -> dict:
+        """:meth:`answer_of` a greyscale image in [0, 1] (``load_image``'s); ``PredictionError`` if
+        it is blank or the model's output is not a number."""
+        return self.answer_of(self.probabilities(self.prepared(image, name)), name)

@@ -178,8 +178,13 @@ MAX_PIXELS = 40_000_000  # about 160 MB as float32; a digit needs far fewer (the
 MAX_IMAGE_FILE_BYTES = 512_000_000
 
 
-def _too_big(name: str, size: str) -> str:
-    return f"{name}: the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: scale it down"
+class ImageTooLargeError(ValueError):
+    """An image over :data:`MAX_PIXELS` (a server answers it differently from an unreadable one)."""
+
+
+def _too_big(name: str, size: str) -> ImageTooLargeError:
+    return ImageTooLargeError(f"{name}: the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: "
+                              f"scale it down")
 
 
 def _high_bit_depth(img) -> np.ndarray:
@@ -242,33 +247,18 @@ def _greyscale(img) -> np.ndarray:
     return a
 
 
-def load_image(path) -> np.ndarray:
-    """A PNG, JPEG, BMP, GIF, TIFF or WebP image (the first frame) as a greyscale float array in
-    [0, 1]; ``ValueError`` with the reason and what to do if it is unreadable, in another format or
-    over :data:`MAX_PIXELS` (checked from the header, before decoding)."""
+def _open_image(source, name: str):
+    """Pillow's reading of the header of ``source`` (a path or a binary file object), limited to
+    :data:`IMAGE_FORMATS`; ``ValueError`` with the reason if it is not such an image."""
     import warnings
-    from pathlib import Path
 
     from PIL import Image, UnidentifiedImageError
 
-    name = str(path)
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{name}: a folder, not an image; give the image files in it")
     try:
-        if not path.is_file():
-            path.stat()  # FileNotFoundError if it does not exist
-            raise ValueError(f"{name}: not a regular file; give an image file")
-        size = path.stat().st_size
-        if size == 0:
-            raise ValueError(f"{name}: the file is empty (0 bytes), not an image")
-        if size > MAX_IMAGE_FILE_BYTES:  # some readers (WebP) take the whole file into memory
-            raise ValueError(f"{name}: the file is {size / 1e6:,.0f} MB; the limit is "
-                             f"{MAX_IMAGE_FILE_BYTES // 1_000_000} MB for an image: scale it down")
         with warnings.catch_warnings():
             # Pillow warns above its own (process-wide) limit; ours is lower and gives a message.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(path, formats=IMAGE_FORMATS)
+            return Image.open(source, formats=IMAGE_FORMATS)
     except FileNotFoundError:
         raise ValueError(f"{name}: no such file") from None
     except UnidentifiedImageError:
@@ -277,13 +267,22 @@ def load_image(path) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(found[1]) / 1e6:,.0f} megapixels" if found else "far too large"
-        raise ValueError(_too_big(name, size)) from None
+        raise _too_big(name, size) from None
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _decode_image(img, name: str) -> np.ndarray:
+    """The first frame of an image just opened (:func:`_open_image`) as :func:`load_image` returns
+    it, its size checked against :data:`MAX_PIXELS` from the header before anything is decoded."""
+    import warnings
+
+    from PIL import Image
+
     with img:
         width, height = img.size
         if width * height > MAX_PIXELS:
-            raise ValueError(_too_big(name, f"{width:,} x {height:,} pixels"))
+            raise _too_big(name, f"{width:,} x {height:,} pixels")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -294,3 +293,44 @@ def load_image(path) -> np.ndarray:
             raise ValueError(f"{name}: a damaged or truncated {img.format} image, or one this app cannot "
                              f"decode ({exc.__class__.__name__}: {exc}); open it in an image editor and "
                              f"save it again as PNG") from None
+
+
+def load_image(path) -> np.ndarray:
+    """A PNG, JPEG, BMP, GIF, TIFF or WebP image (the first frame) as a greyscale float array in
+    [0, 1]; ``ValueError`` with the reason and what to do if it is unreadable, in another format or
+    over :data:`MAX_PIXELS` (checked from the header, before decoding)."""
+    from pathlib import Path
+
+    name = str(path)
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name}: a folder, not an image; give the image files in it")
+    try:
+        if not path.is_file():
+            path.stat()  # FileNotFoundError if it does not exist
+            raise ValueError(f"{name}: not a regular file; give an image file")
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ValueError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise ValueError(f"{name}: the file is empty (0 bytes), not an image")
+    if size > MAX_IMAGE_FILE_BYTES:  # some readers (WebP) take the whole file into memory
+        raise ValueError(f"{name}: the file is {size / 1e6:,.0f} MB; the limit is "
+                         f"{MAX_IMAGE_FILE_BYTES // 1_000_000} MB for an image: scale it down")
+    return _decode_image(_open_image(path, name), name)
+
+
+def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
+    """:func:`load_image` of an image file's contents (an upload to ``playground serve``): the same
+    formats, the same checks (the pixel limit from the header, before decoding) and messages, with
+    ``name`` in place of the file's."""
+    import io
+
+    if not data:
+        raise ValueError(f"{name}: empty (0 bytes), not an image")
+    if len(data) > MAX_IMAGE_FILE_BYTES:
+        raise ValueError(f"{name}: {len(data) / 1e6:,.0f} MB; the limit is "
+                         f"{MAX_IMAGE_FILE_BYTES // 1_000_000} MB for an image: scale it down")
+    return _decode_image(_open_image(io.BytesIO(data), name), name)
