@@ -16,16 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+# fastapi is a dependency of the app and httpx of the tests: missing, they fail here (never skip).
+from fastapi.testclient import TestClient
 
-from fastapi.testclient import TestClient  # noqa: E402
-
-from playground.cli import main  # noqa: E402
-from playground.cli.common import UsageError  # noqa: E402
-from playground.cli.serve import bind, exposure_warning  # noqa: E402
-from playground.core.predict import Classifier  # noqa: E402
-from playground.core.service import Limits, Service, create_app  # noqa: E402
+from playground.cli import main
+from playground.cli.common import UsageError
+from playground.cli.serve import bind, exposure_warning
+from playground.core.predict import Classifier
+from playground.core.service import Limits, Service, create_app
 
 COUNT = 2000  # real MNIST test images, each answered by the server and by `playground predict`
 
