@@ -111,8 +111,13 @@ def test_health_and_model(client):
     assert model["classes"] == [str(d) for d in range(10)]
     assert model["design"]["name"] == "fast-cnn" and model["input_shape"] == [1, 28, 28]
     assert model["parameters"] > 1000 and model["preprocessing"]["method"] == "mnist"
-    assert model["test_accuracy"] is None  # the bundled model folder records none
+    assert model["test_accuracy"] == 0.9949  # the bundled model's run.json (tests/core/test_default_model.py)
     assert model["limits"]["max_body_bytes"] == 4_000_000 and model["limits"]["max_pixels"] == 40_000_000
+    page = client.get("/docs")  # Swagger UI from the app's own files: the docs work offline
+    assert page.status_code == 200 and "/docs-files/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    script = client.get("/docs-files/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
     docs = client.get("/openapi.json").json()
     assert {"/health", "/model", "/predict", "/predict/batch"} <= set(docs["paths"])
     assert "image/png" in docs["paths"]["/predict"]["post"]["requestBody"]["content"]

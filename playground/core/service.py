@@ -417,13 +417,31 @@ def _json(data: Any, status: int = 200, headers: dict | None = None) -> Response
     return Response(json.dumps(data, allow_nan=False), status, headers, media_type="application/json")
 
 
+def _add_offline_docs(app: FastAPI) -> None:
+    """/docs with Swagger UI's files from the swagger-ui-bundle package, not FastAPI's default CDN: the
+    app works offline, and so do its docs."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-files", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-files")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title}: API docs",
+                                   swagger_js_url="/docs-files/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-files/swagger-ui.css",
+                                   swagger_favicon_url="/docs-files/favicon-32x32.png")
+
+
 def create_app(service: Service) -> FastAPI:
     """The app over ``service``; its OpenAPI docs are at /docs."""
     app = FastAPI(title="Neural Network Playground: prediction service",
                   description="Classifies images of handwritten digits with one model, answering as "
                               "`playground predict --json` does. Errors are `{\"detail\": ...}`.",
-                  version="1")
+                  version="1", docs_url=None, redoc_url=None)
     app.state.service = service
+    _add_offline_docs(app)
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> Response:

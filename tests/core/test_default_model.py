@@ -15,6 +15,8 @@ def test_default_model_scores_at_least_99_3_percent(mnist):
     result = evaluate(classifier.model, mnist.test.images, mnist.test.labels)
     assert result.count == 10_000
     assert result.accuracy >= 0.993
+    # What the model folder says of itself (`playground serve`'s GET /model) is what it scores.
+    assert classifier.test_accuracy == result.accuracy == 0.9949
 
 
 def test_default_model_was_trained_augmented():
