@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks a built bundle as a fresh user would run it: --version, predict on a digit, a short training,
-# an ONNX export of that run, and `gui --smoke-test` (offscreen: PyTorch, the default model, a training
-# worker started through the bundle, the window). Prints each check's result and the folder's size;
+# ONNX and PyTorch-script exports of that run, and `gui --smoke-test` (offscreen: PyTorch, the default
+# model, a training worker started through the bundle, the window). Prints each check's result and the folder's size;
 # exits 1 if any check failed, 2 if there is no bundle.
 #
 #   packaging/check_bundle.sh [BUNDLE_EXECUTABLE]     (default: dist/nn-playground/nn-playground)
@@ -48,6 +48,7 @@ train() {
         tail -1 "$USER_HOME/train.jsonl" && tail -1 "$USER_HOME/train.jsonl" | grep '"status": "completed"' >/dev/null
 }
 export_onnx() { "$APP" export --format onnx --out "$USER_HOME/model.onnx" "$USER_HOME/run" && test -s "$USER_HOME/model.onnx"; }
+export_script() { "$APP" export --format script --out "$USER_HOME/model.py" "$USER_HOME/run" && test -s "$USER_HOME/model.py"; }
 smoke() {
     "$APP" gui --smoke-test >"$USER_HOME/smoke.txt" && cat "$USER_HOME/smoke.txt" &&
         grep '^smoke test passed' "$USER_HOME/smoke.txt" >/dev/null
@@ -58,6 +59,7 @@ check "--version" version
 check "predict a 7 (MNIST test image)" predict
 check "train mlp-300, 1 epoch, 2000 images" train
 check "export the run to ONNX" export_onnx
+check "export the run as a PyTorch script" export_script
 check "gui --smoke-test (offscreen)" smoke
 if [ -f "$USER_HOME/smoke.txt" ]; then sed 's/^/        /' "$USER_HOME/smoke.txt"; fi  # the smoke test's lines
 echo "size: $(du -sh "$(dirname "$APP")" | cut -f1) ($(dirname "$APP"))"
