@@ -37,11 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_commands(sub)
 
     p = sub.add_parser("gui", help="open the window (the same as no subcommand)")
+    p.add_argument("--smoke-test", action="store_true",
+                   help="check that the app starts (PyTorch, the default model, a training worker, the window "
+                        "offscreen), print one line per check, and exit: 0 when all pass")
     p.set_defaults(func=cmd_gui)
     return parser
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    if getattr(args, "smoke_test", False):
+        from playground.ui.smoke import run_smoke_test
+
+        return run_smoke_test()
     from playground.ui.app import run
 
     return run()

@@ -36,16 +36,38 @@ WORKER_NICENESS = 4
 STEP_KINDS = ("discriminator", "generator")  # the steps a paused GAN run takes by hand
 
 
+WORKER_ARG = "_worker"  # `playground _worker` runs main() below: a frozen bundle's way in (no -m there)
+
+
+def worker_command() -> list[str]:
+    """The command line of a worker: ``python -m playground.core.worker``, or in a frozen bundle, where
+    ``sys.executable`` is the app and ``-m`` does not exist, the app with the hidden ``_worker``."""
+    from playground.core.launch import frozen, self_command
+
+    if frozen():
+        return self_command() + [WORKER_ARG]
+    return [sys.executable, "-m", "playground.core.worker"]
+
+
+def worker_env() -> dict[str, str]:
+    """The worker's environment: this one, plus (not frozen) this package's folder first on PYTHONPATH
+    so that ``-m`` finds the same ``playground`` as this process did (a checkout run from anywhere)."""
+    from playground.core.launch import frozen
+
+    env = dict(os.environ)
+    if not frozen():  # a bundle finds its modules inside itself and ignores PYTHONPATH
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 class TrainingProcess:
     """A worker process, started ahead of time so that a run starts without waiting for torch."""
 
     def __init__(self):
-        env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "playground.core.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, bufsize=1, env=env)
+            worker_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, bufsize=1, env=worker_env())
         self._stderr: collections.deque[str] = collections.deque(maxlen=40)
         threading.Thread(target=self._drain_stderr, daemon=True, name="worker-stderr").start()
         self._lock = threading.Lock()
