@@ -112,7 +112,8 @@ def test_health_and_model(client):
     assert model["design"]["name"] == "fast-cnn" and model["input_shape"] == [1, 28, 28]
     assert model["parameters"] > 1000 and model["preprocessing"]["method"] == "mnist"
     assert model["test_accuracy"] == 0.9949  # the bundled model's run.json (tests/core/test_default_model.py)
-    assert model["limits"]["max_body_bytes"] == 4_000_000 and model["limits"]["max_pixels"] == 40_000_000
+    assert model["limits"]["max_body_bytes"] == 4_000_000 and model["limits"]["max_pixels"] == 16_000_000
+    assert health["model"] == "default_model/weights.safetensors" == model["source"]  # not the absolute path
     page = client.get("/docs")  # Swagger UI from the app's own files: the docs work offline
     assert page.status_code == 200 and "/docs-files/swagger-ui-bundle.js" in page.text
     assert "cdn" not in page.text.lower()
@@ -225,7 +226,7 @@ def test_bad_uploads_are_refused_and_the_server_goes_on(client, service):
         (client.post("/predict", content=iter([junk[:1_000_000]] * 5), headers={"Content-Type": "image/png"}),
          413, "4 MB limit"),
         (client.post("/predict", content=one_colour_png(20_000, 20_000), headers={"Content-Type": "image/png"}),
-         413, "the limit is 40 megapixels: scale it down"),
+         413, "the limit is 16 megapixels: scale it down"),
         (client.post("/predict", content=b"GIF89a" + junk[:100], headers={"Content-Type": "image/gif"}),
          400, "image: "),
         (client.post("/predict", content=b"%!PS-Adobe-3.0 EPSF-3.0\n", headers={"Content-Type": "image/png"}),

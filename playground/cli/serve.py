@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import socket
 import sys
 from pathlib import Path
 
 from playground.cli.common import UsageError
 
-CONNECTIONS = 256  # requests in progress at once; beyond, uvicorn answers 503 (memory stays bounded)
+HEADER_TIMEOUT = 10.0  # seconds a connection may take to send a request's headers (idle ones: closed)
 
 
 def add_commands(sub) -> None:
@@ -22,7 +23,7 @@ def add_commands(sub) -> None:
                     "There is no authentication: it binds to this machine only (127.0.0.1) unless --host "
                     "says otherwise.",
         epilog="Exit code: 2 if the model cannot be read or the address cannot be used (port in use, "
-               "out of range); 0 when stopped with Ctrl+C.")
+               "out of range); 0 when stopped with Ctrl+C or SIGTERM.")
     p.add_argument("model", nargs="?", type=Path, metavar="MODEL_OR_RUN",
                    help="a run folder, a model folder or a model file (.pgmodel.safetensors; default: the model "
                         "that ships with the app)")
@@ -32,7 +33,15 @@ def add_commands(sub) -> None:
     p.add_argument("--port", type=_port, default=8000,
                    help="the TCP port (default 8000; 0: any free port, printed at start)")
     p.add_argument("--max-body-mb", type=_megabytes, default=4.0, metavar="MB",
-                   help="the largest body /predict accepts (default 4 MB; /predict/batch: 8 times as much)")
+                   help="the largest body /predict accepts (default 4 MB; /predict/batch: 4 times as much)")
+    p.add_argument("--max-bodies-mb", type=_megabytes, default=64.0, metavar="MB",
+                   help="all request bodies held in memory at once, together (default 64 MB); beyond, "
+                        "requests get a 503 and may retry")
+    p.add_argument("--max-requests", type=_requests, default=64, metavar="N",
+                   help="requests worked on at once (default 64); beyond, a 503 and Retry-After")
+    p.add_argument("--max-pixels", type=_megapixels, default=16.0, metavar="MP",
+                   help="the largest image, in megapixels, checked before decoding (default 16; one "
+                        "/predict/batch request: 4 times as much for all its images together)")
     p.add_argument("--max-batch", type=_batch, default=256, metavar="N",
                    help="the most images in one forward pass, and in one /predict/batch request (default 256)")
     p.add_argument("--threads", type=_threads, default=1, metavar="N",
@@ -62,6 +71,14 @@ def _megabytes(text: str) -> float:
 
 def _batch(text: str) -> int:
     return _number(text, int, "a number of images", 1, 4096)
+
+
+def _requests(text: str) -> int:
+    return _number(text, int, "a number of requests", 1, 100_000)
+
+
+def _megapixels(text: str) -> float:
+    return _number(text, float, "a number of megapixels", 0.001, 40)
 
 
 def _threads(text: str) -> int:
@@ -116,14 +133,100 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def urls_to_open(address: str, port: int) -> list[str]:
+    """URLs that open a server bound to ``address`` (0.0.0.0 is not one, in some browsers): this
+    machine's loopback and its host name for an "every network" address, else the address itself."""
+    try:
+        unspecified = ipaddress.ip_address(address.split("%")[0]).is_unspecified
+    except ValueError:
+        unspecified = False
+    if not unspecified:
+        return [f"http://[{address}]:{port}" if ":" in address else f"http://{address}:{port}"]
+    loopback = "http://[::1]" if ":" in address else "http://127.0.0.1"
+    return [f"{loopback}:{port}", f"http://{socket.gethostname()}:{port}"]
+
+
+def protocol_class(header_timeout: float = HEADER_TIMEOUT):
+    """uvicorn's HTTP protocol, with a limit on how long a connection may take to send a request's
+    headers: an idle connection is closed then, a half-sent request gets a JSON 408 first. uvicorn
+    has none (its keep-alive timeout starts only after a first answer), so otherwise idle sockets
+    would stay open for ever."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # httptools: a dependency
+
+    class Protocol(HttpToolsProtocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._partial = False
+            self._header_timer = self.loop.call_later(header_timeout, self._header_timeout)
+
+        def data_received(self, data: bytes) -> None:
+            if self.cycle is None or self.cycle.response_complete:
+                self._partial = True  # the start of a request: its headers are coming
+            super().data_received(data)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._partial = False
+            self._header_timer.cancel()
+            if not self.transport.is_closing():
+                self._header_timer = self.loop.call_later(header_timeout, self._header_timeout)
+
+        def connection_lost(self, exc) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:  # malformed HTTP: JSON like every other error
+            body = json.dumps({"detail": f"a malformed HTTP request ({msg.rstrip('.')}): check its "
+                                         f"Content-Length and Transfer-Encoding headers"}).encode()
+            self._send_and_close(400, "Bad Request", body)
+
+        def _send_and_close(self, status: int, reason: str, body: bytes) -> None:
+            self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                                 b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body))
+            self.transport.close()
+
+        def _header_timeout(self) -> None:
+            if self.transport.is_closing() or (self.cycle is not None and not self.cycle.response_complete):
+                return  # a request is being answered (its body has its own timeout)
+            if self._partial:
+                self._send_and_close(408, "Request Timeout", json.dumps(
+                    {"detail": f"the request's headers did not arrive within {header_timeout:g} s; send the "
+                               f"request again"}).encode())
+            self.transport.close()
+
+    return Protocol
+
+
+def _limits(args: argparse.Namespace):
+    from playground.core.service import MB, Limits
+
+    pixels = int(args.max_pixels * 1_000_000)
+    return Limits(max_body_bytes=int(args.max_body_mb * MB), max_batch_body_bytes=int(4 * args.max_body_mb * MB),
+                  max_bodies_bytes=int(args.max_bodies_mb * MB), max_batch_items=args.max_batch,
+                  max_requests=args.max_requests, max_pixels=pixels, batch_pixels=4 * pixels)
+
+
+def _stop_on_sigterm():
+    """SIGTERM (``docker stop``, systemd) stops the server as Ctrl+C does (exit 0, "Stopped"):
+    uvicorn shuts down gracefully, then raises the signal again, which lands here. The old handler."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Load the model, bind the address, serve until Ctrl+C."""
+    """Load the model, bind the address, serve until Ctrl+C or SIGTERM."""
+    import signal
+
     import torch
     import uvicorn
 
     from playground.core.predict import Classifier
     from playground.core.runs import RunError
-    from playground.core.service import MB, Limits, Service, create_app
+    from playground.core.service import Service, create_app, quiet_image_warnings
 
     try:
         classifier = Classifier.from_path(args.model)
@@ -131,22 +234,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     torch.set_num_threads(args.threads)
     sock = bind(args.host, args.port)
-    limits = Limits(max_body_bytes=int(args.max_body_mb * MB), max_batch_body_bytes=int(8 * args.max_body_mb * MB),
-                    max_batch_items=args.max_batch)
-    service = Service(classifier, limits, max_batch=args.max_batch)
-    warning = exposure_warning(sock.getsockname()[0])
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    url = url_of(sock)
-    print(f"Serving {classifier.source} at {url} (docs: {url}/docs); Ctrl+C to stop", flush=True)
-    # At most CONNECTIONS at once (more get a 503): each may hold a body of up to --max-body-mb.
-    config = uvicorn.Config(create_app(service), log_level="warning", access_log=args.access_log,
-                            limit_concurrency=CONNECTIONS, timeout_graceful_shutdown=5)
+    service = Service(classifier, _limits(args), max_batch=args.max_batch)
+    quiet_image_warnings()
+    old = _stop_on_sigterm()  # before the address is printed: a script may stop it once it reads that
     try:
+        address, port = sock.getsockname()[:2]
+        warning = exposure_warning(address)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+        url = url_of(sock)
+        opens = urls_to_open(address, port)
+        where = f" (open {' or '.join(opens)})" if opens != [url] else ""
+        print(f"Serving {classifier.source} at {url}{where} (docs: {opens[0]}/docs); Ctrl+C to stop", flush=True)
+        # No limit_concurrency: uvicorn would count idle connections; the app limits requests in progress.
+        config = uvicorn.Config(create_app(service), log_level="warning", access_log=args.access_log,
+                                http=protocol_class(), timeout_graceful_shutdown=5)
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C, then raises it again
+    except KeyboardInterrupt:  # uvicorn stops gracefully on Ctrl+C or SIGTERM, then raises it again
         pass
     finally:
+        signal.signal(signal.SIGTERM, old)
         service.close()
         sock.close()
     print("Stopped", flush=True)

@@ -37,6 +37,26 @@ def _folder_test_accuracy(folder: Path) -> float | None:
     return None
 
 
+_IMAGE_MAGIC = ((b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+                (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"RIFF", "WebP"))
+
+
+def _refuse_an_image(path: Path) -> None:
+    """``RunError`` if the file given as a model is an image (by its first bytes)."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(12)
+    except OSError:
+        return  # the model file's reader says why
+    kind = next((name for magic, name in _IMAGE_MAGIC if start.startswith(magic)), None)
+    if kind == "WebP" and start[8:12] != b"WEBP":
+        kind = None
+    if kind is not None:
+        raise RunError(f"{printable(path)} is an image ({kind}), not a model: give a run folder, model folder or "
+                       f".pgmodel.safetensors file; to classify it, use `playground predict {printable(path)}` "
+                       f"(or POST it to a server's /predict)")
+
+
 def default_model_dir() -> Path:
     """The model that ships with the app (assets/default_model), so drawing works before training."""
     return assets_dir() / "default_model"
@@ -83,6 +103,7 @@ class Classifier:
         ``RunError`` says what is wrong."""
         folder = Path(path) if path is not None else default_model_dir()
         if folder.is_file():
+            _refuse_an_image(folder)
             from playground.core.export import ExportError, load_model_file, model_file_classes, model_file_preprocess
 
             try:
@@ -100,6 +121,9 @@ class Classifier:
         if not folder.is_dir():
             raise RunError(f"{folder}: not a folder; give a run folder or a model folder "
                            f"(with {DESIGN_FILE} and weights)")
+        if not (folder / DESIGN_FILE).exists():
+            raise RunError(f"{folder}: not a run folder or a model folder (no {DESIGN_FILE} in it); give a run "
+                           f"folder, a model folder or a .pgmodel.safetensors file")
         try:
             spec = load_design(folder / DESIGN_FILE)
         except DesignError as exc:

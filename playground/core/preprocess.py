@@ -179,12 +179,17 @@ MAX_IMAGE_FILE_BYTES = 512_000_000
 
 
 class ImageTooLargeError(ValueError):
-    """An image over :data:`MAX_PIXELS` (a server answers it differently from an unreadable one)."""
+    """An image over the pixel limit (a server answers it differently from an unreadable one);
+    ``pixels``: its width times height, when known."""
+
+    def __init__(self, message: str, pixels: int | None = None):
+        super().__init__(message)
+        self.pixels = pixels
 
 
-def _too_big(name: str, size: str) -> ImageTooLargeError:
-    return ImageTooLargeError(f"{name}: the image is {size}; the limit is {MAX_PIXELS // 1_000_000} megapixels: "
-                              f"scale it down")
+def _too_big(name: str, size: str, limit: int = MAX_PIXELS, pixels: int | None = None) -> ImageTooLargeError:
+    return ImageTooLargeError(f"{name}: the image is {size}; the limit is {limit / 1_000_000:g} megapixels: "
+                              f"scale it down", pixels)
 
 
 def _high_bit_depth(img) -> np.ndarray:
@@ -247,7 +252,7 @@ def _greyscale(img) -> np.ndarray:
     return a
 
 
-def _open_image(source, name: str):
+def _open_image(source, name: str, max_pixels: int = MAX_PIXELS):
     """Pillow's reading of the header of ``source`` (a path or a binary file object), limited to
     :data:`IMAGE_FORMATS`; ``ValueError`` with the reason if it is not such an image."""
     import warnings
@@ -256,8 +261,10 @@ def _open_image(source, name: str):
 
     try:
         with warnings.catch_warnings():
-            # Pillow warns above its own (process-wide) limit; ours is lower and gives a message.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow's warnings (its own decompression-bomb limit, higher than ours; "Corrupt EXIF
+            # data" and the like) are expected on damaged files, which get a clear ValueError instead.
+            # (libtiff's messages go to stderr from C; Pillow has no switch for them.)
+            warnings.simplefilter("ignore")
             return Image.open(source, formats=IMAGE_FORMATS)
     except FileNotFoundError:
         raise ValueError(f"{name}: no such file") from None
@@ -267,25 +274,23 @@ def _open_image(source, name: str):
     except Image.DecompressionBombError as exc:
         found = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(found[1]) / 1e6:,.0f} megapixels" if found else "far too large"
-        raise _too_big(name, size) from None
+        raise _too_big(name, size, max_pixels, int(found[1]) if found else None) from None
     except OSError as exc:
         raise ValueError(f"{name}: cannot be read ({exc.strerror or exc})") from None
 
 
-def _decode_image(img, name: str) -> np.ndarray:
+def _decode_image(img, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """The first frame of an image just opened (:func:`_open_image`) as :func:`load_image` returns
-    it, its size checked against :data:`MAX_PIXELS` from the header before anything is decoded."""
+    it, its size checked against ``max_pixels`` from the header before anything is decoded."""
     import warnings
-
-    from PIL import Image
 
     with img:
         width, height = img.size
-        if width * height > MAX_PIXELS:
-            raise _too_big(name, f"{width:,} x {height:,} pixels")
+        if width * height > max_pixels:
+            raise _too_big(name, f"{width:,} x {height:,} pixels", max_pixels, width * height)
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                warnings.simplefilter("ignore")  # see _open_image
                 return _greyscale(img)
         # Decoders of damaged files raise OSError, SyntaxError, ValueError, EOFError, struct.error,
         # zlib.error, ...: every one of them means this file cannot be read.
@@ -322,10 +327,10 @@ def load_image(path) -> np.ndarray:
     return _decode_image(_open_image(path, name), name)
 
 
-def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
+def load_image_bytes(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """:func:`load_image` of an image file's contents (an upload to ``playground serve``): the same
-    formats, the same checks (the pixel limit from the header, before decoding) and messages, with
-    ``name`` in place of the file's."""
+    formats, the same checks (the pixel limit from the header, before decoding; ``max_pixels``, a
+    server's may be lower) and messages, with ``name`` in place of the file's."""
     import io
 
     if not data:
@@ -333,4 +338,4 @@ def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
     if len(data) > MAX_IMAGE_FILE_BYTES:
         raise ValueError(f"{name}: {len(data) / 1e6:,.0f} MB; the limit is "
                          f"{MAX_IMAGE_FILE_BYTES // 1_000_000} MB for an image: scale it down")
-    return _decode_image(_open_image(io.BytesIO(data), name), name)
+    return _decode_image(_open_image(io.BytesIO(data), name, max_pixels), name, max_pixels)
