@@ -187,15 +187,13 @@ class ProgressPrinter:
 def cmd_train(args: argparse.Namespace) -> int:
     """One process, one rank of a torchrun job (its variables in the environment), or, with --nproc N
     > 1, the launcher of N ranks."""
-    from playground.core import distributed
-
     config = config_from_args(args)
     if args.nproc is not None:
-        from playground.cli.train_launch import check_launch, launch
+        code = _launch(args, config)
+        if code is not None:
+            return code
+    from playground.core import distributed
 
-        n = check_launch(args, config)
-        if n > 1:
-            return launch(args, n)
     ctx = _torchrun_context(config)
     if ctx.enabled:
         distributed.die_on_stop_signals()  # until it trains (also when not started through __main__)
@@ -211,6 +209,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise
     finally:
         distributed.destroy_process_group()
+
+
+def _launch(args: argparse.Namespace, config: TrainConfig) -> int | None:
+    """--nproc N: start N ranks and wait for them (the exit code), or None for N = 1 (train here)."""
+    try:
+        from playground.cli.train_launch import check_launch, launch
+
+        n = check_launch(args, config)
+        return launch(args, n) if n > 1 else None
+    except KeyboardInterrupt:  # Ctrl+C while the launcher checks (and imports torch): nothing started yet
+        print("playground: interrupted (SIGINT): stopped before training began; nothing was written",
+              file=sys.stderr)
+        return 130
 
 
 def _every_rank(message: str) -> UsageError:

@@ -148,18 +148,22 @@ def launch(args: argparse.Namespace, n: int) -> int:
     try:
         try:
             elastic_launch(config, command[0])(*command[1:], *rank_arguments(args))
-            return 0
+            failed, stopped_by = None, None
         except ChildFailedError as exc:
-            return _report_failure(exc, n, distributed.read_launch_state(state), args.json)
+            failed, stopped_by = exc, None
         except SignalException as exc:
-            name = "SIGINT" if interrupted else exc.sigval.name
-            return _report_stop(name, distributed.read_launch_state(state))
+            failed, stopped_by = None, "SIGINT" if interrupted else exc.sigval.name
         except KeyboardInterrupt:  # before torch's agent handles the signals itself
-            return _report_stop("SIGINT", distributed.read_launch_state(state))
+            failed, stopped_by = None, "SIGINT"
         finally:
             for sig, handler in handlers.items():  # torch's agent leaves its own installed
                 signal.signal(sig, handler)
             _end_stragglers()
+        if failed is not None:
+            return _report_failure(failed, n, distributed.read_launch_state(state), args.json)
+        if stopped_by is not None:
+            return _report_stop(stopped_by, distributed.read_launch_state(state), again=len(interrupted) > 1)
+        return 0
     finally:
         os.environ.pop(distributed.LAUNCH_STATE_ENV, None)
         for path in (state, state + ".tmp"):
@@ -211,7 +215,7 @@ def _signal_name(number: int) -> str:
         return ""
 
 
-def _report_stop(name: str, state: dict) -> int:
+def _report_stop(name: str, state: dict, again: bool = False) -> int:
     """The launcher was stopped (its stop signal passed on to the ranks, which have ended): what
     became of the run, from rank 0's state file. 0 for a run that stopped (or completed) cleanly,
     as in one process."""
@@ -227,6 +231,10 @@ def _report_stop(name: str, state: dict) -> int:
         print(f"playground: interrupted ({name}): the ranks stopped after the same step; rank 0 kept the "
               f"weights in {printable(run_dir)}", file=sys.stderr)
         return 0
+    if again:  # a second Ctrl+C: the ranks were told to abort
+        print(f"playground: interrupted twice ({name}): the ranks were aborted before they could stop together; "
+              f"the run failed (its folder: {printable(run_dir)})", file=sys.stderr)
+        return 130
     print(f"playground: interrupted ({name}): a rank ended before the ranks could stop together; the run "
           f"failed (its folder: {printable(run_dir)})", file=sys.stderr)
     return 1
