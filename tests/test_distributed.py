@@ -183,5 +183,196 @@ def test_a_gan_under_torchrun_is_refused(monkeypatch, capsys):
                         "MASTER_PORT": "29500"}.items():
         monkeypatch.setenv(name, value)
     assert main(["train", "--preset", "gan-mlp", "--epochs", "1", "--limit", "100"]) == 2
+    assert capsys.readouterr().err == ""  # the same on every rank: rank 0 says it
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert main(["train", "--preset", "gan-mlp", "--epochs", "1", "--limit", "100"]) == 2
     err = capsys.readouterr().err
-    assert "rank 1: data-parallel training is for classifiers; train a GAN in one process" in err
+    assert err == "playground: error: data-parallel training is for classifiers; train a GAN in one process\n"
+
+
+@pytest.fixture
+def rank_env(monkeypatch):
+    """This process as a rank of a torchrun job of 2 (its stop signals restored afterwards: a rank
+    lets them kill it until it trains)."""
+    import signal
+
+    saved = {sig: signal.getsignal(sig) for sig in distributed.STOP_SIGNALS}
+    for name, value in {"WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "localhost",
+                        "MASTER_PORT": "29500"}.items():
+        monkeypatch.setenv(name, value)
+    yield lambda rank: monkeypatch.setenv("RANK", str(rank))
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def test_too_few_images_for_the_ranks_is_a_usage_error_said_once_before_any_folder(rank_env, tmp_path, capsys):
+    from playground.cli import main
+
+    out = tmp_path / "run"
+    for rank in (1, 0):
+        rank_env(rank)
+        assert main(["train", "--preset", "mlp-300", "--epochs", "1", "--limit", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("playground: error: 3 training images are too few for 2 processes; use at least 4 (a larger "
+                   "--limit) or fewer processes\n")
+    assert not out.exists()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="--nproc 2 needs 2 cores")
+def test_the_launcher_checks_out_and_data_before_starting_and_names_the_real_maximum(tmp_path, capsys):
+    from playground.cli import main
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file.txt").write_text("x")
+    base = ["train", "--preset", "mlp-300", "--epochs", "1", "--limit", "100", "--nproc"]
+    assert main([*base, "2", "--out", str(busy)]) == 2
+    assert main([*base, "2", "--data", str(tmp_path / "missing")]) == 2
+    assert main([*base, "100"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3 and not any("rank" in line for line in lines), lines
+    assert "is not empty" in lines[0] and "missing: not a folder" in lines[1]
+    most = min(os.cpu_count(), distributed.MAX_PROCESSES)
+    assert f"from 1 to {most} (" in lines[2] and lines[2].endswith("not 100")
+
+
+# -- stops, signals and lost ranks under --nproc (Linux: the ranks are found through /proc) --------
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the ranks through /proc")
+LONG = ["train", "--preset", "mlp-300", "--epochs", "300", "--limit", "2000", "--json", "--nproc", "2"]
+
+
+def start_launcher(out: Path, tmp_path: Path) -> tuple[subprocess.Popen, list[str]]:
+    """``train --nproc 2`` in its own session (as a terminal runs it), stderr to a file; and its
+    stdout up to the first epoch's event (training has begun)."""
+    launcher = subprocess.Popen([sys.executable, "-m", "playground", *LONG, "--out", str(out)], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=(tmp_path / "err.txt").open("w"), text=True,
+                                env=env(), start_new_session=True)
+    lines = []
+    for line in launcher.stdout:
+        lines.append(line)
+        if json.loads(line)["type"] == "epoch":
+            break
+    return launcher, lines
+
+
+def processes_of(out: Path) -> list[int]:
+    """The processes whose command line names ``out`` (the launcher and its ranks)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if str(out).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def rank_pid(out: Path, rank: int) -> int:
+    for pid in processes_of(out):
+        try:
+            if f"RANK={rank}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                return pid
+        except OSError:
+            continue
+    raise AssertionError(f"no rank {rank}")
+
+
+def finish(launcher: subprocess.Popen, lines: list[str], tmp_path: Path) -> tuple[int, list[dict], str]:
+    lines += launcher.stdout.read().splitlines()
+    launcher.stdout.close()
+    code = launcher.wait(timeout=120)
+    return code, [json.loads(line) for line in lines if line.strip()], (tmp_path / "err.txt").read_text()
+
+
+@linux_only
+def test_ctrl_c_stops_the_ranks_after_the_same_step_and_exits_0(tmp_path):
+    import signal
+
+    out = tmp_path / "run"
+    launcher, lines = start_launcher(out, tmp_path)
+    os.killpg(launcher.pid, signal.SIGINT)  # a terminal's Ctrl+C: the launcher's process group
+    code, events, err = finish(launcher, lines, tmp_path)
+    assert code == 0, err
+    [final] = [e for e in events if e["type"] == "finished"]
+    assert final["status"] == "stopped" and final["world_size"] == 2
+    assert json.loads((out / "run.json").read_text())["status"] == "stopped"
+    assert err.strip() == ("playground: interrupted (SIGINT): the ranks stopped after the same step; rank 0 "
+                           f"kept the weights in {out}")  # no torch log lines, no traceback
+    assert processes_of(out) == []
+
+
+@linux_only
+def test_a_hangup_in_a_rank_stops_the_run_like_sigterm(tmp_path):
+    import signal
+
+    out = tmp_path / "run"
+    launcher, lines = start_launcher(out, tmp_path)
+    os.kill(rank_pid(out, 1), signal.SIGHUP)
+    code, events, err = finish(launcher, lines, tmp_path)
+    assert code == 0, err
+    assert [e["status"] for e in events if e["type"] == "finished"] == ["stopped"]
+    assert json.loads((out / "run.json").read_text())["status"] == "stopped"
+    assert (out / "weights_last.safetensors").is_file()
+    assert processes_of(out) == []
+
+
+@linux_only
+def test_a_killed_rank_fails_the_run_with_a_readable_message(tmp_path):
+    import signal
+
+    out = tmp_path / "run"
+    launcher, lines = start_launcher(out, tmp_path)
+    os.kill(rank_pid(out, 1), signal.SIGKILL)
+    code, events, err = finish(launcher, lines, tmp_path)
+    assert code == 1
+    assert events[-1] == {"type": "error", "error": "LostContact", "message": (
+        f"lost contact with another process (rank 1 stopped or was killed); the run failed; the last epoch's "
+        f"weights are kept in {out}")}
+    assert err.splitlines()[-1] == "playground: error: rank 1 of 2 was killed by signal 9 (SIGKILL); the run failed"
+    assert "Traceback" not in err and "gloo" not in err
+    summary = json.loads((out / "run.json").read_text())
+    assert summary["status"] == "failed" and summary["message"].startswith("lost contact with another process")
+    assert processes_of(out) == []
+
+
+@linux_only
+def test_ctrl_c_while_the_ranks_start_leaves_nothing_behind(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    launcher = subprocess.Popen([sys.executable, "-m", "playground", *LONG, "--out", str(out)], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(),
+                                start_new_session=True)
+    while len(processes_of(out)) < 3 and launcher.poll() is None:  # the launcher and both ranks exist
+        time.sleep(0.02)
+    os.killpg(launcher.pid, signal.SIGINT)
+    stdout, err = launcher.communicate(timeout=120)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    if out.exists():  # on a fast machine training may have begun: then it stopped cleanly
+        assert launcher.returncode == 0 and json.loads((out / "run.json").read_text())["status"] == "stopped"
+    else:
+        assert launcher.returncode == 130 and stdout == ""
+        assert err == "playground: interrupted (SIGINT): stopped before training began; nothing was written\n"
+    assert processes_of(out) == []
+
+
+STRAGGLER = """
+import subprocess, sys
+from playground.cli.train_launch import _end_stragglers
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                          "print(1, flush=True); time.sleep(300)"], stdout=subprocess.PIPE, start_new_session=True)
+child.stdout.readline()  # it runs and ignores SIGTERM, like a rank stuck in torch's C++ code
+_end_stragglers(grace=0.5)
+import os
+print("gone" if not os.path.exists(f"/proc/{child.pid}") else "alive")
+"""
+
+
+@linux_only
+def test_the_launcher_ends_a_rank_that_outlived_torchs_agent(tmp_path):
+    done = subprocess.run([sys.executable, "-c", STRAGGLER], capture_output=True, text=True, env=env(),
+                          cwd=tmp_path, timeout=60)
+    assert done.stdout.strip() == "gone", done.stderr  # its own session's group got SIGKILL after the grace

@@ -187,24 +187,48 @@ class ProgressPrinter:
 def cmd_train(args: argparse.Namespace) -> int:
     """One process, one rank of a torchrun job (its variables in the environment), or, with --nproc N
     > 1, the launcher of N ranks."""
-    from playground.core import distributed
-
     config = config_from_args(args)
     if args.nproc is not None:
-        from playground.cli.train_launch import check_launch, launch
+        code = _launch(args, config)
+        if code is not None:
+            return code
+    from playground.core import distributed
 
-        n = check_launch(args, config)
-        if n > 1:
-            return launch(args, n)
     ctx = _torchrun_context(config)
+    if ctx.enabled:
+        distributed.die_on_stop_signals()  # until it trains (also when not started through __main__)
     try:
         return _train(args, config, ctx)
     except UsageError as exc:
-        if ctx.enabled:  # every rank may say it: which one
+        if ctx.enabled and getattr(exc, "every_rank", False):  # the same on every rank: rank 0 says it
+            if not ctx.is_main:
+                return 2
+            raise
+        if ctx.enabled:  # this rank's own problem: which one
             raise UsageError(f"rank {ctx.rank}: {exc}") from None
         raise
     finally:
         distributed.destroy_process_group()
+
+
+def _launch(args: argparse.Namespace, config: TrainConfig) -> int | None:
+    """--nproc N: start N ranks and wait for them (the exit code), or None for N = 1 (train here)."""
+    try:
+        from playground.cli.train_launch import check_launch, launch
+
+        n = check_launch(args, config)
+        return launch(args, n) if n > 1 else None
+    except KeyboardInterrupt:  # Ctrl+C while the launcher checks (and imports torch): nothing started yet
+        print("playground: interrupted (SIGINT): stopped before training began; nothing was written",
+              file=sys.stderr)
+        return 130
+
+
+def _every_rank(message: str) -> UsageError:
+    """A ``UsageError`` every rank of a torchrun job meets alike (the input's): said once, by rank 0."""
+    exc = UsageError(message)
+    exc.every_rank = True
+    return exc
 
 
 def _torchrun_context(config: TrainConfig):
@@ -231,17 +255,17 @@ def _torchrun_context(config: TrainConfig):
 def _prepare(args: argparse.Namespace, config: TrainConfig, ctx):
     """The design, the data and the trainer (with its run folder on rank 0); ``UsageError`` for bad
     input, before anything is written."""
+    from playground.core import distributed
     from playground.core.data import DataError, load_config_dataset
     from playground.core.gan_spec import GanSpec
-    from playground.core.paths import runs_dir
-    from playground.core.runs import RunFolderError, check_new_run_dir, new_run_dir
+    from playground.core.runs import RunFolderError, check_new_run_dir
     from playground.core.spec import DesignError
     from playground.core.train import Trainer
 
     spec = resolve_design(args)
     gan = isinstance(spec, GanSpec)
     if gan and ctx.enabled:
-        raise UsageError("data-parallel training is for classifiers; train a GAN in one process")
+        raise _every_rank("data-parallel training is for classifiers; train a GAN in one process")
     if gan and config.dataset == "folder":
         raise UsageError("a GAN trains on MNIST only (its quality is measured against MNIST digits); "
                          "--data / --dataset folder are for classifiers")
@@ -254,17 +278,25 @@ def _prepare(args: argparse.Namespace, config: TrainConfig, ctx):
         # Load the data before anything is written, so that an unavailable data set leaves no run folder.
         # (Ranks may load at once: the bundled MNIST is extracted into the cache atomically.)
         data = load_config_dataset(config)
+        if ctx.enabled:  # enough images and a batch large enough for every rank (the trainer's check)
+            distributed.steps_per_epoch(len(data.train), config.batch_size, ctx.world_size)
         if not gan:
             spec = _fit_classes(spec, data, args.json, say=ctx.is_main)
         trainer = Trainer(spec, config, data=data, task="gan" if gan else "classifier", dist=ctx)
     except (DesignError, ConfigError, DataError) as exc:
-        raise UsageError(str(exc)) from None
-    if ctx.is_main:  # the run folder is rank 0's alone
-        try:
-            trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
-        except OSError as exc:
-            raise UsageError(f"cannot create the run folder: {exc}") from None
+        raise _every_rank(str(exc)) from None
     return spec, trainer, gan
+
+
+def _name_run_dir(args: argparse.Namespace, trainer, spec) -> None:
+    """Rank 0's run folder (the others write none): --out, else a new one under the user data folder."""
+    from playground.core.paths import runs_dir
+    from playground.core.runs import new_run_dir
+
+    try:
+        trainer.run_dir = args.out if args.out is not None else new_run_dir(runs_dir(), spec.name)
+    except OSError as exc:
+        raise UsageError(f"cannot create the run folder: {exc}") from None
 
 
 def _train(args: argparse.Namespace, config: TrainConfig, ctx) -> int:
@@ -281,35 +313,64 @@ def _train(args: argparse.Namespace, config: TrainConfig, ctx) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     # First Ctrl+C: stop between steps and keep the weights; a second one aborts. Under torchrun the
-    # launcher turns Ctrl+C into SIGTERM for each rank: the same, and the ranks agree on the step.
+    # agent passes its stop signal on to each rank (SIGINT, SIGTERM, SIGHUP or SIGQUIT): the same, and
+    # the ranks agree on the step. A rank handles them once it trains (before, they kill it at once).
     def on_interrupt(signum, frame):
         if trainer.control.stop_requested:
             raise KeyboardInterrupt
         trainer.stop()
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    previous_term = signal.signal(signal.SIGTERM, on_interrupt) if ctx.enabled else None
+    stop_signals = distributed.STOP_SIGNALS if ctx.enabled else (signal.SIGINT,)
+    previous: dict = {}
     final: dict[str, Any] = {}
     try:
         distributed.init_process_group(ctx)
+        if ctx.is_main:  # the run folder is rank 0's alone; made once the ranks are together
+            _name_run_dir(args, trainer, spec)
+            distributed.record_launch_state(run_dir=str(trainer.run_dir))
+        previous = {sig: signal.signal(sig, on_interrupt) for sig in stop_signals}
         final = _print_events(trainer, args, ctx)
     except distributed.DistributedError as exc:
         raise UsageError(str(exc)) from None
     except RunFolderError as exc:  # the folder could not be started: nothing was written
         raise UsageError(str(exc)) from None
     except RunWriteError as exc:  # a write failed during the run
-        if args.json:
-            print(json.dumps({"type": "error", "error": "RunWriteError", "message": str(exc)}), flush=True)
-        print(f"playground: error: {printable(exc)}", file=sys.stderr)
+        _print_error(args, "RunWriteError", printable(exc))
+        return 1
+    except Exception as exc:
+        if not (ctx.enabled and distributed.is_lost_contact(exc)):
+            raise
+        if ctx.is_main:  # the others stay quiet: the launcher names the rank that stopped
+            _print_error(args, "LostContact", f"{distributed.lost_contact_message(ctx)}; {_kept(trainer.run_dir)}")
+            distributed.record_launch_state(status="failed")
         return 1
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
+    if ctx.is_main:
+        distributed.record_launch_state(status=final["status"])
     if not args.json and ctx.is_main:
         _print_final(final, gan)
     return {"completed": 0, "stopped": 0}.get(final["status"], 1)
+
+
+def _print_error(args: argparse.Namespace, kind: str, message: str) -> None:
+    """A failed run's message on stderr (and as a JSON ``error`` object on stdout with --json)."""
+    if args.json:
+        print(json.dumps({"type": "error", "error": kind, "message": message}), flush=True)
+    print(f"playground: error: {message}", file=sys.stderr)
+
+
+def _kept(run_dir) -> str:
+    """Which weights a failed run folder keeps."""
+    from playground.core.text import printable
+
+    from playground.core.runs import LAST_WEIGHTS
+
+    if run_dir is not None and (Path(run_dir) / LAST_WEIGHTS).is_file():
+        return f"the last epoch's weights are kept in {printable(run_dir)}"
+    return f"no epoch had finished, so no weights were kept (the run folder: {printable(run_dir)})"
 
 
 def _print_events(trainer, args: argparse.Namespace, ctx) -> dict[str, Any]:

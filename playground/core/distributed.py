@@ -17,7 +17,9 @@ masks differ). The same settings therefore train the same number of steps with t
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +28,16 @@ import torch
 from playground.core.config import ConfigError
 
 MAX_PROCESSES = 64  # on one machine (``--nproc``); torchrun itself may start more across nodes
+
+# The signals torch's agent (torchrun, ``--nproc``) forwards to the ranks when it is stopped. Until a
+# rank trains (process group joined, data loaded) they kill it at once, quietly; then they stop the
+# run after a step all ranks agree on (see cli/train.py). playground/__main__.py sets them to "die
+# now" before the slow imports, so a Ctrl+C during start-up prints no KeyboardInterrupt traceback.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+                     if hasattr(signal, name))
+
+# ``--nproc``: the file in which rank 0 tells the launcher its run folder and how the run ended.
+LAUNCH_STATE_ENV = "PLAYGROUND_LAUNCH_STATE"
 
 
 class DistributedError(Exception):
@@ -121,7 +133,60 @@ def destroy_process_group() -> None:
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.destroy_process_group()
+        except RuntimeError:  # another rank is gone: nothing left to tear down cleanly
+            pass
+
+
+def die_on_stop_signals() -> None:
+    """Let :data:`STOP_SIGNALS` kill this process at once (the system's default), also while it
+    waits inside torch's C++ code, where a Python handler would never run."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def is_lost_contact(exc: BaseException) -> bool:
+    """Whether ``exc`` says that another rank is gone: a collective failed (gloo's or NCCL's error)."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and any(
+        needle in text for needle in ("gloo", "Gloo", "NCCL", "Connection reset", "Connection closed by peer",
+                                      "Broken pipe"))
+
+
+def lost_contact_message(ctx: DistContext) -> str:
+    """What a rank says when a collective failed: which other rank stopped (when it can only be one)."""
+    who = f"rank {1 - ctx.rank}" if ctx.world_size == 2 else "one of the other ranks"
+    return f"lost contact with another process ({who} stopped or was killed); the run failed"
+
+
+def record_launch_state(**fields) -> None:
+    """Rank 0 of a ``--nproc`` launch: merge ``fields`` (``run_dir``, ``status``) into the launcher's
+    state file (named by :data:`LAUNCH_STATE_ENV`; nothing without it, e.g. under torchrun)."""
+    path = os.environ.get(LAUNCH_STATE_ENV)
+    if not path:
+        return
+    state = {**read_launch_state(path), **fields}
+    try:
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(state, f)
+        os.replace(path + ".tmp", path)
+    except OSError:  # the launcher's messages get less precise, the run goes on
+        pass
+
+
+def read_launch_state(path: str) -> dict:
+    """The fields rank 0 recorded ({} when none or unreadable)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def barrier() -> None:

@@ -351,6 +351,8 @@ class Trainer:
         except BaseException as exc:
             if writer:
                 message = str(exc) if isinstance(exc, RunWriteError) else f"{type(exc).__name__}: {exc}"
+                if self.dist.enabled and distributed.is_lost_contact(exc):  # not gloo's or NCCL's raw text
+                    message = distributed.lost_contact_message(self.dist)
                 try:  # the first error is the one to report, even if this write fails too
                     writer.write_summary(status="failed", message=message)
                 except RunWriteError:
