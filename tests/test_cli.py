@@ -213,7 +213,7 @@ def test_predict_images(tmp_path):
 
 def test_predict_with_a_bad_model_folder(tmp_path):
     result = run("predict", "x.png", "--model", str(tmp_path))
-    assert result.returncode == 2 and "no such file" in result.stderr
+    assert result.returncode == 2 and "not a run folder or a model folder (no design.json in it)" in result.stderr
 
 
 def test_export_command_checks_the_export(tmp_path):
