@@ -7,7 +7,8 @@
 #
 # Environment:
 #   PYTHON                   the Python to make the build virtualenv with (default: python3; 3.11+)
-#   PLAYGROUND_BUILD_VENV    the build virtualenv (default: build/bundle-venv; reused if present)
+#   PLAYGROUND_BUILD_VENV    the build virtualenv (default: build/bundle-venv, or build/bundle-venv-gpu
+#                            with --gpu; reused if present)
 #   PLAYGROUND_TORCH_VERSION / PLAYGROUND_TORCHVISION_VERSION
 #                            the CPU torch tried first from pip's configured sources (a local
 #                            find-links folder): default 2.13.0+cpu / 0.28.0
@@ -22,13 +23,14 @@ GPU=0
 for arg in "$@"; do
     case "$arg" in
         --gpu) GPU=1 ;;
-        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "build.sh: unknown argument '$arg' (use --gpu or nothing; --help says more)" >&2; exit 2 ;;
     esac
 done
 
 PYTHON="${PYTHON:-python3}"
-VENV="${PLAYGROUND_BUILD_VENV:-$ROOT/build/bundle-venv}"
+if [ "$GPU" = 1 ]; then VENV="${PLAYGROUND_BUILD_VENV:-$ROOT/build/bundle-venv-gpu}"
+else VENV="${PLAYGROUND_BUILD_VENV:-$ROOT/build/bundle-venv}"; fi
 TORCH_VERSION="${PLAYGROUND_TORCH_VERSION:-2.13.0+cpu}"
 TORCHVISION_VERSION="${PLAYGROUND_TORCHVISION_VERSION:-0.28.0}"
 TORCH_INDEX="${PLAYGROUND_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
@@ -51,7 +53,13 @@ PIP=("$PY" -m pip)
 
 step "installing torch"
 if [ "$GPU" = 1 ]; then
-    # PyPI's Linux torch is the CUDA build (it pulls the nvidia-* runtime wheels).
+    # PyPI's Linux torch is the CUDA build (it pulls the nvidia-* runtime wheels). A CPU torch already
+    # in this virtualenv would satisfy pip and be kept: the bundle would silently be CPU-only.
+    if "$PY" -c 'import sys, torch; sys.exit(0 if torch.version.cuda is None else 1)' 2>/dev/null; then
+        echo "build.sh: $VENV already holds a CPU-only torch; remove it or set PLAYGROUND_BUILD_VENV" \
+             "to another folder for the GPU build" >&2
+        exit 2
+    fi
     "${PIP[@]}" install "torch" "torchvision"
 else
     # First the pinned CPU build from pip's configured sources (a find-links folder or mirror holding
