@@ -196,7 +196,13 @@ def main() -> int:
 
     for event in guarded(setup()):
         print(json.dumps(event), flush=True)
-    return 0
+    # Leave without the interpreter's shutdown: the "commands" thread may be blocked reading stdin,
+    # and finalising the interpreter under a daemon thread that holds stdin's lock aborts the process
+    # (SIGABRT, "could not acquire lock ... at interpreter shutdown"). Everything is written by now:
+    # the events are flushed and the run folder closed (the trainer's generator has ended).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
