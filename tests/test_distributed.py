@@ -376,3 +376,22 @@ def test_the_launcher_ends_a_rank_that_outlived_torchs_agent(tmp_path):
     done = subprocess.run([sys.executable, "-c", STRAGGLER], capture_output=True, text=True, env=env(),
                           cwd=tmp_path, timeout=60)
     assert done.stdout.strip() == "gone", done.stderr  # its own session's group got SIGKILL after the grace
+
+
+SPARED = """
+import subprocess, sys
+from playground.cli.train_launch import _children, _end_stragglers
+mine = subprocess.Popen([sys.executable, "-c", "import time; print(1, flush=True); time.sleep(300)"],
+                        stdout=subprocess.PIPE)
+mine.stdout.readline()  # a child of the caller's own (main() called in-process), started before the launch
+_end_stragglers(grace=0.5, spare=set(_children()))
+print("alive" if mine.poll() is None else "gone")
+mine.kill()
+"""
+
+
+@linux_only
+def test_the_launcher_spares_child_processes_that_were_there_before_it(tmp_path):
+    done = subprocess.run([sys.executable, "-c", SPARED], capture_output=True, text=True, env=env(),
+                          cwd=tmp_path, timeout=60)
+    assert done.stdout.strip() == "alive", done.stderr

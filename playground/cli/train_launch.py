@@ -145,6 +145,7 @@ def launch(args: argparse.Namespace, n: int) -> int:
     fd, state = tempfile.mkstemp(prefix="playground-launch-", suffix=".json")
     os.close(fd)
     os.environ[distributed.LAUNCH_STATE_ENV] = state
+    earlier = set(_children())  # a caller's own child processes (main() called in-process) are not ranks
     try:
         try:
             elastic_launch(config, command[0])(*command[1:], *rank_arguments(args))
@@ -158,7 +159,7 @@ def launch(args: argparse.Namespace, n: int) -> int:
         finally:
             for sig, handler in handlers.items():  # torch's agent leaves its own installed
                 signal.signal(sig, handler)
-            _end_stragglers()
+            _end_stragglers(spare=earlier)
         if failed is not None:
             return _report_failure(failed, n, distributed.read_launch_state(state), args.json)
         if stopped_by is not None:
@@ -240,14 +241,14 @@ def _report_stop(name: str, state: dict, again: bool = False) -> int:
     return 1
 
 
-def _end_stragglers(grace: float = 5.0) -> None:
+def _end_stragglers(grace: float = 5.0, spare: set[int] = frozenset()) -> None:
     """Make sure no rank outlives the launcher: torch's agent starts each in its own session and
     forgets one it started just as it was stopped. Its children still running get SIGTERM (a rank
     that has not started training dies at once), then SIGKILL after ``grace`` seconds. Linux only
-    (it reads /proc)."""
+    (it reads /proc). ``spare``: children that were there before the launch."""
     import signal
 
-    children = _children()
+    children = [pid for pid in _children() if pid not in spare]
     for pid in children:
         _kill_group(pid, signal.SIGTERM)
     children = _wait(children, grace)
