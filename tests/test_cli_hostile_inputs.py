@@ -21,6 +21,7 @@ import torch
 from playground import cli
 from playground.core import PRESETS
 from playground.core.export import save_model_file
+from pngs import one_colour_png
 
 MARKER_NAME = "PWNED"
 
@@ -69,21 +70,6 @@ def _digit_png(tmp: Path) -> Path:
     path = tmp / "seven.png"
     Image.fromarray(test.images[0].numpy()).save(path)
     return path
-
-
-def _write_bomb_png(path: Path, width: int, height: int) -> None:
-    """A greyscale PNG of width x height black pixels, written row by row: a few hundred KB on disk,
-    gigabytes once decoded."""
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    compressor = zlib.compressobj(9)
-    row = b"\0" * (width + 1)
-    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
 
 
 def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
@@ -191,7 +177,7 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], int | tuple[int, ...]]]:
     cases["predict-image-escape-name-unreadable"] = (["predict", str(named_bad)], 2)
 
     bomb = tmp / "bomb.png"
-    _write_bomb_png(bomb, 30_000, 30_000)
+    bomb.write_bytes(one_colour_png(30_000, 30_000, bits=8))
     cases["predict-image-bomb"] = (["predict", str(bomb)], 2)
     escapes = _design_text(name="\x1b[2J\x1b]0;pwned\x07evil\u202e", description="\x1b[31mred\r\x00")
     cases["summary-escapes"] = (["summary", design("escapes", json.dumps(escapes))], (0, 2))

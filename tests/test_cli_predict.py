@@ -4,28 +4,15 @@ exit codes say the worst that happened, and ``--json`` is always valid JSON."""
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from playground.cli import build_parser, main
-
-
-def write_one_colour_png(path, width: int, height: int) -> None:
-    """A white 1-bit greyscale PNG written row by row with zlib: tiny on disk, huge decoded."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\x00" + b"\xff" * ((width + 7) // 8)
-    z = zlib.compressobj(9)
-    data = b"".join(z.compress(row) for _ in range(height)) + z.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+from pngs import one_colour_png
 
 
 def strict_json(line: str):
@@ -48,7 +35,7 @@ def files(tmp_path_factory, app_folders):
     Image.fromarray(255 - np.asarray(Image.fromarray(test.images[1].numpy()).resize((140, 140)))).save(
         folder / "good2.png")
     Image.new("L", (64, 64), 255).save(folder / "blank.png")
-    write_one_colour_png(folder / "bomb.png", 20_000, 20_000)
+    (folder / "bomb.png").write_bytes(one_colour_png(20_000, 20_000))
     (folder / "digit.png").write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
     return {name: str(folder / f"{name}.png") for name in ("good", "good2", "blank", "bomb", "digit")}
 

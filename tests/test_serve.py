@@ -7,10 +7,8 @@ import asyncio
 import base64
 import io
 import json
-import struct
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
@@ -24,20 +22,9 @@ from playground.cli.common import UsageError
 from playground.cli.serve import bind, exposure_warning
 from playground.core.predict import Classifier
 from playground.core.service import Limits, Service, create_app
+from pngs import one_colour_png
 
 COUNT = 2000  # real MNIST test images, each answered by the server and by `playground predict`
-
-
-def one_colour_png(width: int, height: int) -> bytes:
-    """A white 1-bit PNG written row by row with zlib: a few kB, huge decoded (a decompression bomb)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\x00" + b"\xff" * ((width + 7) // 8)
-    z = zlib.compressobj(9)
-    data = b"".join(z.compress(row) for _ in range(height)) + z.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
 def png(array: np.ndarray) -> bytes:

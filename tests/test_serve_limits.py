@@ -28,7 +28,8 @@ from playground.core.predict import Classifier
 from playground.core.runs import RunError
 from playground.core.service import Limits, Service, create_app
 
-from test_serve import one_colour_png, png
+from pngs import one_colour_png
+from test_serve import png
 
 TIMEOUT = 1.0  # the test server's header and body timeouts, in seconds
 

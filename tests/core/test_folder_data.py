@@ -8,7 +8,6 @@ import os
 import struct
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
@@ -22,6 +21,7 @@ from playground.core.metrics import evaluate
 from playground.core.presets import get_preset
 from playground.core.shapes import adapt_to_classes, infer_shapes
 from playground.core.spec import DesignError, NetworkSpec, apply_fix
+from pngs import png_claiming
 
 SHAPES = ("circle", "cross", "square")
 
@@ -119,15 +119,6 @@ def test_either_polarity_gives_white_ink_on_black(tmp_path, preprocess):
     assert a.shape == (28, 28)
 
 
-def _png_claiming(width: int, height: int) -> bytes:
-    """A PNG whose header claims ``width`` x ``height`` pixels (its image data is empty)."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"") + chunk(b"IEND", b"")
-
-
 def test_odd_files_are_listed_and_skipped(tmp_path):
     folder = write_shapes(tmp_path / "set", 6)
     odd = folder / "circle"
@@ -135,7 +126,7 @@ def test_odd_files_are_listed_and_skipped(tmp_path):
     (odd / "fake.png").write_text("not an image either")
     good = (odd / "0.jpg").read_bytes()
     (odd / "cut.jpg").write_bytes(good[: len(good) // 3])
-    (odd / "huge.png").write_bytes(_png_claiming(50_000, 50_000))
+    (odd / "huge.png").write_bytes(png_claiming(50_000, 50_000))
     (odd / "blank.png").write_bytes(b"")
     (odd / "nested").mkdir()
     (odd / "nested" / "0.png").write_bytes((odd / "1.png").read_bytes())

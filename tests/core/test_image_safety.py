@@ -3,15 +3,14 @@ and the odd but ordinary kinds (transparent, palette, 16-bit, CMYK, several fram
 
 from __future__ import annotations
 
-import struct
 import warnings
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
 from playground.core.preprocess import FORMATS_TEXT, load_image, preprocess_image
+from pngs import one_colour_png
 
 EPS = b"""%!PS-Adobe-3.0 EPSF-3.0
 %%BoundingBox: 0 0 28 28
@@ -19,19 +18,6 @@ newpath 4 4 moveto 24 24 lineto 4 setlinewidth stroke
 showpage
 %%EOF
 """
-
-
-def write_one_colour_png(path, width: int, height: int) -> None:
-    """A white 1-bit greyscale PNG written row by row with zlib: a few tens of KB on disk that Pillow
-    would decode to width x height bytes (and today's code then to 4 bytes a pixel as float32)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    row = b"\x00" + b"\xff" * ((width + 7) // 8)
-    z = zlib.compressobj(9)
-    data = b"".join(z.compress(row) for _ in range(height)) + z.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit, greyscale
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -129,7 +115,7 @@ def test_unreadable_files_get_a_clear_message(tmp_path, kind, expected):
 
 def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, never_decoded, monkeypatch):
     bomb = tmp_path / "bomb.png"
-    write_one_colour_png(bomb, 20_000, 20_000)
+    bomb.write_bytes(one_colour_png(20_000, 20_000))
     assert bomb.stat().st_size < 200_000  # 400 megapixels in a small file
     with pytest.raises(ValueError) as err:  # over Pillow's own limit: its error, our message
         load_image(bomb)
@@ -147,7 +133,7 @@ def test_images_over_40_megapixels_are_refused_quietly(tmp_path, never_decoded, 
     """48 MP is under Pillow's limit (no warning, no error from Pillow); 100 MP is where Pillow only
     warns. Both are refused with the size, and no warning reaches the user."""
     path = tmp_path / "big.png"
-    write_one_colour_png(path, width, height)
+    path.write_bytes(one_colour_png(width, height))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(ValueError) as err:
